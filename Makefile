@@ -1,0 +1,47 @@
+# The README's commands. `make run` and `make test` do all set-up on a fresh Debian machine.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+# Compiler cache outside the clone so a second CI run (fresh clone) rebuilds in seconds.
+export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test run plan bench bench-release format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=$(shell command -v ccache) $(CMAKE_FLAGS)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Until the extender server lands, the main job is the what-if planner on the bundled example.
+run: build
+	$(BUILD_DIR)/gangsched plan --cluster manifests/examples/cluster.yaml \
+	  manifests/examples/tfjob-v1alpha1-example-job.yaml \
+	  manifests/examples/tfjob-v1alpha2-mycnnjob.yaml \
+	  manifests/examples/tfjob-v1-example-job.yaml \
+	  manifests/examples/tfjob-v1-mycnnjob.yaml
+
+bench:
+	$(MAKE) BUILD_DIR=build-release BUILD_TYPE=Release build
+	build-release/benchmarks/planner_bench
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+format-check: deps
+	clang-format --dry-run -Werror $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,89 @@
+// The bind barrier as a pure state machine (DESIGN.md §3.6): events in (a member reached bind, a
+// deadline passed, a bind succeeded or failed, a member went away), decisions out (wait, bind these
+// pods now, answer these pods with an error). No member is bound before every quorum member has
+// reached bind; once a gang is released, a failed member's slot stays reserved and is retried first.
+// Owns slots and their members; the caller owns threads, HTTP requests and API calls.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scheduler/gang.h"
+#include "scheduler/holds.h"
+#include "scheduler/plan.h"
+
+namespace gangsched::scheduler {
+
+enum class BarrierAction : std::uint8_t {
+  kWait,    // keep the request open
+  kBind,    // post the Bindings of `pods` now (each to its slot's node) and answer them
+  kReject,  // answer `pods` with `reason` as the bind error
+};
+
+struct BindOrder {
+  std::string pod_uid;
+  std::string node;
+};
+
+struct BarrierDecision {
+  BarrierAction action = BarrierAction::kWait;
+  GangKey gang;
+  std::vector<BindOrder> pods;
+  std::string reason;
+};
+
+enum class BarrierPhase : std::uint8_t { kCollecting, kReleased };
+
+class BindBarrier {
+ public:
+  // Opens (or re-opens after a re-plan) the barrier of a planned gang with a deadline. Members that
+  // already arrived keep their slots when the plan still has a slot of their role on their node.
+  void Open(const Plan& plan, Millis deadline);
+  // A member reached bind for `node`. Its role decides which slots it may take (members of one role
+  // are interchangeable; a pod keeps its slot by UID).
+  BarrierDecision Arrive(const GangKey& gang, const std::string& uid, const std::string& role,
+                         const std::string& node, Millis now);
+  // Collecting barriers whose deadline passed: every waiting member is answered with an error and
+  // the barrier is closed (nothing of the gang was bound). Released barriers never expire.
+  std::vector<BarrierDecision> Expire(Millis now);
+  // The gang made progress: its deadline moves (never backwards).
+  void Extend(const GangKey& gang, Millis deadline);
+  // A Binding was posted: success marks the slot bound; failure frees the slot for a retry or a
+  // replacement pod of the same role, while the gang's capacity stays held.
+  void BindResult(const GangKey& gang, const std::string& uid, bool ok);
+  // A waiting member was deleted: its slot is free again. Returns a rejection for it if it waited.
+  std::optional<BarrierDecision> Withdraw(const GangKey& gang, const std::string& uid);
+  // Forget the gang (bound whole, deleted, or re-planned elsewhere). Waiting members are rejected.
+  std::optional<BarrierDecision> Close(const GangKey& gang, const std::string& reason);
+
+  bool IsOpen(const GangKey& gang) const { return gangs_.count(gang) > 0; }
+  std::optional<BarrierPhase> Phase(const GangKey& gang) const;
+  int Arrived(const GangKey& gang) const;  // members waiting or bound
+  int Bound(const GangKey& gang) const;
+  int Slots(const GangKey& gang) const;
+  // True when every slot is bound (the caller then closes the gang and finishes its hold).
+  bool Complete(const GangKey& gang) const;
+  std::size_t open_gangs() const { return gangs_.size(); }
+  std::optional<Millis> NextDeadline() const;
+
+ private:
+  enum class SlotState : std::uint8_t { kEmpty, kWaiting, kBinding, kBound };
+  struct Slot {
+    std::string role;
+    std::string node;
+    SlotState state = SlotState::kEmpty;
+    std::string uid;
+  };
+  struct Gang {
+    std::vector<Slot> slots;
+    Millis deadline = 0;
+    BarrierPhase phase = BarrierPhase::kCollecting;
+  };
+  static BarrierDecision RejectWaiting(const GangKey& key, Gang& gang, const std::string& reason);
+  std::map<GangKey, Gang> gangs_;
+};
+
+}  // namespace gangsched::scheduler

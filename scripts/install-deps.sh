@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of gangsched from Debian's packages. Idempotent: when all
+# packages are present it does nothing (no apt-get update, no network).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libboost-graph-dev
+  prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev libexpected-dev catch2
+  clang-format curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,76 @@
+// gangsched's own configuration (DESIGN.md §1 config/): the schema with its documented defaults
+// (docs/configuration.md), loading from a YAML file with strict validation (unknown keys and wrong
+// types are errors naming FILE:LINE:COL), and command-line flags that override the file. Owns no
+// behaviour of the extender: it produces values the server and the engine take.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "scheduler/holds.h"
+#include "topology/cluster_topology.h"
+
+namespace gangsched::config {
+
+using Millis = scheduler::Millis;
+
+struct TlsConfig {
+  std::string cert_file;  // PEM certificate; with key_file set, the listeners serve HTTPS
+  std::string key_file;
+  bool Enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
+
+struct ThreadConfig {
+  int filter = 8;   // main listener: filter/prioritize/preempt (and bind when sent there)
+  int bind = 1100;  // bind listener: one thread per held bind (DESIGN.md §3.6)
+  int ops = 4;      // ops listener: metrics, health, state
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:8888";       // verbs + GET endpoints
+  std::string bind_listen = "127.0.0.1:8889";  // only /bind; "" disables the listener
+  std::string ops_listen = "0.0.0.0:9464";     // only GET endpoints; "" disables the listener
+  TlsConfig tls;
+  std::string cluster_file;  // standalone inventory (NodeList [+ PodList, job manifests])
+  std::string log_level = "info";
+  std::int64_t max_body_bytes = 256LL << 20;  // larger requests are answered 413
+  Millis read_timeout = 10'000;               // a client that stops sending is dropped after this
+  Millis keep_alive_timeout = 30'000;
+  int keep_alive_max_count = 100'000;
+  scheduler::HoldPolicy holds;  // ttl (barrier deadline), bind_timeout, margin, backoff
+  int max_held_binds = 1024;
+  topology::LevelKeys topology_levels = topology::LevelKeys::Defaults();
+  int candidates_per_level = 16;
+  ThreadConfig threads;
+};
+
+// "60s", "500ms", "2m", "1h", "1m30s"; a bare integer is rejected (the unit must be explicit).
+tl::expected<Millis, std::string> ParseDuration(std::string_view text);
+// Renders a duration the way ParseDuration reads it ("60s", "1500ms", "5m").
+std::string FormatDuration(Millis ms);
+
+// host:port with a port 0..65535 ("[::1]:8888" for IPv6). Port 0 picks a free port.
+struct Address {
+  std::string host;
+  int port = 0;
+};
+tl::expected<Address, std::string> ParseAddress(std::string_view text);
+
+// Loads a YAML configuration. Keys absent keep their defaults; unknown keys, wrong types and
+// invalid values are errors "FILE:LINE:COL: reason".
+tl::expected<Config, std::string> LoadConfig(std::string_view text, const std::string& file);
+tl::expected<Config, std::string> LoadConfigFile(const std::string& path);
+
+// Cross-field checks (also run by LoadConfig and ParseServeFlags).
+tl::expected<void, std::string> Validate(const Config& config);
+
+// `gangsched serve` arguments: --config FILE first (anywhere on the line), then every other flag
+// overrides the file's value. Flags take "--flag VALUE" or "--flag=VALUE".
+//   --config --listen --bind-listen --ops-listen --cluster --max-body-bytes --hold-ttl --log-level
+tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>& args);
+const char* ServeUsage();
+
+}  // namespace gangsched::config

@@ -1,0 +1,147 @@
+#include "config/config.h"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+
+namespace gangsched::config {
+namespace {
+
+TEST_CASE("the defaults are the documented ones", "[config]") {
+  const Config c;
+  CHECK(c.listen == "127.0.0.1:8888");
+  CHECK(c.bind_listen == "127.0.0.1:8889");
+  CHECK(c.ops_listen == "0.0.0.0:9464");
+  CHECK(c.max_body_bytes == 256LL * 1024 * 1024);
+  CHECK(c.holds.ttl == 60'000);
+  CHECK(c.holds.bind_timeout == 600'000);
+  CHECK(c.threads.filter == 8);
+  CHECK(c.threads.bind == 1100);
+  CHECK(c.topology_levels.levels.size() == topology::LevelKeys::Defaults().levels.size());
+  CHECK(Validate(c).has_value());
+}
+
+TEST_CASE("durations need a unit and add up", "[config]") {
+  CHECK(ParseDuration("60s").value() == 60'000);
+  CHECK(ParseDuration("500ms").value() == 500);
+  CHECK(ParseDuration("2m").value() == 120'000);
+  CHECK(ParseDuration("1m30s").value() == 90'000);
+  CHECK(ParseDuration("1h").value() == 3'600'000);
+  for (const char* bad : {"", "60", "s", "-1s", "1x", "1.5s", "10 s"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseDuration(bad).has_value());
+  }
+  CHECK(FormatDuration(90'000) == "90s");
+  CHECK(FormatDuration(120'000) == "2m");
+  CHECK(FormatDuration(1500) == "1500ms");
+}
+
+TEST_CASE("addresses are host:port", "[config]") {
+  CHECK(ParseAddress("127.0.0.1:8888")->port == 8888);
+  CHECK(ParseAddress("[::1]:0")->host == "::1");
+  CHECK(ParseAddress("0.0.0.0:0")->port == 0);
+  for (const char* bad : {"8888", ":8888", "host:", "host:70000", "::1:80", "h:8x"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseAddress(bad).has_value());
+  }
+}
+
+TEST_CASE("a full file is read into every field", "[config]") {
+  const char* text = R"(listen: 127.0.0.1:7000
+bind_listen: ""
+ops_listen: 0.0.0.0:7002
+cluster: /tmp/cluster.yaml
+log_level: debug
+max_body_bytes: 1048576
+read_timeout: 2s
+tls: {cert_file: /c.pem, key_file: /k.pem}
+barrier:
+  hold_ttl: 30s
+  bind_timeout: 2m
+  backoff_initial: 500ms
+  backoff_max: 1m
+  max_held_binds: 64
+topology:
+  levels:
+    - {name: block, keys: [my/block]}
+    - {name: rack, keys: [my/rack, other/rack]}
+planner: {candidates_per_level: 4}
+threads: {filter: 2, bind: 64, ops: 1}
+)";
+  auto c = LoadConfig(text, "g.yaml");
+  REQUIRE(c.has_value());
+  CHECK(c->listen == "127.0.0.1:7000");
+  CHECK(c->bind_listen.empty());
+  CHECK(c->cluster_file == "/tmp/cluster.yaml");
+  CHECK(c->log_level == "debug");
+  CHECK(c->max_body_bytes == 1 << 20);
+  CHECK(c->read_timeout == 2000);
+  CHECK(c->tls.Enabled());
+  CHECK(c->holds.ttl == 30'000);
+  CHECK(c->holds.bind_timeout == 120'000);
+  CHECK(c->holds.backoff_initial == 500);
+  REQUIRE(c->topology_levels.levels.size() == 2);
+  CHECK(c->topology_levels.levels[1].keys.size() == 2);
+  CHECK(c->candidates_per_level == 4);
+  CHECK(c->max_held_binds == 64);
+  CHECK(c->threads.bind == 64);
+}
+
+TEST_CASE("a bad file is refused with FILE:LINE:COL and the reason", "[config]") {
+  struct Case {
+    const char* text;
+    const char* where;
+    const char* reason;
+  };
+  auto [text, where, reason] = GENERATE(
+      Case{"listen: 127.0.0.1:1\nlisen: x\n", "g.yaml:2:1:", "unknown key \"lisen\""},
+      Case{"barrier:\n  hold_ttl: 60\n", "g.yaml:2:13:", "barrier.hold_ttl"},
+      Case{"threads:\n  filter: many\n", "g.yaml:2:11:", "threads.filter must be an integer"},
+      Case{"threads:\n  bogus: 1\n", "g.yaml:2:3:", "unknown key \"bogus\" in threads"},
+      Case{"listen: [a, b]\n", "g.yaml:1:9:", "listen must be a string"},
+      Case{"listen: nohost\n", "g.yaml:1:9:", "must be HOST:PORT"},
+      Case{"log_level: loud\n", "g.yaml:1:12:", "log_level \"loud\" is unknown"},
+      Case{"tls: {cert_file: a.pem\n", "g.yaml:", ""},
+      Case{"topology:\n  levels:\n    - {name: rack}\n", "g.yaml:3:7:", "needs a name"},
+      Case{"- a\n- b\n", "g.yaml:1:1:", "must be a map"});
+  auto c = LoadConfig(text, "g.yaml");
+  REQUIRE_FALSE(c.has_value());
+  INFO(c.error());
+  CHECK(c.error().rfind(where, 0) == 0);
+  CHECK(c.error().find(reason) != std::string::npos);
+}
+
+TEST_CASE("cross-field rules are checked", "[config]") {
+  CHECK_FALSE(LoadConfig("barrier: {bind_timeout: 3s, bind_margin: 5s}\n", "g").has_value());
+  CHECK_FALSE(LoadConfig("tls: {cert_file: a.pem}\n", "g").has_value());
+  CHECK_FALSE(LoadConfig("threads: {bind: 10}\n", "g").has_value());  // 1024 held binds
+  CHECK(LoadConfig("", "g").has_value());                             // all defaults
+}
+
+TEST_CASE("flags override the file", "[config]") {
+  const std::string path = "config_test_flags.yaml";
+  {
+    std::ofstream out(path);
+    out << "listen: 127.0.0.1:7000\nbarrier: {hold_ttl: 30s}\nlog_level: warn\n";
+  }
+  auto c = ParseServeFlags({"--listen=127.0.0.1:7100", "--config", path, "--hold-ttl", "5s",
+                            "--max-body-bytes", "1048576", "--ops-listen", ""});
+  REQUIRE(c.has_value());
+  CHECK(c->listen == "127.0.0.1:7100");  // the flag wins although it came before --config
+  CHECK(c->holds.ttl == 5000);
+  CHECK(c->log_level == "warn");  // from the file
+  CHECK(c->max_body_bytes == 1 << 20);
+  CHECK(c->ops_listen.empty());
+  std::remove(path.c_str());
+
+  CHECK_FALSE(ParseServeFlags({"--hold-ttl", "5"}).has_value());
+  CHECK_FALSE(ParseServeFlags({"--listen"}).has_value());
+  CHECK_FALSE(ParseServeFlags({"--nope", "1"}).has_value());
+  CHECK_FALSE(ParseServeFlags({"stray"}).has_value());
+  auto missing = ParseServeFlags({"--config", "/nonexistent/g.yaml"});
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().find("/nonexistent/g.yaml") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace gangsched::config

@@ -30,6 +30,13 @@ struct StateOptions {
   std::map<std::string, topology::GpuTopology> default_gpu_topology;
 };
 
+// A pod that holds capacity on a node.
+struct BoundPod {
+  std::size_t node = 0;
+  Resources requests;
+  std::vector<int> gpu_ids;
+};
+
 // What one node can still give: allocatable minus bound pods minus holds.
 struct NodeUsage {
   Resources used;            // by bound pods
@@ -56,6 +63,7 @@ class ClusterState {
   // Running pods: account a bound pod's requests on its node (unknown node: ignored, returns false).
   bool AddPod(const Pod& pod);
   bool RemovePod(const std::string& uid);
+  const std::map<std::string, BoundPod>& bound_pods() const { return pods_; }
 
   // Holds: a plan reserves its capacity until released. Replacing a gang's hold releases the old one.
   void Hold(const Plan& plan);
@@ -79,11 +87,6 @@ class ClusterState {
   const topology::CapacityIndex& capacity() const { return capacity_; }
 
  private:
-  struct BoundPod {
-    std::size_t node;
-    Resources requests;
-    std::vector<int> gpu_ids;
-  };
   std::map<std::string, BoundPod> pods_;
   std::map<GangKey, Plan> holds_;
 };

@@ -652,6 +652,25 @@ class PlanContext {
 
 }  // namespace
 
+std::string DescribePlan(const Plan& plan, const std::vector<std::string>& level_names) {
+  const int levels = static_cast<int>(level_names.size());
+  std::string span;
+  std::string where;
+  if (plan.span_level == 0) {
+    span = "node";
+    where = "node " + plan.span_domain;
+  } else if (plan.span_level <= levels) {
+    span = level_names[levels - plan.span_level];
+    where = span + " " + plan.span_domain;
+  } else {
+    span = "cluster";
+    where = "the cluster";
+  }
+  return std::to_string(plan.pods.size()) + " pod" + (plan.pods.size() == 1 ? "" : "s") + " on " +
+         std::to_string(plan.nodes_used) + " node" + (plan.nodes_used == 1 ? "" : "s") + " in " +
+         where + " (span: " + span + ")";
+}
+
 PlanResult Planner::PlanGang(const ClusterState& state, const GangSpec& gang) const {
   PlanContext context(state, gang, options_);
   return context.Run();

@@ -23,6 +23,9 @@ struct PlannerOptions {
   std::vector<std::vector<bool>> role_node_mask;
 };
 
+// One line for people: "4 pods on 2 nodes in rack r3 (span: rack)".
+std::string DescribePlan(const Plan& plan, const std::vector<std::string>& level_names);
+
 class Planner {
  public:
   explicit Planner(PlannerOptions options = {}) : options_(std::move(options)) {}

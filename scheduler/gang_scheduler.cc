@@ -1,0 +1,668 @@
+#include "scheduler/gang_scheduler.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+namespace gangsched::scheduler {
+
+namespace {
+
+std::string Seconds(Millis ms) {
+  const Millis tenths = (ms + 50) / 100;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
+}
+
+std::string RoleOf(const GangMembership& m) { return m.role.empty() ? "member" : m.role; }
+
+}  // namespace
+
+const char* GangPhaseName(GangPhase phase) {
+  switch (phase) {
+    case GangPhase::kWaiting:
+      return "Waiting";
+    case GangPhase::kPlanned:
+      return "Planned";
+    case GangPhase::kBinding:
+      return "Binding";
+    case GangPhase::kBound:
+      return "Bound";
+  }
+  return "Unknown";
+}
+
+GangScheduler::GangScheduler(ClusterState state, EngineOptions options)
+    : state_(std::move(state)), options_(std::move(options)), holds_(options_.holds) {}
+
+// ---- State sources -------------------------------------------------------------------------------
+
+tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> nodes) {
+  StateOptions state_options;
+  state_options = options_.state;
+  auto next = ClusterState::Create(std::move(nodes), state_options);
+  if (!next) return tl::unexpected(next.error());
+  // Carry bound pods over; holds whose nodes all still exist are kept, the others re-planned later.
+  for (const auto& [uid, bound] : state_.bound_pods()) {
+    Pod pod;
+    pod.uid = uid;
+    pod.node_name = state_.node(bound.node).name;
+    pod.phase = PodPhase::kRunning;
+    pod.requests = bound.requests;
+    pod.gpu_ids = bound.gpu_ids;
+    next->AddPod(pod);
+  }
+  std::vector<GangKey> dropped;
+  for (const auto& [key, plan] : state_.holds()) {
+    const bool all_there = std::all_of(plan.pods.begin(), plan.pods.end(), [&](const auto& p) {
+      return next->FindNode(p.node).has_value();
+    });
+    if (all_there) {
+      next->Hold(plan);
+    } else {
+      dropped.push_back(key);
+    }
+  }
+  state_ = std::move(*next);
+  for (const auto& key : dropped) {
+    auto it = gangs_.find(key);
+    if (it != gangs_.end()) ReleaseGang(it->second, "a planned node left the cluster; re-planning");
+  }
+  return {};
+}
+
+void GangScheduler::UpsertRoster(const GangSpec& spec) {
+  GangRecord& g = gangs_[spec.key];
+  g.key = spec.key;
+  g.kind = spec.kind;
+  g.roster = spec;
+  g.priority = spec.priority;
+}
+
+void GangScheduler::RemoveRoster(const GangKey& key) {
+  auto it = gangs_.find(key);
+  if (it == gangs_.end()) return;
+  it->second.roster.reset();
+  if (it->second.members.empty()) Forget(key);
+}
+
+GangScheduler::GangRecord& GangScheduler::Record(const Pod& pod, const GangMembership& m) {
+  GangRecord& g = gangs_[m.key];
+  g.key = m.key;
+  if (g.kind.empty()) g.kind = GangSourceName(m.source);
+  if (m.min_members) g.min_members = m.min_members;
+  g.priority = std::max(g.priority, pod.priority);
+  Member& member = g.members[pod.uid];
+  member.uid = pod.uid;
+  member.ns = pod.namespace_name;
+  member.name = pod.name;
+  member.role = RoleOf(m);
+  member.index = m.index;
+  member.requests = pod.requests;
+  member.requests.pods = 1;
+  member.node_selector = pod.node_selector;
+  member.tolerations = pod.tolerations;
+  gang_of_uid_[pod.uid] = m.key;
+  return g;
+}
+
+void GangScheduler::UpsertPod(const Pod& pod) {
+  const MembershipResult mr = IdentifyGang(pod);
+  const bool single = mr.membership.source == GangSource::kSinglePod;
+  if (pod.HoldsCapacity()) {
+    auto known = gang_of_uid_.find(pod.uid);
+    if (known != gang_of_uid_.end()) {
+      auto g = gangs_.find(known->second);
+      if (g != gangs_.end() && g->second.slot_of.count(pod.uid) && state_.HoldOf(g->first)) {
+        // Its capacity is in the gang's hold until the gang is complete.
+        g->second.members[pod.uid].bound = true;
+        g->second.members[pod.uid].node = pod.node_name;
+        return;
+      }
+    }
+    state_.AddPod(pod);
+    if (single) return;  // running non-gang pods need no record
+    GangRecord& g = Record(pod, mr.membership);
+    g.members[pod.uid].bound = true;
+    g.members[pod.uid].node = pod.node_name;
+    if (g.phase == GangPhase::kWaiting && BoundCount(g) >= SpecOf(g).EffectiveQuorum()) {
+      g.phase = GangPhase::kBound;  // e.g. found running after a restart
+      g.reason.clear();
+    }
+    return;
+  }
+  state_.RemovePod(pod.uid);  // e.g. it finished
+  if (pod.phase == PodPhase::kSucceeded || pod.phase == PodPhase::kFailed) {
+    RemovePod(pod.uid);
+    return;
+  }
+  if (!single) Record(pod, mr.membership);
+}
+
+std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) {
+  state_.RemovePod(uid);
+  auto known = gang_of_uid_.find(uid);
+  if (known == gang_of_uid_.end()) return std::nullopt;
+  const GangKey key = known->second;
+  gang_of_uid_.erase(known);
+  auto it = gangs_.find(key);
+  if (it == gangs_.end()) return std::nullopt;
+  GangRecord& g = it->second;
+  std::optional<BarrierDecision> decision = barrier_.Withdraw(key, uid);
+  g.members.erase(uid);
+  g.slot_of.erase(uid);
+  if (g.members.empty() && !g.roster) {
+    if (state_.HoldOf(key)) ReleaseGang(g, "every member was deleted");
+    Forget(key);
+  }
+  return decision;
+}
+
+void GangScheduler::Forget(const GangKey& key) {
+  auto it = gangs_.find(key);
+  if (it == gangs_.end()) return;
+  for (const auto& [uid, member] : it->second.members) gang_of_uid_.erase(uid);
+  barrier_.Close(key, "gang forgotten");
+  holds_.Finish(key);
+  state_.Release(key);
+  gangs_.erase(it);
+}
+
+// ---- Gang shape ------------------------------------------------------------------------------------
+
+GangSpec GangScheduler::SpecOf(const GangRecord& g) const {
+  if (g.roster) {
+    GangSpec spec = *g.roster;
+    spec.priority = std::max(spec.priority, g.priority);
+    return spec;
+  }
+  // From the pods seen: one role per role name, in order of first appearance by name.
+  GangSpec spec;
+  spec.key = g.key;
+  spec.kind = g.kind;
+  spec.priority = g.priority;
+  std::map<std::string, int> role_index;
+  for (const auto& [uid, m] : g.members) {
+    auto [it, fresh] = role_index.emplace(m.role, static_cast<int>(spec.roles.size()));
+    if (fresh) {
+      RoleSpec r;
+      r.name = m.role;
+      r.replicas = 0;
+      r.min_members = 1;
+      r.per_pod = m.requests;
+      r.node_selector = m.node_selector;
+      r.tolerations = m.tolerations;
+      spec.roles.push_back(r);
+    }
+    RoleSpec& r = spec.roles[it->second];
+    ++r.replicas;
+    // Members of one role are interchangeable: plan each slot for the largest request seen.
+    r.per_pod.milli_cpu = std::max(r.per_pod.milli_cpu, m.requests.milli_cpu);
+    r.per_pod.memory_bytes = std::max(r.per_pod.memory_bytes, m.requests.memory_bytes);
+    r.per_pod.gpus = std::max(r.per_pod.gpus, m.requests.gpus);
+  }
+  const int seen = static_cast<int>(g.members.size());
+  const int quorum = g.min_members.value_or(seen);
+  if (quorum > seen && !spec.roles.empty()) {
+    // Members not created yet look like the ones seen (the largest role).
+    auto largest = std::max_element(spec.roles.begin(), spec.roles.end(),
+                                    [](const RoleSpec& a, const RoleSpec& b) {
+                                      return a.replicas < b.replicas;
+                                    });
+    largest->replicas += quorum - seen;
+  }
+  spec.quorum = quorum;
+  spec.pattern = InferPattern(spec.roles);
+  return spec;
+}
+
+int GangScheduler::BoundCount(const GangRecord& g) const {
+  return static_cast<int>(std::count_if(g.members.begin(), g.members.end(),
+                                        [](const auto& kv) { return kv.second.bound; }));
+}
+
+// ---- Planning ----------------------------------------------------------------------------------------
+
+bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
+  const GangSpec spec = SpecOf(g);
+  if (spec.EffectiveQuorum() > options_.max_held_binds) {
+    g.phase = GangPhase::kWaiting;
+    g.reason = "gang " + g.key.ToString() + " needs " + std::to_string(spec.EffectiveQuorum()) +
+               " binds held at once; the bind pool allows " +
+               std::to_string(options_.max_held_binds);
+    return false;
+  }
+  const PlanResult result = Planner(options).PlanGang(state_, spec);
+  if (const auto* no = std::get_if<Unplaceable>(&result)) {
+    g.phase = GangPhase::kWaiting;
+    g.reason = no->reason;
+    return false;
+  }
+  const Plan& plan = std::get<Plan>(result);
+  state_.Hold(plan);
+  const Millis deadline = holds_.Start(g.key, now);
+  barrier_.Open(plan, deadline);
+  g.phase = GangPhase::kPlanned;
+  g.reason.clear();
+  // Keep each member's slot when the new plan still has its role on its node.
+  std::map<std::string, int> kept;
+  std::vector<bool> taken(plan.pods.size(), false);
+  for (const auto& [uid, slot] : g.slot_of) {
+    (void)slot;
+    const Member& m = g.members[uid];
+    for (std::size_t i = 0; i < plan.pods.size(); ++i) {
+      if (!taken[i] && plan.pods[i].role_name == m.role && plan.pods[i].node == m.node) {
+        taken[i] = true;
+        kept[uid] = static_cast<int>(i);
+        break;
+      }
+    }
+  }
+  g.slot_of = std::move(kept);
+  return true;
+}
+
+std::optional<int> GangScheduler::SlotFor(GangRecord& g, const Member& m) {
+  const Plan* plan = state_.HoldOf(g.key);
+  if (!plan) return std::nullopt;
+  if (auto it = g.slot_of.find(m.uid); it != g.slot_of.end()) return it->second;
+  std::vector<bool> taken(plan->pods.size(), false);
+  for (const auto& [uid, slot] : g.slot_of) taken[slot] = true;
+  int pick = -1;
+  for (std::size_t i = 0; i < plan->pods.size(); ++i) {
+    if (taken[i] || plan->pods[i].role_name != m.role) continue;
+    if (pick < 0) pick = static_cast<int>(i);
+    if (m.index && plan->pods[i].index == *m.index) {  // its own replica index, when free
+      pick = static_cast<int>(i);
+      break;
+    }
+  }
+  if (pick < 0) return std::nullopt;
+  g.slot_of[m.uid] = pick;
+  return pick;
+}
+
+std::optional<std::size_t> GangScheduler::ChooseNear(const Resources& req, const Member& m,
+                                                      const std::vector<std::size_t>& offered,
+                                                      const std::vector<int>& near) const {
+  const auto& topo = state_.topology();
+  std::optional<std::size_t> best;
+  std::tuple<std::int64_t, std::int64_t> best_key{};
+  for (std::size_t n : offered) {
+    const Node& node = state_.node(n);
+    if (node.unschedulable || !ToleratesAll(node.taints, m.tolerations) ||
+        !MatchesSelector(node.labels, m.node_selector)) {
+      continue;
+    }
+    const Resources free = state_.Free(n);
+    if (!free.Fits(req)) continue;
+    std::int64_t distance = 0;
+    for (int other : near) distance += topo.Distance(static_cast<int>(n), other);
+    const std::tuple<std::int64_t, std::int64_t> key{distance, free.gpus};  // closest, then best fit
+    if (!best || key < best_key) {
+      best = n;
+      best_key = key;
+    }
+  }
+  return best;
+}
+
+bool GangScheduler::Assign(PodPlacement& p, std::size_t node) const {
+  std::vector<int> ids;
+  if (p.requests.gpus > 0) {
+    ids = state_.gpu_topology(node).BestSet(state_.FreeGpuMask(node),
+                                            static_cast<int>(p.requests.gpus));
+    if (ids.empty()) return false;
+  }
+  p.node = state_.node(node).name;
+  p.domains = state_.topology().PathNames(static_cast<int>(node));
+  p.gpu_ids = std::move(ids);
+  return true;
+}
+
+std::optional<std::string> GangScheduler::MoveSlot(GangRecord& g, int slot, const Member& m,
+                                                   const std::vector<std::size_t>& offered) {
+  const Plan* held = state_.HoldOf(g.key);
+  if (!held) return std::nullopt;
+  Plan plan = *held;
+  std::vector<int> near;
+  for (std::size_t i = 0; i < plan.pods.size(); ++i) {
+    if (static_cast<int>(i) == slot) continue;
+    if (auto n = state_.FindNode(plan.pods[i].node)) near.push_back(static_cast<int>(*n));
+  }
+  PodPlacement& p = plan.pods[slot];
+  const auto node = ChooseNear(p.requests, m, offered, near);
+  if (!node || !Assign(p, *node)) return std::nullopt;
+  state_.Hold(plan);
+  barrier_.Open(plan, holds_.Deadline(g.key).value_or(0));
+  return p.node;
+}
+
+bool GangScheduler::PlaceExtra(GangRecord& g, const Member& m,
+                               const std::vector<std::size_t>& offered, Millis now) {
+  std::vector<int> near;
+  for (const auto& [uid, other] : g.members) {
+    if (!other.bound) continue;
+    if (auto n = state_.FindNode(other.node)) near.push_back(static_cast<int>(*n));
+  }
+  Plan plan;
+  plan.gang = g.key;
+  PodPlacement p;
+  p.role_name = m.role;
+  p.index = m.index.value_or(0);
+  p.requests = m.requests;
+  const auto node = ChooseNear(p.requests, m, offered, near);
+  if (!node || !Assign(p, *node)) return false;
+  plan.pods.push_back(std::move(p));
+  plan.nodes_used = 1;
+  state_.Hold(plan);
+  barrier_.Open(plan, holds_.Start(g.key, now));
+  g.slot_of.clear();
+  return true;
+}
+
+void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
+  state_.Release(g.key);
+  barrier_.Close(g.key, reason);
+  g.slot_of.clear();
+  g.phase = GangPhase::kWaiting;
+  g.reason = reason;
+}
+
+// ---- Verbs -----------------------------------------------------------------------------------------
+
+FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string>& offered,
+                                   Millis now) {
+  FilterAnswer answer;
+  auto reject_all = [&](const std::string& reason) {
+    for (const auto& n : offered) answer.unresolvable[n] = reason;
+    return answer;
+  };
+  const MembershipResult mr = IdentifyGang(pod);
+  if (!mr.error.empty()) {
+    return reject_all("pod " + pod.namespace_name + "/" + pod.name + ": " + mr.error);
+  }
+  GangRecord& g = Record(pod, mr.membership);
+  const Member member = g.members[pod.uid];
+
+  std::vector<std::size_t> offered_idx;
+  offered_idx.reserve(offered.size());
+  for (const auto& name : offered) {
+    if (auto n = state_.FindNode(name)) offered_idx.push_back(*n);
+  }
+  if (offered_idx.empty()) return reject_all("node not in gangsched's inventory");
+
+  const Plan* hold = state_.HoldOf(g.key);
+  if (!hold && g.phase == GangPhase::kBound) {
+    // An elastic extra (or a replacement) of a bound gang: one pod, next to the gang's nodes.
+    if (!PlaceExtra(g, member, offered_idx, now)) {
+      return reject_all("gang " + g.key.ToString() + " is bound; no offered node fits its extra " +
+                        member.role + " pod");
+    }
+    hold = state_.HoldOf(g.key);
+  }
+  if (!hold) {
+    if (auto until = holds_.BackoffUntil(g.key, now)) {
+      return reject_all("gang " + g.key.ToString() + " backs off for " + Seconds(*until - now) +
+                        " after its hold expired" + (g.reason.empty() ? "" : ": " + g.reason));
+    }
+    const GangSpec spec = SpecOf(g);
+    if (options_.require_quorum_pods &&
+        static_cast<int>(g.members.size()) < spec.EffectiveQuorum()) {
+      g.phase = GangPhase::kWaiting;
+      g.reason = "waiting for " +
+                 std::to_string(spec.EffectiveQuorum() - static_cast<int>(g.members.size())) +
+                 " more pods of gang " + g.key.ToString();
+      return reject_all(g.reason);
+    }
+    PlannerOptions po = options_.planner;
+    // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role.
+    if (offered_idx.size() < state_.node_count()) {
+      for (std::size_t r = 0; r < spec.roles.size(); ++r) {
+        if (spec.roles[r].name != member.role) continue;
+        po.role_node_mask.resize(spec.roles.size());
+        po.role_node_mask[r].assign(state_.node_count(), false);
+        for (std::size_t n : offered_idx) po.role_node_mask[r][n] = true;
+      }
+    }
+    if (!PlanAndHold(g, po, now)) return reject_all(g.reason);
+    hold = state_.HoldOf(g.key);
+  }
+  if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
+
+  const std::optional<int> slot = SlotFor(g, member);
+  if (!slot) {
+    return reject_all("gang " + g.key.ToString() + ": every " + member.role +
+                      " slot of its placement is taken by other pods");
+  }
+  const std::string planned = hold->pods[*slot].node;
+  // kube-scheduler's nominated-node probe: answer it, never re-plan on it (DESIGN.md §3.5).
+  if (offered.size() == 1 && !pod.nominated_node_name.empty() &&
+      offered.front() == pod.nominated_node_name) {
+    if (planned == offered.front()) {
+      answer.feasible.push_back(planned);
+    } else {
+      answer.unresolvable[offered.front()] =
+          "gang " + g.key.ToString() + " planned this pod on node " + planned;
+    }
+    return answer;
+  }
+  if (std::find(offered.begin(), offered.end(), planned) != offered.end()) {
+    answer.feasible.push_back(planned);
+    return answer;
+  }
+  // The planned node was excluded by kube-scheduler's filters: move this member within the offer.
+  if (auto moved = MoveSlot(g, *slot, member, offered_idx)) {
+    answer.feasible.push_back(*moved);
+    return answer;
+  }
+  return reject_all("gang " + g.key.ToString() + " planned this pod on node " + planned +
+                    ", which kube-scheduler's filters excluded, and no offered node fits it");
+}
+
+std::vector<HostScore> GangScheduler::Prioritize(const Pod& pod,
+                                                 const std::vector<std::string>& offered,
+                                                 Millis now) {
+  (void)now;
+  std::string planned;
+  if (auto known = gang_of_uid_.find(pod.uid); known != gang_of_uid_.end()) {
+    auto g = gangs_.find(known->second);
+    const Plan* plan = state_.HoldOf(known->second);
+    if (g != gangs_.end() && plan) {
+      if (auto slot = g->second.slot_of.find(pod.uid); slot != g->second.slot_of.end()) {
+        planned = plan->pods[slot->second].node;
+      }
+    }
+  }
+  std::vector<HostScore> scores;
+  scores.reserve(offered.size());
+  for (const auto& n : offered) scores.push_back({n, n == planned ? 10 : 0});
+  return scores;
+}
+
+std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod,
+                                                     std::vector<PreemptCandidate> candidates) {
+  (void)pod;
+  std::vector<PreemptCandidate> kept;
+  for (auto& c : candidates) {
+    std::map<GangKey, int> victims_per_gang;
+    for (const auto& uid : c.victim_uids) {
+      if (auto known = gang_of_uid_.find(uid); known != gang_of_uid_.end()) {
+        ++victims_per_gang[known->second];
+      }
+    }
+    bool breaks_gang = false;
+    for (const auto& [key, victims] : victims_per_gang) {
+      auto it = gangs_.find(key);
+      if (it == gangs_.end()) continue;
+      const int bound = BoundCount(it->second);
+      const int quorum = SpecOf(it->second).EffectiveQuorum();
+      if (bound >= quorum && bound - victims < quorum && quorum > 1) breaks_gang = true;
+    }
+    if (!breaks_gang) kept.push_back(std::move(c));
+  }
+  return kept;
+}
+
+BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& name,
+                                    const std::string& uid, const std::string& node, Millis now) {
+  auto known = gang_of_uid_.find(uid);
+  if (known == gang_of_uid_.end() || !gangs_.count(known->second)) {
+    BarrierDecision d;
+    d.action = BarrierAction::kReject;
+    d.pods = {{uid, node}};
+    d.reason = "pod " + ns + "/" + name + " (uid " + uid +
+               ") was not filtered by gangsched; kube-scheduler will retry it";
+    return d;
+  }
+  GangRecord& g = gangs_[known->second];
+  const Member member = g.members[uid];
+  SlotFor(g, member);
+  if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
+  BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now);
+  if (d.action == BarrierAction::kBind) g.phase = GangPhase::kBinding;
+  return d;
+}
+
+void GangScheduler::BindResult(const std::string& uid, bool ok, const std::string& error,
+                               Millis now) {
+  (void)now;
+  auto known = gang_of_uid_.find(uid);
+  if (known == gang_of_uid_.end()) return;
+  auto it = gangs_.find(known->second);
+  if (it == gangs_.end()) return;
+  GangRecord& g = it->second;
+  barrier_.BindResult(g.key, uid, ok);
+  auto member = g.members.find(uid);
+  if (member == g.members.end()) return;
+  if (!ok) {
+    g.reason = "binding pod " + member->second.ns + "/" + member->second.name + " failed (" +
+               error + "); its slot stays held and is retried first";
+    return;
+  }
+  const Plan* plan = state_.HoldOf(g.key);
+  if (plan) {
+    if (auto slot = g.slot_of.find(uid); slot != g.slot_of.end()) {
+      member->second.node = plan->pods[slot->second].node;
+    }
+  }
+  member->second.bound = true;
+  if (barrier_.Complete(g.key)) CompleteGang(g);
+}
+
+void GangScheduler::CompleteGang(GangRecord& g) {
+  const Plan* held = state_.HoldOf(g.key);
+  if (!held) return;
+  const Plan plan = *held;
+  state_.Release(g.key);
+  for (const auto& [uid, slot] : g.slot_of) {
+    const PodPlacement& p = plan.pods[slot];
+    Pod pod;
+    pod.uid = uid;
+    pod.node_name = p.node;
+    pod.phase = PodPhase::kRunning;
+    pod.requests = p.requests;
+    pod.gpu_ids = p.gpu_ids;
+    state_.AddPod(pod);
+  }
+  holds_.Finish(g.key);
+  barrier_.Close(g.key, "");
+  if (g.placed && g.phase == GangPhase::kBound) {
+    g.placed->pods.insert(g.placed->pods.end(), plan.pods.begin(), plan.pods.end());
+  } else {
+    g.placed = plan;
+  }
+  g.phase = GangPhase::kBound;
+  g.reason.clear();
+  g.slot_of.clear();
+  if (g.kind == GangSourceName(GangSource::kSinglePod)) Forget(g.key);  // nothing left to track
+}
+
+std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
+  std::vector<BarrierDecision> out;
+  for (const GangKey& key : holds_.Expire(now)) {
+    auto it = gangs_.find(key);
+    if (it == gangs_.end()) {
+      state_.Release(key);
+      continue;
+    }
+    GangRecord& g = it->second;
+    if (barrier_.Phase(key) == BarrierPhase::kReleased) {
+      // Partly bound: never give its capacity away; keep holding while the rest is retried.
+      holds_.Start(key, now);
+      continue;
+    }
+    const int arrived = barrier_.Arrived(key);
+    const int slots = barrier_.Slots(key);
+    const std::string reason =
+        "gang " + key.ToString() + ": only " + std::to_string(arrived) + " of " +
+        std::to_string(slots) +
+        " members reached bind before the hold expired; nothing was bound, capacity released";
+    state_.Release(key);
+    if (auto d = barrier_.Close(key, reason)) out.push_back(std::move(*d));
+    g.slot_of.clear();
+    g.phase = GangPhase::kWaiting;
+    g.reason = reason;
+  }
+  for (auto& d : barrier_.Expire(now)) out.push_back(std::move(d));
+  return out;
+}
+
+std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDeadline(); }
+
+// ---- Views -------------------------------------------------------------------------------------------
+
+GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
+  GangStatus s;
+  s.key = g.key;
+  s.kind = g.kind;
+  s.phase = g.phase;
+  s.reason = g.reason;
+  s.quorum = SpecOf(g).EffectiveQuorum();
+  s.members_seen = static_cast<int>(g.members.size());
+  s.members_bound = BoundCount(g);
+  s.members_arrived = std::max(barrier_.Arrived(g.key), s.members_bound);
+  s.hold_deadline = holds_.Deadline(g.key);
+  s.backoff_until = holds_.BackoffUntil(g.key, now);
+  if (const Plan* plan = state_.HoldOf(g.key)) {
+    s.plan = *plan;
+  } else if (g.placed) {
+    s.plan = g.placed;
+  }
+  return s;
+}
+
+std::vector<GangStatus> GangScheduler::Gangs(Millis now) const {
+  std::vector<GangStatus> out;
+  out.reserve(gangs_.size());
+  for (const auto& [key, g] : gangs_) out.push_back(StatusOf(g, now));
+  return out;
+}
+
+std::optional<GangStatus> GangScheduler::GangOf(const GangKey& key, Millis now) const {
+  auto it = gangs_.find(key);
+  if (it == gangs_.end()) return std::nullopt;
+  return StatusOf(it->second, now);
+}
+
+std::vector<int> GangScheduler::PlannedGpuIds(const std::string& uid) const {
+  auto known = gang_of_uid_.find(uid);
+  if (known == gang_of_uid_.end()) return {};
+  auto it = gangs_.find(known->second);
+  if (it == gangs_.end()) return {};
+  auto slot = it->second.slot_of.find(uid);
+  const Plan* plan = state_.HoldOf(known->second);
+  if (slot == it->second.slot_of.end() || !plan) return {};
+  return plan->pods[slot->second].gpu_ids;
+}
+
+std::string GangScheduler::PlacementSummary(const std::string& uid) const {
+  auto known = gang_of_uid_.find(uid);
+  if (known == gang_of_uid_.end()) return {};
+  const Plan* plan = state_.HoldOf(known->second);
+  auto it = gangs_.find(known->second);
+  if (!plan && it != gangs_.end() && it->second.placed) plan = &*it->second.placed;
+  if (!plan) return {};
+  return DescribePlan(*plan, state_.topology().level_names());
+}
+
+}  // namespace gangsched::scheduler

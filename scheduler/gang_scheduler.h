@@ -1,0 +1,176 @@
+// The extender's engine (DESIGN.md §3): the facade over cluster state, planner, holds and the bind
+// barrier that answers kube-scheduler's verbs for one pod at a time. Pure and single-threaded: the
+// caller (api/) serialises calls with a mutex, passes `now`, performs the Bindings the decisions ask
+// for and reports their results. Owns gang bookkeeping (members seen, rosters, slots, phases and the
+// plain-words reason each gang waits); must not do I/O, logging, clocks or threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "scheduler/bind_barrier.h"
+#include "scheduler/cluster_state.h"
+#include "scheduler/gang.h"
+#include "scheduler/holds.h"
+#include "scheduler/planner.h"
+
+namespace gangsched::scheduler {
+
+struct EngineOptions {
+  StateOptions state;  // label keys of the fabric levels, default GPU matrices
+  HoldPolicy holds;
+  PlannerOptions planner;
+  // Plan a gang only once a quorum of its member pods is known (API-server state source, DESIGN.md
+  // §3.2). Off in standalone mode, where pods are known only from requests.
+  bool require_quorum_pods = false;
+  // Largest number of binds one gang may hold at once (the bind listener's pool, DESIGN.md §3.6).
+  int max_held_binds = 1024;
+};
+
+enum class GangPhase : std::uint8_t {
+  kWaiting,   // not planned: too few pods, does not fit, or backing off
+  kPlanned,   // holds capacity; members are being filtered toward their nodes
+  kBinding,   // released by the barrier; Bindings in flight (or being retried)
+  kBound,     // every quorum member bound
+};
+const char* GangPhaseName(GangPhase phase);
+
+// Filter answer for one pod (reference/extender-protocol.md §1.3, §2.3).
+struct FilterAnswer {
+  std::vector<std::string> feasible;                 // NodeNames
+  std::map<std::string, std::string> failed;         // FailedNodes (only a gang-wide victim plan)
+  std::map<std::string, std::string> unresolvable;   // FailedAndUnresolvableNodes
+};
+
+struct HostScore {
+  std::string host;
+  std::int64_t score = 0;  // 0..10
+};
+
+// One candidate of the preempt verb: node -> victim pod UIDs (MetaVictims).
+struct PreemptCandidate {
+  std::string node;
+  std::vector<std::string> victim_uids;
+  std::int64_t pdb_violations = 0;
+};
+
+struct GangStatus {
+  GangKey key;
+  std::string kind;        // what declared the gang's size
+  GangPhase phase = GangPhase::kWaiting;
+  std::string reason;      // why it waits, in plain words ("" once bound)
+  int quorum = 0;
+  int members_seen = 0;    // pods known (filtered or from the API)
+  int members_arrived = 0; // waiting in the barrier or bound
+  int members_bound = 0;
+  std::optional<Millis> hold_deadline;
+  std::optional<Millis> backoff_until;
+  std::optional<Plan> plan;
+};
+
+class GangScheduler {
+ public:
+  GangScheduler(ClusterState state, EngineOptions options = {});
+
+  // ---- State sources ---------------------------------------------------------------------------
+  // A new node inventory (e.g. the full `Nodes` of a request, or a relist). Bound pods and holds are
+  // carried over; holds on nodes that vanished are dropped and their gangs re-planned.
+  tl::expected<void, std::string> ReplaceNodes(std::vector<Node> nodes);
+  // A job object (TFJob, PodGroup, ...) declares a gang's roster: roles, replicas, requests, quorum.
+  void UpsertRoster(const GangSpec& spec);
+  void RemoveRoster(const GangKey& key);
+  // A pod exists (pending or bound). Bound pods take capacity; a bound member of a planned gang takes
+  // its slot.
+  void UpsertPod(const Pod& pod);
+  // A pod is gone. If it waited in the barrier, the returned rejection answers its held bind; its
+  // slot is free for a replacement of the same role.
+  std::optional<BarrierDecision> RemovePod(const std::string& uid);
+
+  // ---- Extender verbs --------------------------------------------------------------------------
+  FilterAnswer Filter(const Pod& pod, const std::vector<std::string>& offered, Millis now);
+  std::vector<HostScore> Prioritize(const Pod& pod, const std::vector<std::string>& offered,
+                                    Millis now);
+  // The preempt verb: drops candidates whose victims would leave a running gang below its quorum.
+  std::vector<PreemptCandidate> Preempt(const Pod& pod, std::vector<PreemptCandidate> candidates);
+  // A bind request arrived. kWait: hold the request until a later decision names this pod.
+  // kBind: post the Bindings of all listed pods (then report each with BindResult).
+  BarrierDecision Bind(const std::string& ns, const std::string& name, const std::string& uid,
+                       const std::string& node, Millis now);
+  // The outcome of one Binding. On success the pod's capacity moves from the hold to bound usage.
+  void BindResult(const std::string& uid, bool ok, const std::string& error, Millis now);
+  // Expires holds and barriers whose deadline passed. Returns the held binds to fail.
+  std::vector<BarrierDecision> Tick(Millis now);
+  // When Tick must run next (earliest deadline), if ever.
+  std::optional<Millis> NextDeadline() const;
+
+  // ---- Views -----------------------------------------------------------------------------------
+  std::vector<GangStatus> Gangs(Millis now) const;
+  std::optional<GangStatus> GangOf(const GangKey& key, Millis now) const;
+  const ClusterState& state() const { return state_; }
+  // GPU ids chosen for a pod in its gang's plan (for the gangsched.io/gpu-ids annotation).
+  std::vector<int> PlannedGpuIds(const std::string& uid) const;
+  // Placement summary of the pod's gang ("4 pods on 2 nodes in rack r3 (span: rack)").
+  std::string PlacementSummary(const std::string& uid) const;
+
+ private:
+  struct Member {
+    std::string uid;
+    std::string ns;
+    std::string name;
+    std::string role;
+    std::optional<int> index;
+    Resources requests;
+    StringMap node_selector;
+    std::vector<Toleration> tolerations;
+    std::string node;  // bound node, "" while pending
+    bool bound = false;
+  };
+  struct GangRecord {
+    GangKey key;
+    std::string kind;
+    std::optional<GangSpec> roster;  // declared by a job object
+    std::optional<int> min_members;  // from the pods' annotations
+    std::map<std::string, Member> members;  // by UID
+    std::map<std::string, int> slot_of;     // UID -> index into the held plan's pods
+    GangPhase phase = GangPhase::kWaiting;
+    std::string reason;
+    std::int32_t priority = 0;
+    std::optional<Plan> placed;  // the plan the gang was bound with, once bound whole
+  };
+
+  GangRecord& Record(const Pod& pod, const GangMembership& m);
+  GangSpec SpecOf(const GangRecord& g) const;
+  // Plans (or re-plans) the gang; on success holds it and opens the barrier.
+  bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
+  // The slot of a member in the held plan, assigning a free slot of its role when it has none.
+  std::optional<int> SlotFor(GangRecord& g, const Member& m);
+  void ReleaseGang(GangRecord& g, const std::string& reason);
+  int BoundCount(const GangRecord& g) const;
+  GangStatus StatusOf(const GangRecord& g, Millis now) const;
+  // Moves one member of a held plan to another offered node (kube-scheduler's filters excluded the
+  // planned one). Returns the new node, or nothing when no offered node fits.
+  std::optional<std::string> MoveSlot(GangRecord& g, int slot, const Member& m,
+                                      const std::vector<std::size_t>& offered);
+  std::optional<std::size_t> ChooseNear(const Resources& req, const Member& m,
+                                        const std::vector<std::size_t>& offered,
+                                        const std::vector<int>& near) const;
+  // Picks GPU ids for a placement on `node` from its free GPUs; false when they do not suffice.
+  bool Assign(PodPlacement& p, std::size_t node) const;
+  bool PlaceExtra(GangRecord& g, const Member& m, const std::vector<std::size_t>& offered,
+                  Millis now);
+  void CompleteGang(GangRecord& g);
+  void Forget(const GangKey& key);
+
+  ClusterState state_;
+  EngineOptions options_;
+  HoldTable holds_;
+  BindBarrier barrier_;
+  std::map<GangKey, GangRecord> gangs_;
+  std::map<std::string, GangKey> gang_of_uid_;
+};
+
+}  // namespace gangsched::scheduler

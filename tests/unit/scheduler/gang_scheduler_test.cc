@@ -1,0 +1,289 @@
+#include "scheduler/gang_scheduler.h"
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "tests/support/builders.h"
+
+namespace gangsched::scheduler {
+namespace {
+
+using testing::MakeCluster;
+using testing::MakeNode;
+
+GangScheduler MakeEngine(std::vector<Node> nodes, EngineOptions options = {}) {
+  auto state = ClusterState::Create(std::move(nodes));
+  REQUIRE(state);
+  return GangScheduler(std::move(*state), std::move(options));
+}
+
+Pod GangPod(const std::string& gang, int min, const std::string& name, int gpus) {
+  Pod p;
+  p.uid = "uid-" + name;
+  p.namespace_name = "ml";
+  p.name = name;
+  p.annotations["gangsched.io/gang"] = gang;
+  p.annotations["gangsched.io/min-members"] = std::to_string(min);
+  p.requests = {1000, 1LL << 30, gpus, 1};
+  return p;
+}
+
+std::vector<std::string> AllNodes(const GangScheduler& engine) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < engine.state().node_count(); ++i) {
+    names.push_back(engine.state().node(i).name);
+  }
+  return names;
+}
+
+std::string Narrowed(const FilterAnswer& a) {
+  REQUIRE(a.feasible.size() == 1);
+  CHECK(a.failed.empty());
+  return a.feasible.front();
+}
+
+TEST_CASE("a gang is narrowed member by member and bound whole at the barrier", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 2, 4, 8));
+  const auto nodes = AllNodes(engine);
+  std::vector<Pod> pods;
+  for (int i = 0; i < 3; ++i) pods.push_back(GangPod("bert", 3, "bert-" + std::to_string(i), 8));
+  std::set<std::string> chosen;
+  std::set<std::string> racks;
+  for (const auto& p : pods) {
+    const std::string node = Narrowed(engine.Filter(p, nodes, 0));
+    chosen.insert(node);
+    racks.insert(node.substr(0, 5));
+  }
+  CHECK(chosen.size() == 3);  // three 8-GPU pods on three nodes
+  CHECK(racks.size() == 1);   // in one rack
+  const auto status = engine.GangOf({"ml", "bert"}, 1);
+  REQUIRE(status);
+  CHECK(status->phase == GangPhase::kPlanned);
+  CHECK(engine.state().FreeGpus() == 64 - 24);  // held
+
+  // Binds: nobody is bound until the last member arrives.
+  std::vector<std::string> node_of;
+  for (const auto& p : pods) node_of.push_back(Narrowed(engine.Filter(p, nodes, 2)));
+  CHECK(engine.Bind("ml", "bert-0", "uid-bert-0", node_of[0], 3).action == BarrierAction::kWait);
+  CHECK(engine.Bind("ml", "bert-1", "uid-bert-1", node_of[1], 4).action == BarrierAction::kWait);
+  const auto d = engine.Bind("ml", "bert-2", "uid-bert-2", node_of[2], 5);
+  REQUIRE(d.action == BarrierAction::kBind);
+  CHECK(d.pods.size() == 3);
+  for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 6);
+  CHECK(engine.GangOf({"ml", "bert"}, 7)->phase == GangPhase::kBound);
+  CHECK(engine.state().holds().empty());
+  CHECK(engine.state().FreeGpus() == 64 - 24);  // now used by bound pods
+  CHECK_THAT(engine.PlacementSummary("uid-bert-0"), Catch::Contains("3 pods on 3 nodes in rack"));
+}
+
+TEST_CASE("a gang that does not fit is rejected on every node with one reason", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const auto nodes = AllNodes(engine);
+  const auto a = engine.Filter(GangPod("big", 4, "big-0", 8), nodes, 0);
+  CHECK(a.feasible.empty());
+  REQUIRE(a.unresolvable.size() == nodes.size());
+  std::set<std::string> reasons;
+  for (const auto& [node, why] : a.unresolvable) reasons.insert(why);
+  CHECK(reasons.size() == 1);
+  CHECK_THAT(*reasons.begin(), Catch::Contains("gang ml/big"));
+  CHECK(engine.GangOf({"ml", "big"}, 0)->phase == GangPhase::kWaiting);
+  CHECK(engine.state().FreeGpus() == 16);  // nothing held
+}
+
+TEST_CASE("an expired hold fails held binds, releases capacity and backs off", "[engine]") {
+  EngineOptions options;
+  options.holds.ttl = 1000;
+  options.holds.backoff_initial = 5000;
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8), options);
+  const auto nodes = AllNodes(engine);
+  const Pod p0 = GangPod("g", 2, "g-0", 8);
+  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
+  CHECK(engine.Bind("ml", "g-0", p0.uid, n0, 100).action == BarrierAction::kWait);
+  CHECK(engine.Tick(1099).empty());  // progress at 100 moved the deadline to 1100
+  const auto out = engine.Tick(1100);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].action == BarrierAction::kReject);
+  CHECK(out[0].pods.at(0).pod_uid == p0.uid);
+  CHECK_THAT(out[0].reason, Catch::Contains("only 1 of 2 members"));
+  CHECK(engine.state().FreeGpus() == 16);
+  const auto backoff = engine.Filter(p0, nodes, 2000);
+  CHECK(backoff.feasible.empty());
+  CHECK_THAT(backoff.unresolvable.begin()->second, Catch::Contains("backs off"));
+  CHECK(engine.Filter(p0, nodes, 6200).feasible.size() == 1);  // planned again after backoff
+}
+
+TEST_CASE("two gangs racing for one rack: one holds it, the other waits whole", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
+  const auto nodes = AllNodes(engine);
+  std::set<std::string> a_nodes;
+  for (int i = 0; i < 4; ++i) {
+    a_nodes.insert(Narrowed(engine.Filter(GangPod("a", 4, "a-" + std::to_string(i), 8), nodes, i)));
+    const auto b = engine.Filter(GangPod("b", 4, "b-" + std::to_string(i), 8), nodes, i);
+    CHECK(b.feasible.empty());  // no double booking
+  }
+  CHECK(a_nodes.size() == 4);
+  CHECK(engine.GangOf({"ml", "b"}, 5)->phase == GangPhase::kWaiting);
+  CHECK_FALSE(engine.GangOf({"ml", "b"}, 5)->reason.empty());
+}
+
+TEST_CASE("the nominated-node probe is answered without re-planning", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const auto nodes = AllNodes(engine);
+  Pod p = GangPod("solo", 1, "solo-0", 8);
+  const std::string planned = Narrowed(engine.Filter(p, nodes, 0));
+  const std::string other = planned == nodes[0] ? nodes[1] : nodes[0];
+  p.nominated_node_name = other;
+  const auto probe = engine.Filter(p, {other}, 1);
+  CHECK(probe.feasible.empty());
+  CHECK_THAT(probe.unresolvable.at(other), Catch::Contains("planned this pod on node " + planned));
+  p.nominated_node_name = planned;
+  CHECK(Narrowed(engine.Filter(p, {planned}, 2)) == planned);
+}
+
+TEST_CASE("a member whose planned node was filtered out moves inside the offer", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 2, 2, 8));
+  const auto nodes = AllNodes(engine);
+  const Pod p0 = GangPod("m", 2, "m-0", 8);
+  const Pod p1 = GangPod("m", 2, "m-1", 8);
+  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
+  std::vector<std::string> without;
+  for (const auto& n : nodes) {
+    if (n != n0) without.push_back(n);
+  }
+  const std::string moved = Narrowed(engine.Filter(p0, without, 1));
+  CHECK(moved != n0);
+  const std::string n1 = Narrowed(engine.Filter(p1, nodes, 2));
+  CHECK(n1 != moved);
+  CHECK(engine.state().FreeGpus() == 32 - 16);  // still exactly one hold's worth
+}
+
+TEST_CASE("preemption never breaks a running gang below its quorum", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 3, 8));
+  for (int i = 0; i < 2; ++i) {
+    Pod p = GangPod("run", 2, "run-" + std::to_string(i), 8);
+    p.node_name = "b0-r0-n" + std::to_string(i);
+    p.phase = PodPhase::kRunning;
+    engine.UpsertPod(p);
+  }
+  Pod loose;
+  loose.uid = "uid-loose";
+  loose.name = "loose";
+  loose.namespace_name = "ml";
+  loose.node_name = "b0-r0-n2";
+  loose.phase = PodPhase::kRunning;
+  loose.requests = {1000, 0, 8, 1};
+  engine.UpsertPod(loose);
+  CHECK(engine.GangOf({"ml", "run"}, 0)->phase == GangPhase::kBound);
+  const auto kept = engine.Preempt(GangPod("vip", 1, "vip", 8),
+                                   {{"b0-r0-n0", {"uid-run-0"}, 0}, {"b0-r0-n2", {"uid-loose"}, 0}});
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].node == "b0-r0-n2");
+}
+
+TEST_CASE("a member deleted in the barrier is replaced and the gang still binds whole",
+          "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const auto nodes = AllNodes(engine);
+  const Pod p0 = GangPod("r", 2, "r-0", 8);
+  const Pod p1 = GangPod("r", 2, "r-1", 8);
+  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
+  const std::string n1 = Narrowed(engine.Filter(p1, nodes, 0));
+  CHECK(engine.Bind("ml", "r-0", p0.uid, n0, 1).action == BarrierAction::kWait);
+  const auto withdrawn = engine.RemovePod(p0.uid);
+  REQUIRE(withdrawn);
+  CHECK(withdrawn->action == BarrierAction::kReject);
+  CHECK(engine.state().FreeGpus() == 0);  // the hold keeps the slot's capacity
+  const Pod replacement = GangPod("r", 2, "r-0b", 8);
+  CHECK(Narrowed(engine.Filter(replacement, nodes, 2)) == n0);
+  CHECK(engine.Bind("ml", "r-1", p1.uid, n1, 3).action == BarrierAction::kWait);
+  const auto d = engine.Bind("ml", "r-0b", replacement.uid, n0, 4);
+  REQUIRE(d.action == BarrierAction::kBind);
+  for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 5);
+  CHECK(engine.GangOf({"ml", "r"}, 6)->phase == GangPhase::kBound);
+}
+
+TEST_CASE("a failed bind after release keeps the capacity and is retried", "[engine]") {
+  EngineOptions options;
+  options.holds.ttl = 1000;
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8), options);
+  const auto nodes = AllNodes(engine);
+  const Pod p0 = GangPod("f", 2, "f-0", 8);
+  const Pod p1 = GangPod("f", 2, "f-1", 8);
+  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
+  const std::string n1 = Narrowed(engine.Filter(p1, nodes, 0));
+  engine.Bind("ml", "f-0", p0.uid, n0, 1);
+  const auto d = engine.Bind("ml", "f-1", p1.uid, n1, 2);
+  REQUIRE(d.action == BarrierAction::kBind);
+  engine.BindResult(p0.uid, true, "", 3);
+  engine.BindResult(p1.uid, false, "admission webhook denied", 3);
+  CHECK(engine.GangOf({"ml", "f"}, 4)->phase == GangPhase::kBinding);
+  CHECK_THAT(engine.GangOf({"ml", "f"}, 4)->reason, Catch::Contains("retried first"));
+  CHECK(engine.Tick(50'000).empty());           // never expires while partly bound
+  CHECK(engine.state().FreeGpus() == 0);        // nothing given away
+  CHECK(Narrowed(engine.Filter(p1, nodes, 50'001)) == n1);
+  const auto retry = engine.Bind("ml", "f-1", p1.uid, n1, 50'002);
+  CHECK(retry.action == BarrierAction::kBind);  // straight through: the gang is released
+  engine.BindResult(p1.uid, true, "", 50'003);
+  CHECK(engine.GangOf({"ml", "f"}, 50'004)->phase == GangPhase::kBound);
+}
+
+TEST_CASE("a job roster gives roles and sizes before all pods exist", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 2, 4, 8));
+  GangSpec roster = testing::MakeGang("ml", "tf").Role("ps", 2, 0, 2000).Role("worker", 4, 4);
+  roster.kind = "TFJob kubeflow.org/v1";
+  engine.UpsertRoster(roster);
+  Pod ps;
+  ps.uid = "uid-ps0";
+  ps.namespace_name = "ml";
+  ps.name = "tf-ps-0";
+  ps.labels = {{"training.kubeflow.org/job-name", "tf"},
+               {"training.kubeflow.org/replica-type", "ps"},
+               {"training.kubeflow.org/replica-index", "0"}};
+  ps.requests = {2000, 1LL << 30, 0, 1};
+  const auto a = engine.Filter(ps, AllNodes(engine), 0);
+  REQUIRE(a.feasible.size() == 1);
+  const auto status = engine.GangOf({"ml", "tf"}, 0);
+  REQUIRE(status);
+  CHECK(status->quorum == 6);
+  REQUIRE(status->plan);
+  CHECK(status->plan->pods.size() == 6);
+  CHECK(engine.state().FreeGpus() == 64 - 16);
+}
+
+TEST_CASE("with the API state source a gang waits for a quorum of pods", "[engine]") {
+  EngineOptions options;
+  options.require_quorum_pods = true;
+  auto engine = MakeEngine(MakeCluster(1, 1, 4, 8), options);
+  const auto a = engine.Filter(GangPod("q", 3, "q-0", 8), AllNodes(engine), 0);
+  CHECK(a.feasible.empty());
+  CHECK_THAT(a.unresolvable.begin()->second, Catch::Contains("waiting for 2 more pods"));
+  engine.UpsertPod(GangPod("q", 3, "q-1", 8));
+  engine.UpsertPod(GangPod("q", 3, "q-2", 8));
+  CHECK(engine.Filter(GangPod("q", 3, "q-0", 8), AllNodes(engine), 1).feasible.size() == 1);
+}
+
+TEST_CASE("a pod that is not part of a gang is placed as a gang of one", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  Pod p;
+  p.uid = "uid-single";
+  p.namespace_name = "default";
+  p.name = "single";
+  p.requests = {1000, 0, 2, 1};
+  const std::string node = Narrowed(engine.Filter(p, AllNodes(engine), 0));
+  const auto d = engine.Bind("default", "single", p.uid, node, 1);
+  REQUIRE(d.action == BarrierAction::kBind);
+  CHECK(engine.PlannedGpuIds(p.uid).size() == 2);
+  engine.BindResult(p.uid, true, "", 2);
+  CHECK(engine.state().FreeGpus() == 14);
+  CHECK(engine.Gangs(3).empty());  // gangs of one are not kept once bound
+}
+
+TEST_CASE("binds of unknown pods are refused with a clear reason", "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 1, 8));
+  const auto d = engine.Bind("ml", "ghost", "uid-ghost", "b0-r0-n0", 0);
+  CHECK(d.action == BarrierAction::kReject);
+  CHECK_THAT(d.reason, Catch::Contains("not filtered by gangsched"));
+}
+
+}  // namespace
+}  // namespace gangsched::scheduler

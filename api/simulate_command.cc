@@ -36,7 +36,8 @@ struct SimulateArgs {
 };
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 tl::expected<std::int64_t, std::string> ParseCount(const std::string& flag, const std::string& v) {
@@ -121,7 +122,8 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
 }
 
 tl::expected<std::vector<scheduler::Node>, std::string> LoadCluster(const SimulateArgs& args) {
-  if (args.cluster.rfind("gen:", 0) == 0) return sim::GeneratedClusterFromSpec(args.cluster.substr(4));
+  if (args.cluster.rfind("gen:", 0) == 0)
+    return sim::GeneratedClusterFromSpec(args.cluster.substr(4));
   if (EndsWith(args.cluster, ".csv")) {
     std::ifstream in(args.cluster);
     if (!in) return tl::unexpected(args.cluster + ": cannot read the file");
@@ -198,13 +200,13 @@ constexpr const char* kCsvHeader =
     "decisions,decisions_per_second";
 
 void CsvRow(std::ostream& out, const sim::Summary& s, double decisions_per_second) {
-  out << s.policy << "," << s.jobs << "," << s.finished << "," << s.unfinished << ","
-      << s.rejected << "," << s.mean_queue << "," << s.p99_queue << "," << s.mean_jct << ","
-      << s.p99_jct << "," << s.allocation_rate << "," << s.busy_rate << ","
-      << s.mean_idle_partial_gpus << "," << s.max_idle_partial_gpus << ","
-      << s.mean_fragmented_gpus << "," << s.multi_gpu_started << "," << s.min_span_share << ","
-      << s.min_nodes_share << "," << s.mean_nodes << "," << s.mean_racks << "," << s.mean_blocks
-      << "," << s.decisions << "," << decisions_per_second << "\n";
+  out << s.policy << "," << s.jobs << "," << s.finished << "," << s.unfinished << "," << s.rejected
+      << "," << s.mean_queue << "," << s.p99_queue << "," << s.mean_jct << "," << s.p99_jct << ","
+      << s.allocation_rate << "," << s.busy_rate << "," << s.mean_idle_partial_gpus << ","
+      << s.max_idle_partial_gpus << "," << s.mean_fragmented_gpus << "," << s.multi_gpu_started
+      << "," << s.min_span_share << "," << s.min_nodes_share << "," << s.mean_nodes << ","
+      << s.mean_racks << "," << s.mean_blocks << "," << s.decisions << "," << decisions_per_second
+      << "\n";
 }
 
 nlohmann::json RunJson(const sim::Report& report, double seconds, std::size_t max_samples) {
@@ -220,8 +222,9 @@ nlohmann::json RunJson(const sim::Report& report, double seconds, std::size_t ma
     samples.push_back({s.time, s.allocated_gpus, s.idle_partial_gpus, s.free_gpus,
                        s.fragmented_gpus, s.running, s.waiting});
   }
-  run["samples_columns"] = {"time_s",          "allocated_gpus", "idle_partial_gpus", "free_gpus",
-                            "fragmented_gpus", "running",        "waiting"};
+  run["samples_columns"] = {"time_s",    "allocated_gpus",  "idle_partial_gpus",
+                            "free_gpus", "fragmented_gpus", "running",
+                            "waiting"};
   run["samples"] = std::move(samples);
   nlohmann::json jobs = nlohmann::json::array();
   for (const auto& j : report.jobs) {
@@ -249,14 +252,17 @@ const char* SimulateUsage() {
   return "usage: gangsched simulate --cluster FILE --trace FILE [--policy NAME|all]\n"
          "                          [--output json|csv] [--seed N] [options]\n"
          "  --cluster FILE   a NodeList (kubectl get nodes -o yaml|json), an Alibaba node list\n"
-         "                   (*.csv: openb_node_list_*.csv or pai_machine_spec.csv), or gen:BxRxNxG\n"
+         "                   (*.csv: openb_node_list_*.csv or pai_machine_spec.csv), or "
+         "gen:BxRxNxG\n"
          "  --trace FILE     a gavel/Philly *.trace, or a generic CSV (job,arrival_s,duration_s,\n"
-         "                   pattern,role,replicas,gpus_per_pod,milli_cpu_per_pod,memory_mib_per_pod)\n"
+         "                   "
+         "pattern,role,replicas,gpus_per_pod,milli_cpu_per_pod,memory_mib_per_pod)\n"
          "  --durations FILE philly_job_distribution.csv (needed for .trace files)\n"
          "  --shape packed|ps-workers   how a trace job of g GPUs becomes pods (default packed)\n"
          "  --policy NAME    gangsched (default), gang-binpack, binpack, default-scheduler, all\n"
          "  --nodes-per-rack N, --racks-per-block N, --max-gpus N   layout of Alibaba node lists\n"
-         "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points (400)\n";
+         "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points "
+         "(400)\n";
 }
 
 int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

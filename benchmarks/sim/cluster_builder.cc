@@ -112,14 +112,16 @@ tl::expected<std::vector<scheduler::Node>, std::string> ReadAlibabaNodes(std::is
   std::int64_t total = 0;
   for (const auto& n : raw) total += n.gpus;
   if (layout.max_gpus > 0 && layout.max_gpus < total) {
-    // Every k-th node, k = total / target: keeps the mix of shapes in file order.
-    const double stride = static_cast<double>(total) / static_cast<double>(layout.max_gpus);
+    // Walk the file and take a node whenever the sample is behind its share of the GPUs seen so
+    // far: keeps the file's mix of shapes and ends within one node of the target.
     std::vector<RawNode> sample;
-    std::int64_t taken = 0;
-    for (double pos = 0; pos < static_cast<double>(raw.size()) && taken < layout.max_gpus;
-         pos += stride) {
-      sample.push_back(raw[static_cast<std::size_t>(pos)]);
-      taken += sample.back().gpus;
+    std::int64_t taken = 0, seen = 0;
+    for (const auto& n : raw) {
+      seen += n.gpus;
+      if (taken * total < seen * layout.max_gpus) {
+        sample.push_back(n);
+        taken += n.gpus;
+      }
     }
     raw = std::move(sample);
   }

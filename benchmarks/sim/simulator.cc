@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <queue>
 #include <set>
 #include <tuple>
@@ -222,44 +223,82 @@ tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
     events.push({now + r.run_time, 0, seq++, j});
   };
 
-  auto schedule = [&] {
+  // Gang policies: each waiting job in arrival order, whole or not at all (backfill).
+  auto schedule_gangs = [&]() -> tl::expected<void, std::string> {
     for (std::size_t j : waiting) {
       JobRuntime& rt = runtime[j];
       JobRecord& r = report.jobs[j];
       if (rt.tried_at == generation) continue;  // nothing freed since it last failed
-      if (state.FreeGpus() < r.gpus - r.placed_gpus) {
-        rt.tried_at = generation;
-        continue;
-      }
+      rt.tried_at = generation;
+      if (state.FreeGpus() < r.gpus) continue;
       ++decisions;
       const auto assignments = policy.Place(state, jobs[j].gang, rt.pending, rng);
-      if (policy.IsGang() && !assignments.empty()) {
-        if (assignments.size() != rt.pending.size()) {
-          return tl::expected<void, std::string>(
-              tl::unexpect, "policy " + report.summary.policy + " placed part of gang " + r.id);
-        }
-        // Hold, then commit: the bind barrier completes at once in simulated time.
-        scheduler::Plan plan;
-        plan.gang = jobs[j].gang.key;
-        for (const auto& a : assignments) {
-          const auto& role = jobs[j].gang.roles[static_cast<std::size_t>(a.role)];
-          plan.pods.push_back(
-              {a.role, role.name, a.index, state.node(a.node).name, {}, a.gpu_ids, a.requests});
-        }
-        state.Hold(plan);
-        state.Release(plan.gang);
+      if (assignments.empty()) continue;
+      if (assignments.size() != rt.pending.size()) {
+        return tl::unexpected("policy " + report.summary.policy + " placed part of gang " + r.id);
       }
+      // Hold, then commit: the bind barrier completes at once in simulated time.
+      scheduler::Plan plan;
+      plan.gang = jobs[j].gang.key;
+      for (const auto& a : assignments) {
+        const auto& role = jobs[j].gang.roles[static_cast<std::size_t>(a.role)];
+        plan.pods.push_back(
+            {a.role, role.name, a.index, state.node(a.node).name, {}, a.gpu_ids, a.requests});
+      }
+      state.Hold(plan);
+      state.Release(plan.gang);
       for (const auto& a : assignments) bind(j, a);
-      if (rt.pending.empty()) {
-        start(j);
-      } else {
-        r.phase = r.placed_pods > 0 ? JobPhase::kPartial : JobPhase::kWaiting;
-        rt.tried_at = generation;
+      start(j);
+    }
+    return {};
+  };
+
+  // Per-pod policies: kube-scheduler's queue holds the pods of every waiting job, interleaved (pods
+  // created together, retried together when capacity frees): one pod of each waiting job in turn,
+  // round after round, until no pod fits. A job starts when its last pod is bound.
+  auto schedule_pods = [&] {
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (std::size_t j : waiting) {
+        JobRuntime& rt = runtime[j];
+        JobRecord& r = report.jobs[j];
+        if (r.phase == JobPhase::kRunning || rt.tried_at == generation) continue;
+        std::optional<PodAssignment> placed;
+        std::set<int> roles_tried;            // pods of one role are alike: one try per role
+        for (const auto& pod : rt.pending) {  // the first pending pod that fits somewhere
+          if (!roles_tried.insert(pod.first).second) continue;
+          ++decisions;
+          auto a = policy.Place(state, jobs[j].gang, {pod}, rng);
+          if (!a.empty()) {
+            placed = std::move(a.front());
+            break;
+          }
+        }
+        if (!placed) {
+          rt.tried_at = generation;
+          continue;
+        }
+        bind(j, *placed);
+        progress = true;
+        if (rt.pending.empty()) {
+          start(j);
+        } else {
+          r.phase = JobPhase::kPartial;
+        }
       }
+    }
+  };
+
+  auto schedule = [&]() -> tl::expected<void, std::string> {
+    if (policy.IsGang()) {
+      if (auto ok = schedule_gangs(); !ok) return ok;
+    } else {
+      schedule_pods();
     }
     std::erase_if(waiting,
                   [&](std::size_t j) { return report.jobs[j].phase == JobPhase::kRunning; });
-    return tl::expected<void, std::string>();
+    return {};
   };
 
   while (!events.empty()) {

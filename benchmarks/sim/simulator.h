@@ -110,10 +110,13 @@ struct SimOptions {
 };
 
 // Replays `jobs` (any order; sorted by arrival, stable) on a cluster of `nodes` under `policy`.
-// A job larger than the cluster's GPUs is rejected at arrival. Waiting jobs are tried in arrival
-// order after every moment at which something arrived or finished (backfill: a job that does not
-// fit does not block later ones); a job that did not fit is tried again only after capacity was
-// freed. Fails only when the cluster cannot be built.
+// A job that cannot fit even the empty cluster is rejected at arrival. After every moment at which
+// something arrived or finished: under a gang policy, waiting jobs are tried whole in arrival order
+// (backfill: a job that does not fit does not block later ones); under a per-pod policy, one pod of
+// each waiting job in turn, round after round (kube-scheduler's interleaved pod queue), and bound
+// pods of a job that cannot start yet hold their GPUs idle. A job (or pod) that did not fit is
+// tried again only after capacity was freed. Fails when the cluster cannot be built or a gang
+// policy returns part of a gang.
 tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
                                            const std::vector<SimJob>& jobs, const Policy& policy,
                                            std::mt19937& rng, const SimOptions& options = {});

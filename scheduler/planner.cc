@@ -151,24 +151,63 @@ class PlanContext {
       Resources req = role.per_pod;
       req.pods = 1;
       bool any_node = false;
+      int eligible = 0;
       std::int64_t largest_gpus = 0;
       for (std::size_t n = 0; n < state_.node_count() && !any_node; ++n) {
         if (!Eligible(static_cast<int>(r), static_cast<int>(n))) continue;
+        ++eligible;
         largest_gpus = std::max(largest_gpus, state_.node(n).allocatable.gpus);
         any_node = state_.node(n).allocatable.Fits(req);
       }
-      if (!any_node) {
-        std::string why = "gang " + gang_.key.ToString() + ": a pod of role " + role.name +
-                          " asks " + DescribeRequest(req);
-        if (req.gpus > largest_gpus) {
-          why += " but the largest node it may use has " + std::to_string(largest_gpus) + " GPUs";
-        } else {
-          why += " and no node it may use (node selector, tolerations, cordons) is that big";
-        }
-        return why;
+      if (any_node) continue;
+      std::string why = "gang " + gang_.key.ToString() + ": a pod of role " + role.name;
+      if (eligible == 0) {
+        return why + " may use none of the " + std::to_string(state_.node_count()) +
+               " nodes: " + WhyNoNodeIsEligible(static_cast<int>(r));
       }
+      why += " asks " + DescribeRequest(req);
+      if (req.gpus > largest_gpus) {
+        why += " but the largest node it may use has " + std::to_string(largest_gpus) + " GPUs";
+      } else {
+        why += " and none of the " + std::to_string(eligible) +
+               " nodes it may use has that much CPU, memory or pod slots";
+      }
+      return why;
     }
     return std::nullopt;
+  }
+
+  // Why no node is open to a role: the most common untolerated taint, selector or cordon.
+  std::string WhyNoNodeIsEligible(int role) const {
+    const RoleSpec& r = gang_.roles[role];
+    std::map<std::string, int> causes;
+    for (std::size_t n = 0; n < state_.node_count(); ++n) {
+      const Node& node = state_.node(n);
+      if (node.unschedulable) {
+        ++causes["cordoned"];
+        continue;
+      }
+      if (!MatchesSelector(node.labels, r.node_selector)) {
+        ++causes["its node selector does not match"];
+        continue;
+      }
+      for (const Taint& t : node.taints) {
+        if (!ToleratesAll({t}, r.tolerations)) {
+          ++causes["taint " + t.key + "=" + t.value + (t.effect == TaintEffect::kNoExecute
+                                                           ? ":NoExecute"
+                                                           : ":NoSchedule") +
+                   " not tolerated"];
+          break;
+        }
+      }
+    }
+    if (causes.empty()) return "kube-scheduler's filters excluded them";
+    std::string out;
+    for (const auto& [cause, count] : causes) {
+      if (!out.empty()) out += "; ";
+      out += std::to_string(count) + " " + cause;
+    }
+    return out;
   }
 
   static std::string DescribeRequest(const Resources& r) {
@@ -627,8 +666,9 @@ class PlanContext {
            std::to_string(nodes_with_free) + " nodes";
     if (gpu_members_ > 0) {
       const int g = static_cast<int>(members_.front().req.gpus);
-      why += " (room for " + std::to_string(idx.PodsThatFit(0, g)) + " pods of " +
-             std::to_string(g) + " GPUs)";
+      const std::int64_t room = idx.PodsThatFit(0, g);
+      why += " (room for " + std::to_string(room) + " pod" + (room == 1 ? "" : "s") + " of " +
+             std::to_string(g) + " GPU" + (g == 1 ? "" : "s") + ")";
     }
     if (total_.gpus <= idx.DomainFree(0)) {
       why += "; GPUs are free but fragmented, or CPU, memory, taints or selectors rule nodes out";

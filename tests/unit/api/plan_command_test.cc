@@ -203,3 +203,54 @@ TEST_CASE("plan --help prints the usage and exits 0", "[plan]") {
 
 }  // namespace
 }  // namespace gangsched::api
+
+namespace gangsched::api {
+namespace {
+
+// The bundled examples, exactly as `make run` plans them.
+TEST_CASE("the bundled Kubeflow TFJob examples are placed as a user expects", "[plan][examples]") {
+  const std::string dir = std::string(GANGSCHED_SOURCE_DIR) + "/manifests/examples/";
+  const Run run = Plan({"--output", "json", "--cluster", dir + "cluster.yaml",
+                        dir + "tfjob-v1alpha1-example-job.yaml", dir + "tfjob-v1alpha2-mycnnjob.yaml",
+                        dir + "tfjob-v1-example-job.yaml", dir + "tfjob-v1-mycnnjob.yaml"});
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  const auto doc = nlohmann::json::parse(run.out);
+  REQUIRE(doc["jobs"].size() == 4);
+  std::map<std::string, nlohmann::json> jobs;
+  for (const auto& job : doc["jobs"]) {
+    jobs[job["namespace"].get<std::string>() + "/" + job["name"].get<std::string>()] = job;
+  }
+  // The seed examples ask for no GPUs: they go whole onto one untainted CPU node.
+  for (const auto* name : {"default/example-job", "kubeflow/mycnnjob"}) {
+    const auto& job = jobs.at(name);
+    CHECK(job["placed"] == true);
+    CHECK(job["span"]["nodes"] == 1);
+    CHECK(job["pods"][0]["node"].get<std::string>().rfind("cpu-", 0) == 0);
+  }
+  // v1 example-job: 2 GPUs + 2 PS fit on one node: best fit takes the half-busy H100 node with
+  // exactly 2 free GPUs instead of opening a whole node.
+  const auto& small = jobs.at("ml/example-job");
+  CHECK(small["span"]["nodes"] == 1);
+  CHECK(small["pods"][0]["node"] == "h100-b1-r1-n3");
+  // v1 mycnnjob: 4 workers x 8 GPUs in one rack on 4 whole nodes, PS beside the workers.
+  const auto& cnn = jobs.at("ml/mycnnjob");
+  CHECK(cnn["span"]["nodes"] == 4);
+  std::set<std::string> racks;
+  std::set<std::string> worker_nodes;
+  for (const auto& pod : cnn["pods"]) {
+    racks.insert(pod["domains"]["rack"].get<std::string>());
+    if (pod["role"] == "worker") {
+      worker_nodes.insert(pod["node"].get<std::string>());
+      CHECK(pod["gpuIds"].size() == 8);
+    }
+  }
+  CHECK(racks.size() == 1);
+  CHECK(worker_nodes.size() == 4);
+  for (const auto& pod : cnn["pods"]) {
+    if (pod["role"] == "ps") CHECK(worker_nodes.count(pod["node"].get<std::string>()) == 1);
+  }
+}
+
+}  // namespace
+}  // namespace gangsched::api

@@ -253,3 +253,21 @@ TEST_CASE("quorum below the replica count places only the quorum", "[planner]") 
 
 }  // namespace
 }  // namespace gangsched::scheduler
+
+namespace gangsched::scheduler {
+namespace {
+
+TEST_CASE("a role no node is open to is told which taint or selector blocks it", "[planner]") {
+  auto state = ClusterState::Create(
+      {testing::MakeNode("g1").Gpus(8).Taint("gangsched.io/gpu", "true"),
+       testing::MakeNode("g2").Gpus(8).Taint("gangsched.io/gpu", "true")});
+  REQUIRE(state);
+  const PlanResult r = Planner{}.PlanGang(*state, testing::MakeGang("ml", "t").Role("w", 1, 1));
+  REQUIRE(std::holds_alternative<Unplaceable>(r));
+  CHECK(std::get<Unplaceable>(r).never);
+  CHECK_THAT(std::get<Unplaceable>(r).reason,
+             Catch::Contains("2 taint gangsched.io/gpu=true:NoSchedule not tolerated"));
+}
+
+}  // namespace
+}  // namespace gangsched::scheduler

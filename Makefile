@@ -6,7 +6,8 @@ JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test run plan bench bench-release format format-check clean
+.PHONY: all deps configure build test run plan bench bench-placement bench-release format format-check \
+        clean
 
 all: build
 
@@ -36,6 +37,16 @@ run: build
 bench:
 	$(MAKE) BUILD_DIR=build-release BUILD_TYPE=Release build
 	build-release/benchmarks/planner_bench
+
+# Placement report (issue 5): every policy on three Philly traces x two cluster shapes x two pod
+# shapes, plus gangsched vs CBC on 60 small instances -> docs/placement.md and docs/placement/*.png.
+# Debian's python3 (it has python3-matplotlib from install-deps; a pyenv python may not).
+SHARED_DIR ?= ../shared
+bench-placement: build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target placement_gap
+	/usr/bin/python3 benchmarks/sim/placement_report.py --gangsched $(BUILD_DIR)/gangsched \
+	  --gap $(BUILD_DIR)/benchmarks/placement_gap --shared $(SHARED_DIR) --out docs/placement.md \
+	  --workdir $(BUILD_DIR)/placement
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

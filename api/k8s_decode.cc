@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "scheduler/cluster_state.h"
+#include "topology/gpu_topology.h"
 
 namespace gangsched::api {
 namespace {
@@ -575,6 +576,24 @@ Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string&
   node.allocatable = *resources;
   if (std::find(present.begin(), present.end(), "pods") == present.end()) {
     node.allocatable.pods = kDefaultMaxPods;
+  }
+  // The GPU matrix is checked here so a bad one is reported at its place in the file.
+  if (auto matrix = node.annotations.find(scheduler::kGpuTopologyAnnotation);
+      matrix != node.annotations.end()) {
+    auto parsed = topology::ParseNvidiaSmiTopo(matrix->second);
+    if (!parsed) {
+      const YAML::Node value = Child(Child(Child(object, "metadata"), "annotations"),
+                                     scheduler::kGpuTopologyAnnotation);
+      Position at = PositionOf(value);
+      // A block scalar (`|`, as kubectl prints multi-line values) starts on the line after the
+      // position yaml-cpp reports for it.
+      if (at.line > 0 && parsed.error().line > 0) at.line += parsed.error().line;
+      return tl::unexpected(DecodeError{file, at.line, 0,
+                                        "node " + node.name + ": annotation " +
+                                            scheduler::kGpuTopologyAnnotation + ", matrix line " +
+                                            std::to_string(parsed.error().line) + ": " +
+                                            parsed.error().message});
+    }
   }
   return node;
 }

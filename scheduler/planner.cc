@@ -418,6 +418,7 @@ class PlanContext {
         const int c = d.children[i];
         const std::int64_t free = idx.DomainFree(c);
         if (free <= 0 && need > 0) continue;
+        if (!demand.empty() && idx.MaxNodeFree(c) < demand.back().first) continue;  // no pod fits
         const bool fits = free >= need && FitsHistogram(c, demand);
         if (fits) {
           if (!pick_fits || free < pick_free) {
@@ -442,9 +443,15 @@ class PlanContext {
     std::vector<bool> used(nodes.size(), false);
     while (!pending.empty()) {
       Resources need;
+      // The smallest request still pending, per dimension: a node that cannot take it is useless.
+      Resources smallest = members_[pending.front()].req;
       std::vector<int> roles;  // distinct roles still pending (a handful at most)
       for (int m : pending) {
         need += members_[m].req;
+        const Resources& r = members_[m].req;
+        smallest.gpus = std::min(smallest.gpus, r.gpus);
+        smallest.milli_cpu = std::min(smallest.milli_cpu, r.milli_cpu);
+        smallest.memory_bytes = std::min(smallest.memory_bytes, r.memory_bytes);
         if (std::find(roles.begin(), roles.end(), members_[m].role) == roles.end()) {
           roles.push_back(members_[m].role);
         }
@@ -455,8 +462,9 @@ class PlanContext {
       for (std::size_t i = 0; i < nodes.size(); ++i) {
         if (used[i]) continue;
         const int node = nodes[i];
+        if (index().free_gpus(node) < smallest.gpus) continue;  // cheap test first
         const Resources free = AttemptFree(a, node);
-        if (free.pods <= 0 || (need.gpus > 0 && free.gpus <= 0)) continue;
+        if (!free.Fits(smallest)) continue;
         bool eligible_any = false;
         bool eligible_all = true;
         for (int role : roles) {

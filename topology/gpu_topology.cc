@@ -172,7 +172,14 @@ std::string CellText(GpuLink link) {
   return text;
 }
 
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string Quoted(std::string_view s) {
+  std::string out;  // built step by step: GCC 12 -O3 warns falsely (-Wrestrict) on "'" + s + "'"
+  out.reserve(s.size() + 2);
+  out += '\'';
+  out += s;
+  out += '\'';
+  return out;
+}
 
 TopoParseError ErrorAt(int line, int column, std::string message) {
   return TopoParseError{line, column, std::move(message)};
@@ -491,6 +498,7 @@ std::vector<int> PeelBest(const CostTable& t, int k) {
         drop = i;
       }
     }
+    if (drop < 0) break;
     kept[static_cast<std::size_t>(drop)] = 0;
     for (int i = 0; i < t.n; ++i) to_rest[static_cast<std::size_t>(i)] -= t.Cost(i, drop);
   }

@@ -174,6 +174,11 @@ TEST_CASE("plan: bad input exits 2 with one error on stderr and nothing on stdou
       BadInputCase{"fractional GPUs",
                    {"--cluster", Fixture("clusters/bad-gpu-fraction.yaml"), good_job},
                    "gangsched: " + Fixture("clusters/bad-gpu-fraction.yaml") + ":11:25: "},
+      BadInputCase{"a GPU matrix with a missing row",
+                   {"--cluster", Fixture("clusters/bad-matrix-missing-row.yaml"), good_job},
+                   "gangsched: " + Fixture("clusters/bad-matrix-missing-row.yaml") +
+                       ":11: node n1: annotation gangsched.io/gpu-topology, matrix line 1: matrix "
+                       "has column GPU1 but no row GPU1"},
       BadInputCase{"unknown kind in the cluster",
                    {"--cluster", Fixture("clusters/bad-kind.yaml"), good_job},
                    "gangsched: " + Fixture("clusters/bad-kind.yaml") + ":10:7: unknown kind"},

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/plan_command.h"
+#include "api/serve_command.h"
 #include "api/simulate_command.h"
 
 #ifndef GANGSCHED_VERSION
@@ -18,6 +19,9 @@ constexpr const char* kUsage =
     "usage: gangsched <command> [arguments]\n"
     "\n"
     "commands:\n"
+    "  serve [--config FILE] [--listen ADDR:PORT] [--bind-listen ADDR:PORT] [--ops-listen ADDR:PORT]\n"
+    "        [--cluster FILE] [--max-body-bytes N] [--hold-ttl DURATION] [--log-level LEVEL]\n"
+    "                 the kube-scheduler extender (filter, prioritize, preempt, bind)\n"
     "  plan --cluster FILE [--output table|json] JOB.yaml...\n"
     "                 where would these jobs go on this cluster (what-if, nothing is changed)\n"
     "  version        print the version and build information\n"
@@ -44,6 +48,7 @@ int main(int argc, char** argv) {
   }
   const std::string_view command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "serve") return gangsched::api::RunServe(rest, std::cout, std::cerr);
   if (command == "plan") return gangsched::api::RunPlan(rest, std::cout, std::cerr);
   if (command == "simulate") return gangsched::api::RunSimulate(rest, std::cout, std::cerr);
   if (command == "version" || command == "--version") return PrintVersion(std::cout);

@@ -1,0 +1,170 @@
+// The `serve` runtime (DESIGN.md §2, §3.6): the extender verbs over HTTP on three listeners (main,
+// bind, ops), the bind barrier's waiting, the hold timer, the standalone state source, /metrics and
+// the JSON views. Owns threads, locks, clocks, sockets, metrics and logs; every placement decision
+// is the engine's (scheduler/gang_scheduler.h), called under one mutex with `now` from a steady
+// clock.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "config/config.h"
+#include "scheduler/gang_scheduler.h"
+
+namespace httplib {
+class Server;
+}
+namespace prometheus {
+class Registry;
+}
+
+namespace gangsched::api {
+
+// One Binding the barrier asks for.
+struct BindingRequest {
+  std::string pod_namespace;
+  std::string pod_name;
+  std::string pod_uid;
+  std::string node;
+  std::vector<int> gpu_ids;       // gangsched.io/gpu-ids (advisory, DESIGN.md §3 "GPU ids")
+  std::string placement_summary;  // the gang's placement summary annotation
+};
+
+// Performs Bindings (the seam between state sources, issue 3 / issue 4). Called without the
+// engine's lock; may block on API calls.
+class Binder {
+ public:
+  virtual ~Binder() = default;
+  // One result per request, in order: "" when bound, else the error.
+  virtual std::vector<std::string> BindAll(const std::vector<BindingRequest>& requests) = 0;
+};
+
+// Standalone mode: there is no API server; a Binding succeeds by being recorded in the engine.
+class StandaloneBinder final : public Binder {
+ public:
+  std::vector<std::string> BindAll(const std::vector<BindingRequest>& requests) override {
+    return std::vector<std::string>(requests.size());
+  }
+};
+
+// The engine options a configuration asks for (standalone state source).
+scheduler::EngineOptions EngineOptionsFrom(const config::Config& config);
+
+// The standalone state: the inventory of `config.cluster_file` (Nodes, Pods, job manifests whose
+// rosters become gangs), or an empty inventory filled by the first full-`Nodes` request.
+struct StandaloneState {
+  std::unique_ptr<scheduler::GangScheduler> engine;
+  bool inventory_loaded = false;
+  std::size_t nodes = 0;
+  std::size_t pods = 0;
+  std::size_t jobs = 0;
+};
+tl::expected<StandaloneState, std::string> LoadStandaloneState(const config::Config& config);
+
+// A reply: status and JSON body (every reply has a JSON body, reference/extender-protocol.md §2.1).
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+// The verbs, the barrier's waiting and the views, independent of the transport.
+class ExtenderService {
+ public:
+  ExtenderService(const config::Config& config, std::unique_ptr<scheduler::GangScheduler> engine,
+                  bool inventory_loaded, std::unique_ptr<Binder> binder);
+  ~ExtenderService();
+  ExtenderService(const ExtenderService&) = delete;
+  ExtenderService& operator=(const ExtenderService&) = delete;
+
+  Reply Filter(std::string_view body);
+  Reply Prioritize(std::string_view body);
+  Reply Preempt(std::string_view body);
+  // Blocks while the pod waits in the barrier (on the bind listener's own thread).
+  Reply Bind(std::string_view body);
+
+  Reply Healthz() const;
+  Reply Readyz() const;
+  Reply Metrics();
+  Reply State();
+  Reply Gangs();
+  Reply Gang(const std::string& ns, const std::string& name);
+
+  // Graceful stop: every held bind answers an error, new binds are refused, the timer stops.
+  void Shutdown(const std::string& reason);
+  // Counts a request the transport answered itself (400/404/405/413), for the metrics.
+  void CountRejected(std::string_view verb, int status);
+
+ private:
+  struct Waiter {
+    std::string ns;
+    std::string name;
+    bool done = false;
+    std::string error;
+  };
+  struct MetricSet;
+
+  static scheduler::Millis Now();
+  // Carries out a barrier decision under `lock` (kBind unlocks while the binder runs).
+  void Apply(std::unique_lock<std::mutex>& lock, const scheduler::BarrierDecision& d,
+             const std::string& requester);
+  void Resolve(const std::string& uid, const std::string& error);
+  void TimerLoop();
+  void UpdateGauges(scheduler::Millis now);
+  Reply Observe(std::string_view verb, std::string_view outcome, std::int64_t start_us,
+                Reply reply);
+
+  config::Config config_;
+  std::unique_ptr<Binder> binder_;
+  mutable std::mutex mu_;  // guards everything below, and every engine call
+  std::unique_ptr<scheduler::GangScheduler> engine_;
+  bool inventory_loaded_ = false;
+  std::uint64_t inventory_hash_ = 0;
+  std::map<std::string, std::shared_ptr<Waiter>> waiters_;  // by pod UID
+  std::condition_variable barrier_cv_;
+  std::condition_variable timer_cv_;
+  bool shutting_down_ = false;
+  bool timer_stop_ = false;
+  std::unique_ptr<MetricSet> metrics_;
+  std::thread timer_;
+};
+
+// The three listeners of DESIGN.md §2 over one service.
+class ExtenderServer {
+ public:
+  ExtenderServer(const config::Config& config, ExtenderService& service);
+  ~ExtenderServer();
+  ExtenderServer(const ExtenderServer&) = delete;
+  ExtenderServer& operator=(const ExtenderServer&) = delete;
+
+  // Binds every configured listener (port 0 picks a free port), raises the accept backlog, and
+  // starts serving. Fails naming the listener and address.
+  tl::expected<void, std::string> Start();
+  // The bound ports (0 when the listener is disabled).
+  int main_port() const { return ports_[0]; }
+  int bind_port() const { return ports_[1]; }
+  int ops_port() const { return ports_[2]; }
+  // Stops accepting and joins the listener threads (call ExtenderService::Shutdown first, so held
+  // binds return).
+  void Stop();
+
+ private:
+  enum class Listener : std::uint8_t { kMain, kBind, kOps };
+  std::unique_ptr<httplib::Server> Make(Listener which, int threads);
+
+  config::Config config_;
+  ExtenderService& service_;
+  std::vector<std::unique_ptr<httplib::Server>> servers_;
+  std::vector<std::thread> threads_;
+  int ports_[3] = {0, 0, 0};
+};
+
+}  // namespace gangsched::api

@@ -1,0 +1,818 @@
+#include "api/wire.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include "api/k8s_decode.h"
+
+namespace gangsched::api {
+namespace {
+
+namespace od = simdjson::ondemand;
+using scheduler::Resources;
+using Status = tl::expected<void, std::string>;
+
+// The kubelet's default max pods, used when a Node's allocatable has no "pods" (as k8s_decode.cc).
+constexpr std::int64_t kDefaultMaxPods = 110;
+
+std::string Fail(simdjson::error_code e) {
+  switch (e) {
+    case simdjson::INCORRECT_TYPE:
+      return "has the wrong JSON type";
+    case simdjson::TAPE_ERROR:
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "is not valid JSON (truncated or unbalanced brackets)";
+    case simdjson::UNCLOSED_STRING:
+      return "is not valid JSON (a string is not closed)";
+    case simdjson::NUMBER_ERROR:
+      return "is not a valid number";
+    case simdjson::STRING_ERROR:
+    case simdjson::UTF8_ERROR:
+      return "is not a valid JSON string";
+    default:
+      return std::string("is not valid JSON (") + simdjson::error_message(e) + ")";
+  }
+}
+
+// "a.b" joins; errors are prefixed with the field path as they unwind (no cost on success).
+std::string Prefix(std::string_view field, std::string error) {
+  if (!error.empty() && error.front() == '[') return std::string(field) + error;
+  if (!error.empty() && error.front() == ' ') return std::string(field) + error;
+  return std::string(field) + "." + error;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
+}
+
+bool IsNull(od::value& v) {
+  od::json_type t{};
+  return !v.type().get(t) && t == od::json_type::null;
+}
+
+// A string field; null reads as "".
+Status ReadString(od::value& v, std::string& out) {
+  if (IsNull(v)) {
+    out.clear();
+    return {};
+  }
+  std::string_view s;
+  if (auto e = v.get_string().get(s)) {
+    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be a string")
+                                                        : " " + Fail(e));
+  }
+  out.assign(s);
+  return {};
+}
+
+Status ReadBool(od::value& v, bool& out) {
+  if (IsNull(v)) {
+    out = false;
+    return {};
+  }
+  if (v.get_bool().get(out)) return tl::unexpected(std::string(" must be true or false"));
+  return {};
+}
+
+template <typename Int>
+Status ReadInt(od::value& v, Int& out) {
+  if (IsNull(v)) {
+    out = 0;
+    return {};
+  }
+  std::int64_t n = 0;
+  if (v.get_int64().get(n) || n < std::numeric_limits<Int>::min() ||
+      n > std::numeric_limits<Int>::max()) {
+    return tl::unexpected(std::string(" must be an integer"));
+  }
+  out = static_cast<Int>(n);
+  return {};
+}
+
+// Iterates an object's fields: fn(key, value) -> Status.
+template <typename Fn>
+Status IterateObject(od::object& obj, Fn&& fn) {
+  for (auto field : obj) {
+    od::field f;
+    if (auto e = std::move(field).get(f)) return tl::unexpected(" " + Fail(e));
+    std::string_view key;
+    if (auto e = f.unescaped_key().get(key)) return tl::unexpected(" " + Fail(e));
+    if (auto ok = fn(key, f.value()); !ok) return ok;
+  }
+  return {};
+}
+
+// The same over a value; null reads as an empty object.
+template <typename Fn>
+Status ForEachField(od::value& v, Fn&& fn) {
+  if (IsNull(v)) return {};
+  od::object obj;
+  if (auto e = v.get_object().get(obj)) {
+    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an object")
+                                                        : " " + Fail(e));
+  }
+  return IterateObject(obj, std::forward<Fn>(fn));
+}
+
+template <typename Fn>
+Status ForEachItem(od::value& v, Fn&& fn) {
+  if (IsNull(v)) return {};
+  od::array arr;
+  if (auto e = v.get_array().get(arr)) {
+    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an array")
+                                                        : " " + Fail(e));
+  }
+  std::size_t i = 0;
+  for (auto item : arr) {
+    od::value value;
+    if (auto e = std::move(item).get(value)) {
+      return tl::unexpected("[" + std::to_string(i) + "] " + Fail(e));
+    }
+    if (auto ok = fn(i, value); !ok) {
+      return tl::unexpected(Prefix("[" + std::to_string(i) + "]", ok.error()));
+    }
+    ++i;
+  }
+  return {};
+}
+
+Status ReadStringMap(od::value& v, scheduler::StringMap& out) {
+  return ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
+    std::string s;
+    if (auto ok = ReadString(value, s); !ok) return tl::unexpected(Prefix(key, ok.error()));
+    out.emplace(std::string(key), std::move(s));
+    return {};
+  });
+}
+
+// A resource map (requests, limits, allocatable, overhead). Quantities are strings ("500m"); a JSON
+// number is accepted as resource.Quantity's UnmarshalJSON does. Only cpu, memory, GPUs and pods
+// count; `present` records which of them were given.
+enum Present : unsigned { kCpu = 1, kMemory = 2, kGpu = 4, kPods = 8 };
+Status ReadResources(od::value& v, Resources& out, unsigned* present = nullptr) {
+  return ForEachField(v, [&](std::string_view name, od::value& value) -> Status {
+    std::int64_t* target = nullptr;
+    QuantityScale scale = QuantityScale::kUnits;
+    unsigned bit = 0;
+    if (name == "cpu") {
+      target = &out.milli_cpu;
+      scale = QuantityScale::kMilli;
+      bit = kCpu;
+    } else if (name == "memory") {
+      target = &out.memory_bytes;
+      bit = kMemory;
+    } else if (name == scheduler::kGpuResource) {
+      target = &out.gpus;
+      scale = QuantityScale::kWhole;
+      bit = kGpu;
+    } else if (name == "pods") {
+      target = &out.pods;
+      scale = QuantityScale::kWhole;
+      bit = kPods;
+    } else {
+      return {};  // ephemeral-storage, hugepages, other extended resources: not planned on
+    }
+    std::string_view text;
+    od::json_type t{};
+    if (auto e = value.type().get(t)) return tl::unexpected(Prefix(name, " " + Fail(e)));
+    if (t == od::json_type::string) {
+      if (auto e = value.get_string().get(text)) return tl::unexpected(Prefix(name, Fail(e)));
+    } else if (t == od::json_type::number) {
+      text = value.raw_json_token();
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+        text.remove_suffix(1);
+      }
+    } else if (t == od::json_type::null) {
+      return {};
+    } else {
+      return tl::unexpected(Prefix(name, " must be a quantity string such as \"8\" or \"500m\""));
+    }
+    auto q = ParseQuantity(text, scale);
+    if (!q) return tl::unexpected(Prefix(name, " " + q.error()));
+    *target = *q;
+    if (present != nullptr) *present |= bit;
+    return {};
+  });
+}
+
+// requests, with limits standing in for resources that have no request (API server defaulting:
+// a GPU limit alone is a GPU request).
+struct Container {
+  Resources requests;
+  bool restartable = false;  // an init container with restartPolicy: Always (a sidecar)
+};
+Status ReadContainer(od::value& v, Container& c) {
+  Resources limits;
+  unsigned requested = 0;
+  auto ok = ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
+    if (key == "resources") {
+      auto s = ForEachField(value, [&](std::string_view k, od::value& r) -> Status {
+        Status rs;
+        if (k == "requests") rs = ReadResources(r, c.requests, &requested);
+        if (k == "limits") rs = ReadResources(r, limits);
+        if (!rs) return tl::unexpected(Prefix(k, rs.error()));
+        return {};
+      });
+      if (!s) return tl::unexpected(Prefix(key, s.error()));
+      return {};
+    }
+    if (key == "restartPolicy") {
+      std::string policy;
+      if (auto s = ReadString(value, policy); !s) return s;
+      c.restartable = policy == "Always";
+    }
+    return {};
+  });
+  if (!ok) return ok;
+  if ((requested & kCpu) == 0) c.requests.milli_cpu = limits.milli_cpu;
+  if ((requested & kMemory) == 0) c.requests.memory_bytes = limits.memory_bytes;
+  if ((requested & kGpu) == 0) c.requests.gpus = limits.gpus;
+  c.requests.pods = 0;
+  return {};
+}
+
+Resources Max(const Resources& a, const Resources& b) {
+  return Resources{std::max(a.milli_cpu, b.milli_cpu), std::max(a.memory_bytes, b.memory_bytes),
+                   std::max(a.gpus, b.gpus), std::max(a.pods, b.pods)};
+}
+
+Status ReadEffect(od::value& v, std::optional<scheduler::TaintEffect>& out) {
+  std::string s;
+  if (auto ok = ReadString(v, s); !ok) return ok;
+  if (s == "NoSchedule") {
+    out = scheduler::TaintEffect::kNoSchedule;
+  } else if (s == "PreferNoSchedule") {
+    out = scheduler::TaintEffect::kPreferNoSchedule;
+  } else if (s == "NoExecute") {
+    out = scheduler::TaintEffect::kNoExecute;
+  } else if (!s.empty()) {
+    return tl::unexpected(" \"" + s +
+                          "\" is unknown; use NoSchedule, PreferNoSchedule or NoExecute");
+  }
+  return {};
+}
+
+struct Metadata {
+  std::string name;
+  std::string namespace_name;
+  std::string uid;
+  scheduler::StringMap labels;
+  scheduler::StringMap annotations;
+};
+Status ReadMetadata(od::value& v, Metadata& m) {
+  return ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
+    Status s;
+    if (key == "name") s = ReadString(value, m.name);
+    if (key == "namespace") s = ReadString(value, m.namespace_name);
+    if (key == "uid") s = ReadString(value, m.uid);
+    if (key == "labels") s = ReadStringMap(value, m.labels);
+    if (key == "annotations") s = ReadStringMap(value, m.annotations);
+    if (!s) return tl::unexpected(Prefix(key, s.error()));
+    return {};
+  });
+}
+
+Status ReadPodSpec(od::value& v, scheduler::Pod& pod) {
+  Resources containers_sum;
+  std::vector<Container> init;
+  Resources overhead;
+  auto ok = ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
+    Status s;
+    if (key == "containers") {
+      s = ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
+        Container c;
+        if (auto r = ReadContainer(item, c); !r) return r;
+        containers_sum += c.requests;
+        return {};
+      });
+    } else if (key == "initContainers") {
+      s = ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
+        Container c;
+        if (auto r = ReadContainer(item, c); !r) return r;
+        init.push_back(c);
+        return {};
+      });
+    } else if (key == "overhead") {
+      s = ReadResources(value, overhead);
+    } else if (key == "schedulerName") {
+      s = ReadString(value, pod.scheduler_name);
+    } else if (key == "nodeName") {
+      s = ReadString(value, pod.node_name);
+    } else if (key == "priority") {
+      s = ReadInt(value, pod.priority);
+    } else if (key == "nodeSelector") {
+      s = ReadStringMap(value, pod.node_selector);
+    } else if (key == "tolerations") {
+      s = ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
+        scheduler::Toleration t;
+        auto r = ForEachField(item, [&](std::string_view k, od::value& f) -> Status {
+          Status fs;
+          if (k == "key") fs = ReadString(f, t.key);
+          if (k == "value") fs = ReadString(f, t.value);
+          if (k == "effect") fs = ReadEffect(f, t.effect);
+          if (k == "operator") {
+            std::string op;
+            fs = ReadString(f, op);
+            if (fs && op != "Exists" && op != "Equal" && !op.empty()) {
+              fs = tl::unexpected(" \"" + op + "\" is unknown; use Exists or Equal");
+            }
+            t.op_exists = op == "Exists";
+          }
+          if (!fs) return tl::unexpected(Prefix(k, fs.error()));
+          return {};
+        });
+        if (!r) return r;
+        pod.tolerations.push_back(std::move(t));
+        return {};
+      });
+    }
+    if (!s) return tl::unexpected(Prefix(key, s.error()));
+    return {};
+  });
+  if (!ok) return ok;
+  // kube-scheduler's arithmetic (as api/k8s_decode.cc DecodePodSpec): the larger of the app
+  // containers plus sidecars and the peak of the init sequence, plus the pod overhead.
+  Resources sidecars;
+  Resources init_peak;
+  for (const Container& c : init) {
+    if (c.restartable) {
+      sidecars += c.requests;
+      init_peak = Max(init_peak, sidecars);
+    } else {
+      init_peak = Max(init_peak, c.requests + sidecars);
+    }
+  }
+  pod.requests = Max(containers_sum + sidecars, init_peak) + overhead;
+  pod.requests.pods = 1;
+  return {};
+}
+
+Status ReadPod(od::value& v, scheduler::Pod& pod) {
+  if (IsNull(v)) return tl::unexpected(std::string(" is null; the request must carry the pod"));
+  pod.scheduler_name = "default-scheduler";
+  Metadata m;
+  auto ok = ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
+    Status s;
+    if (key == "metadata") {
+      s = ReadMetadata(value, m);
+    } else if (key == "spec") {
+      s = ReadPodSpec(value, pod);
+    } else if (key == "status") {
+      s = ForEachField(value, [&](std::string_view k, od::value& f) -> Status {
+        Status fs;
+        if (k == "nominatedNodeName") fs = ReadString(f, pod.nominated_node_name);
+        if (k == "phase") {
+          std::string phase;
+          fs = ReadString(f, phase);
+          if (phase == "Running") pod.phase = scheduler::PodPhase::kRunning;
+          if (phase == "Succeeded") pod.phase = scheduler::PodPhase::kSucceeded;
+          if (phase == "Failed") pod.phase = scheduler::PodPhase::kFailed;
+          if (phase == "Unknown") pod.phase = scheduler::PodPhase::kUnknown;
+        }
+        if (!fs) return tl::unexpected(Prefix(k, fs.error()));
+        return {};
+      });
+    }
+    if (!s) return tl::unexpected(Prefix(key, s.error()));
+    return {};
+  });
+  if (!ok) return ok;
+  if (m.name.empty()) return tl::unexpected(std::string(".metadata.name is missing"));
+  pod.name = std::move(m.name);
+  pod.namespace_name = m.namespace_name.empty() ? "default" : std::move(m.namespace_name);
+  pod.uid = m.uid.empty() ? pod.namespace_name + "/" + pod.name : std::move(m.uid);
+  pod.labels = std::move(m.labels);
+  pod.annotations = std::move(m.annotations);
+  if (pod.requests.pods == 0) pod.requests.pods = 1;  // no spec at all
+  return {};
+}
+
+Status ReadNodeObject(od::object& obj, scheduler::Node& node) {
+  Metadata m;
+  Resources allocatable;
+  Resources capacity;
+  unsigned alloc_present = 0;
+  unsigned cap_present = 0;
+  bool has_allocatable = false;
+  auto ok = IterateObject(obj, [&](std::string_view key, od::value& value) -> Status {
+    Status s;
+    if (key == "metadata") {
+      s = ReadMetadata(value, m);
+    } else if (key == "spec") {
+      s = ForEachField(value, [&](std::string_view k, od::value& f) -> Status {
+        Status fs;
+        if (k == "unschedulable") fs = ReadBool(f, node.unschedulable);
+        if (k == "taints") {
+          fs = ForEachItem(f, [&](std::size_t, od::value& item) -> Status {
+            scheduler::Taint t;
+            std::optional<scheduler::TaintEffect> effect;
+            auto r = ForEachField(item, [&](std::string_view tk, od::value& tv) -> Status {
+              Status ts;
+              if (tk == "key") ts = ReadString(tv, t.key);
+              if (tk == "value") ts = ReadString(tv, t.value);
+              if (tk == "effect") ts = ReadEffect(tv, effect);
+              if (!ts) return tl::unexpected(Prefix(tk, ts.error()));
+              return {};
+            });
+            if (!r) return r;
+            if (effect) t.effect = *effect;
+            node.taints.push_back(std::move(t));
+            return {};
+          });
+        }
+        if (!fs) return tl::unexpected(Prefix(k, fs.error()));
+        return {};
+      });
+    } else if (key == "status") {
+      s = ForEachField(value, [&](std::string_view k, od::value& f) -> Status {
+        Status fs;
+        if (k == "allocatable") {
+          has_allocatable = !IsNull(f);
+          fs = ReadResources(f, allocatable, &alloc_present);
+        }
+        if (k == "capacity") fs = ReadResources(f, capacity, &cap_present);
+        if (!fs) return tl::unexpected(Prefix(k, fs.error()));
+        return {};
+      });
+    }
+    if (!s) return tl::unexpected(Prefix(key, s.error()));
+    return {};
+  });
+  if (!ok) return ok;
+  if (m.name.empty()) return tl::unexpected(std::string(".metadata.name is missing"));
+  node.name = std::move(m.name);
+  node.labels = std::move(m.labels);
+  node.annotations = std::move(m.annotations);
+  node.allocatable = has_allocatable ? allocatable : capacity;
+  const unsigned present = has_allocatable ? alloc_present : cap_present;
+  if ((present & kPods) == 0) node.allocatable.pods = kDefaultMaxPods;
+  return {};
+}
+
+Status ReadNode(od::value& v, scheduler::Node& node) {
+  od::object obj;
+  if (auto e = v.get_object().get(obj)) {
+    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an object")
+                                                        : " " + Fail(e));
+  }
+  return ReadNodeObject(obj, node);
+}
+
+// Parses a whole body: `top(document)` reads the top-level object; then nothing may follow.
+template <typename Fn>
+Status ParseBody(std::string_view body, Fn&& top) {
+  thread_local od::parser parser;
+  const simdjson::padded_string padded(body);
+  od::document doc;
+  if (auto e = parser.iterate(padded).get(doc)) return tl::unexpected("the body " + Fail(e));
+  od::value root;
+  if (auto e = doc.get_value().get(root)) return tl::unexpected("the body " + Fail(e));
+  od::json_type t{};
+  if (auto e = root.type().get(t)) return tl::unexpected("the body " + Fail(e));
+  if (t != od::json_type::object)
+    return tl::unexpected(std::string("the body must be a JSON object"));
+  if (auto ok = top(root); !ok) return ok;
+  const char* trailing = nullptr;
+  if (doc.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) {
+    return tl::unexpected(std::string("the body is not valid JSON (text after the object)"));
+  }
+  return {};
+}
+
+// A Pod value at the top level: "Pod: ..." errors.
+Status ReadTopPod(od::value& v, scheduler::Pod& pod, bool& seen) {
+  seen = !IsNull(v);
+  if (!seen) return {};
+  if (auto ok = ReadPod(v, pod); !ok) return tl::unexpected(Prefix("Pod", ok.error()));
+  return {};
+}
+
+}  // namespace
+
+WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body) {
+  ExtenderArgs args;
+  bool has_pod = false;
+  bool has_names = false;
+  auto ok = ParseBody(body, [&](od::value& root) {
+    return ForEachField(root, [&](std::string_view key, od::value& value) -> Status {
+      if (IEquals(key, "Pod")) return ReadTopPod(value, args.pod, has_pod);
+      if (IEquals(key, "NodeNames")) {
+        has_names = !IsNull(value);
+        auto s = ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
+          std::string name;
+          if (auto r = ReadString(item, name); !r) return r;
+          args.node_names.push_back(std::move(name));
+          return {};
+        });
+        if (!s) return tl::unexpected(Prefix("NodeNames", s.error()));
+        return {};
+      }
+      if (IEquals(key, "Nodes")) {
+        if (IsNull(value)) return {};
+        args.full_nodes = true;
+        auto s = ForEachField(value, [&](std::string_view k, od::value& list) -> Status {
+          if (k != "items") return {};
+          return ForEachItem(list, [&](std::size_t, od::value& item) -> Status {
+            od::object obj;
+            if (auto e = item.get_object().get(obj)) {
+              return tl::unexpected(e == simdjson::INCORRECT_TYPE
+                                        ? std::string(" must be an object")
+                                        : " " + Fail(e));
+            }
+            std::string_view raw;
+            if (auto e = obj.raw_json().get(raw)) return tl::unexpected(" " + Fail(e));
+            if (auto e = obj.reset().error()) return tl::unexpected(" " + Fail(e));
+            scheduler::Node node;
+            if (auto r = ReadNodeObject(obj, node); !r) return r;
+            args.node_names.push_back(node.name);
+            args.nodes.push_back(std::move(node));
+            args.raw_nodes.emplace_back(raw);
+            return {};
+          });
+        });
+        if (!s) return tl::unexpected(Prefix("Nodes", s.error()));
+        return {};
+      }
+      return {};  // unknown fields are ignored, as Go's decoder does
+    });
+  });
+  if (!ok) return tl::unexpected(ok.error());
+  if (!has_pod) return tl::unexpected(std::string("Pod is missing; ExtenderArgs needs the pod"));
+  if (args.full_nodes && has_names) {
+    // Both given: kube-scheduler never does this; the names win as in nodeCacheCapable mode.
+    args.full_nodes = false;
+    args.nodes.clear();
+    args.raw_nodes.clear();
+  }
+  return args;
+}
+
+WireResult<BindingArgs> DecodeBindingArgs(std::string_view body) {
+  BindingArgs args;
+  auto ok = ParseBody(body, [&](od::value& root) {
+    return ForEachField(root, [&](std::string_view key, od::value& value) -> Status {
+      Status s;
+      if (IEquals(key, "PodName")) s = ReadString(value, args.pod_name);
+      if (IEquals(key, "PodNamespace")) s = ReadString(value, args.pod_namespace);
+      if (IEquals(key, "PodUID")) s = ReadString(value, args.pod_uid);
+      if (IEquals(key, "Node")) s = ReadString(value, args.node);
+      if (!s) return tl::unexpected(Prefix(key, s.error()));
+      return {};
+    });
+  });
+  if (!ok) return tl::unexpected(ok.error());
+  if (args.pod_name.empty() || args.node.empty()) {
+    return tl::unexpected(
+        std::string("ExtenderBindingArgs needs PodName and Node (and PodNamespace, PodUID)"));
+  }
+  if (args.pod_namespace.empty()) args.pod_namespace = "default";
+  if (args.pod_uid.empty()) args.pod_uid = args.pod_namespace + "/" + args.pod_name;
+  return args;
+}
+
+WireResult<PreemptionArgs> DecodePreemptionArgs(std::string_view body) {
+  PreemptionArgs args;
+  bool has_pod = false;
+  std::map<std::string, scheduler::PreemptCandidate> candidates;  // meta form wins per node
+  auto victims = [&](od::value& value, bool meta) -> Status {
+    return ForEachField(value, [&](std::string_view node, od::value& v) -> Status {
+      scheduler::PreemptCandidate c;
+      c.node = std::string(node);
+      auto s = ForEachField(v, [&](std::string_view k, od::value& f) -> Status {
+        if (IEquals(k, "NumPDBViolations")) {
+          if (auto r = ReadInt(f, c.pdb_violations); !r)
+            return tl::unexpected(Prefix(k, r.error()));
+        }
+        if (!IEquals(k, "Pods")) return {};
+        auto r = ForEachItem(f, [&](std::size_t, od::value& pod) -> Status {
+          std::string uid;
+          if (meta) {
+            auto u = ForEachField(pod, [&](std::string_view pk, od::value& pv) -> Status {
+              if (!IEquals(pk, "UID")) return {};
+              if (auto rs = ReadString(pv, uid); !rs) return tl::unexpected(Prefix(pk, rs.error()));
+              return {};
+            });
+            if (!u) return u;
+          } else {
+            scheduler::Pod victim;
+            if (auto u = ReadPod(pod, victim); !u) return u;
+            uid = victim.uid;
+          }
+          if (uid.empty()) return tl::unexpected(std::string(" has no UID"));
+          c.victim_uids.push_back(std::move(uid));
+          return {};
+        });
+        if (!r) return tl::unexpected(Prefix(k, r.error()));
+        return {};
+      });
+      if (!s) return tl::unexpected(Prefix(node, s.error()));
+      if (meta || candidates.count(c.node) == 0) candidates[c.node] = std::move(c);
+      return {};
+    });
+  };
+  auto ok = ParseBody(body, [&](od::value& root) {
+    return ForEachField(root, [&](std::string_view key, od::value& value) -> Status {
+      if (IEquals(key, "Pod")) return ReadTopPod(value, args.pod, has_pod);
+      Status s;
+      if (IEquals(key, "NodeNameToMetaVictims")) s = victims(value, true);
+      if (IEquals(key, "NodeNameToVictims")) s = victims(value, false);
+      if (!s) return tl::unexpected(Prefix(key, s.error()));
+      return {};
+    });
+  });
+  if (!ok) return tl::unexpected(ok.error());
+  if (!has_pod) {
+    return tl::unexpected(std::string("Pod is missing; ExtenderPreemptionArgs needs the pod"));
+  }
+  for (auto& [node, c] : candidates) args.candidates.push_back(std::move(c));
+  return args;
+}
+
+WireResult<scheduler::Pod> DecodePodJson(std::string_view json) {
+  scheduler::Pod pod;
+  auto ok = ParseBody(json, [&](od::value& root) { return ReadPod(root, pod); });
+  if (!ok) return tl::unexpected(Prefix("Pod", ok.error()));
+  return pod;
+}
+
+WireResult<scheduler::Node> DecodeNodeJson(std::string_view json) {
+  scheduler::Node node;
+  auto ok = ParseBody(json, [&](od::value& root) { return ReadNode(root, node); });
+  if (!ok) return tl::unexpected(Prefix("Node", ok.error()));
+  return node;
+}
+
+// ---- Encoders -----------------------------------------------------------------------------------
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20) {
+            out += "\\u00";
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 0xf]);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte UTF-8 sequence: copied when valid, else U+FFFD (as Go's encoder does).
+    std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    bool valid = len != 0 && c < 0xf5 && i + len <= s.size();
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    }
+    if (valid && len == 3) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
+    }
+    if (valid && len == 4) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      valid = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    }
+    if (valid) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  out.push_back('"');
+}
+
+namespace {
+
+void AppendReasonMap(std::string& out, const std::map<std::string, std::string>& reasons) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [node, reason] : reasons) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(out, node);
+    out.push_back(':');
+    AppendJsonString(out, reason);
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
+std::string EncodeFilterResult(const scheduler::FilterAnswer& answer, const ExtenderArgs& args,
+                               std::string_view error) {
+  std::string out;
+  out.reserve(128 + answer.feasible.size() * 24);
+  if (args.full_nodes) {
+    out += "{\"Nodes\":{\"metadata\":{},\"items\":[";
+    std::unordered_map<std::string_view, std::size_t> index;
+    index.reserve(args.nodes.size());
+    for (std::size_t i = 0; i < args.nodes.size(); ++i) index.emplace(args.nodes[i].name, i);
+    bool first = true;
+    for (const std::string& name : answer.feasible) {
+      auto it = index.find(name);
+      if (it == index.end()) continue;  // the core only keeps offered nodes
+      if (!first) out.push_back(',');
+      first = false;
+      out += args.raw_nodes[it->second];
+    }
+    out += "]},\"NodeNames\":null";
+  } else {
+    out += "{\"Nodes\":null,\"NodeNames\":[";
+    bool first = true;
+    for (const std::string& name : answer.feasible) {
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJsonString(out, name);
+    }
+    out += "]";
+  }
+  out += ",\"FailedNodes\":";
+  AppendReasonMap(out, answer.failed);
+  out += ",\"FailedAndUnresolvableNodes\":";
+  AppendReasonMap(out, answer.unresolvable);
+  out += ",\"Error\":";
+  AppendJsonString(out, error);
+  out += "}";
+  return out;
+}
+
+std::string EncodeHostPriorityList(const std::vector<scheduler::HostScore>& scores) {
+  std::string out = "[";
+  out.reserve(2 + scores.size() * 32);
+  bool first = true;
+  for (const scheduler::HostScore& s : scores) {
+    if (!first) out.push_back(',');
+    first = false;
+    out += "{\"Host\":";
+    AppendJsonString(out, s.host);
+    out += ",\"Score\":";
+    out += std::to_string(s.score);
+    out += "}";
+  }
+  out += "]";
+  return out;
+}
+
+std::string EncodeBindingResult(std::string_view error) {
+  std::string out = "{\"Error\":";
+  AppendJsonString(out, error);
+  out += "}";
+  return out;
+}
+
+std::string EncodePreemptionResult(const std::vector<scheduler::PreemptCandidate>& kept) {
+  std::string out = "{\"NodeNameToMetaVictims\":{";
+  bool first = true;
+  for (const scheduler::PreemptCandidate& c : kept) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(out, c.node);
+    out += ":{\"Pods\":[";
+    for (std::size_t i = 0; i < c.victim_uids.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out += "{\"UID\":";
+      AppendJsonString(out, c.victim_uids[i]);
+      out += "}";
+    }
+    out += "],\"NumPDBViolations\":";
+    out += std::to_string(c.pdb_violations);
+    out += "}";
+  }
+  out += "}}";
+  return out;
+}
+
+}  // namespace gangsched::api

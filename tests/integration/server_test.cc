@@ -1,0 +1,469 @@
+// The extender over HTTP, in-process on port 0, driven with kube-scheduler's exact payloads
+// (tests/fixtures/extender/). Waits on futures and on the server's own state, never on sleeps.
+#include "api/server.h"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+
+namespace gangsched::api {
+namespace {
+
+using nlohmann::json;
+using ordered = nlohmann::ordered_json;
+constexpr auto kGenerous = std::chrono::seconds(20);
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/" + name);
+  REQUIRE(in.good());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A member of a gang: the golden filter request with the pod's identity changed.
+std::string MemberArgs(const std::string& fixture, const std::string& gang, int index, int size,
+                       int gpus) {
+  ordered args = ordered::parse(Fixture(fixture));
+  ordered& meta = args["Pod"]["metadata"];
+  meta["name"] = gang + "-worker-" + std::to_string(index);
+  meta["uid"] = "uid-" + gang + "-" + std::to_string(index);
+  meta["labels"]["app"] = gang;
+  meta["annotations"]["gangsched.io/gang"] = gang;
+  meta["annotations"]["gangsched.io/min-members"] = std::to_string(size);
+  ordered& res = args["Pod"]["spec"]["containers"][0]["resources"];
+  res["limits"]["nvidia.com/gpu"] = std::to_string(gpus);
+  res["requests"]["nvidia.com/gpu"] = std::to_string(gpus);
+  return args.dump();
+}
+
+std::string BindArgs(const std::string& gang, int index, const std::string& node) {
+  ordered args = ordered::parse(Fixture("bind.json"));
+  args["PodName"] = gang + "-worker-" + std::to_string(index);
+  args["PodUID"] = "uid-" + gang + "-" + std::to_string(index);
+  args["Node"] = node;
+  return args.dump();
+}
+
+// An in-process gangsched on free ports.
+class TestServer {
+ public:
+  explicit TestServer(config::Config c) : config_(std::move(c)) {
+    config_.listen = "127.0.0.1:0";
+    config_.bind_listen = "127.0.0.1:0";
+    config_.ops_listen = "";
+    config_.threads.filter = 4;
+    config_.threads.bind = 64;
+    config_.max_held_binds = 64;
+    config_.log_level = "warn";
+    spdlog::set_level(spdlog::level::warn);
+    auto state = LoadStandaloneState(config_);
+    REQUIRE(state.has_value());
+    service_ = std::make_unique<ExtenderService>(config_, std::move(state->engine),
+                                                 state->inventory_loaded,
+                                                 std::make_unique<StandaloneBinder>());
+    server_ = std::make_unique<ExtenderServer>(config_, *service_);
+    auto started = server_->Start();
+    REQUIRE(started.has_value());
+  }
+  ~TestServer() {
+    service_->Shutdown("test over");
+    server_->Stop();
+  }
+  httplib::Client Main() const { return Client(server_->main_port()); }
+  httplib::Client Binds() const { return Client(server_->bind_port()); }
+  int main_port() const { return server_->main_port(); }
+
+  json Post(const std::string& path, const std::string& body, int expect = 200) const {
+    auto cli = Main();
+    auto res = cli.Post(path.c_str(), body, "application/json");
+    REQUIRE(res);
+    INFO(path << " -> " << res->body);
+    CHECK(res->status == expect);
+    return json::parse(res->body);
+  }
+  json Get(const std::string& path) const {
+    auto cli = Main();
+    auto res = cli.Get(path.c_str());
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    return json::parse(res->body);
+  }
+  // The bind runs on the bind listener, on its own connection, as kube-scheduler's binding cycle.
+  std::future<std::string> BindAsync(std::string body) const {
+    const int port = server_->bind_port();
+    return std::async(std::launch::async, [port, body] {
+      auto cli = Client(port);
+      cli.set_read_timeout(60, 0);
+      auto res = cli.Post("/bind", body, "application/json");
+      if (!res) return std::string("transport error");
+      if (res->status != 200) return "status " + std::to_string(res->status);
+      return json::parse(res->body).at("Error").get<std::string>();
+    });
+  }
+  // Waits (bounded) until `n` binds are held in the barrier, reading the server's state.
+  void WaitHeldBinds(std::size_t n) const {
+    const auto deadline = std::chrono::steady_clock::now() + kGenerous;
+    while (Get("/api/v1/state").at("held_binds").get<std::size_t>() != n) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  static httplib::Client Client(int port) {
+    httplib::Client cli("127.0.0.1", port);
+    cli.set_connection_timeout(5, 0);
+    cli.set_read_timeout(30, 0);
+    return cli;
+  }
+  config::Config config_;
+  std::unique_ptr<ExtenderService> service_;
+  std::unique_ptr<ExtenderServer> server_;
+};
+
+config::Config TwoRacks() {
+  config::Config c;
+  c.cluster_file =
+      std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/cluster-two-racks.json";
+  return c;
+}
+
+std::string RackOf(const std::string& node) { return node.substr(0, 5); }  // gpu-a / gpu-b
+
+TEST_CASE("a gang is placed whole and bound only when its last member arrives", "[server]") {
+  TestServer server(TwoRacks());
+  REQUIRE(server.Get("/readyz").at("status") == "ready");
+  std::vector<std::string> nodes;
+  for (int i = 0; i < 4; ++i) {
+    json reply = server.Post("/filter", MemberArgs("filter-nodecache.json", "bert", i, 4, 4));
+    REQUIRE(reply.at("NodeNames").size() == 1);  // narrowed to its planned node
+    CHECK(reply.at("Nodes").is_null());
+    CHECK(reply.at("Error") == "");
+    CHECK(reply.at("FailedNodes").empty());
+    nodes.push_back(reply["NodeNames"][0]);
+  }
+  // 4 pods x 4 GPUs: two nodes of one rack, 8 GPUs each.
+  for (const std::string& n : nodes) CHECK(RackOf(n) == RackOf(nodes[0]));
+  for (const std::string& n : nodes) {
+    CHECK(std::count(nodes.begin(), nodes.end(), n) == 2);
+  }
+  json prio = server.Post("/prioritize", MemberArgs("filter-nodecache.json", "bert", 0, 4, 4));
+  REQUIRE(prio.is_array());  // HostPriorityList is a bare array
+  for (const json& h : prio) {
+    CHECK(h.at("Score").get<int>() >= 0);
+    CHECK(h.at("Score").get<int>() <= 10);
+  }
+
+  std::vector<std::future<std::string>> binds;
+  for (int i = 0; i < 3; ++i) binds.push_back(server.BindAsync(BindArgs("bert", i, nodes[i])));
+  server.WaitHeldBinds(3);
+  for (auto& b : binds) CHECK(b.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
+  json state = server.Get("/api/v1/state");
+  CHECK(state.at("holds").size() == 1);
+  for (const json& n : state.at("nodes")) CHECK(n.at("gpus").at("used") == 0);  // nothing bound
+
+  binds.push_back(server.BindAsync(BindArgs("bert", 3, nodes[3])));
+  for (auto& b : binds) {
+    REQUIRE(b.wait_for(kGenerous) == std::future_status::ready);
+    CHECK(b.get() == "");
+  }
+  state = server.Get("/api/v1/state");
+  CHECK(state.at("holds").empty());
+  int used = 0;
+  for (const json& n : state.at("nodes")) used += n.at("gpus").at("used").get<int>();
+  CHECK(used == 16);
+  json gang = server.Get("/api/v1/gangs/ml/bert");
+  CHECK(gang.at("phase") == "Bound");
+  CHECK(gang.at("members_bound") == 4);
+
+  const std::string metrics = server.Main().Get("/metrics")->body;
+  CHECK(metrics.find("gangsched_barrier_waits_total 3") != std::string::npos);
+  CHECK(metrics.find("gangsched_gpus{state=\"allocated\"} 16") != std::string::npos);
+  CHECK(metrics.find("gangsched_requests_total{outcome=\"bound\",verb=\"bind\"} 4") !=
+        std::string::npos);
+}
+
+TEST_CASE("a gang that does not fit is rejected on every node with one gang-level reason",
+          "[server]") {
+  TestServer server(TwoRacks());
+  json reply = server.Post("/filter", MemberArgs("filter-nodecache.json", "huge", 0, 5, 8));
+  CHECK(reply.at("NodeNames").empty());
+  CHECK(reply.at("FailedNodes").empty());  // not preemption candidates (DESIGN.md §3.3)
+  CHECK(reply.at("Error") == "");
+  const json& unresolvable = reply.at("FailedAndUnresolvableNodes");
+  REQUIRE(unresolvable.size() == 4);
+  const std::string reason = unresolvable.begin().value();
+  CHECK(reason.find("ml/huge") != std::string::npos);
+  for (const auto& [node, r] : unresolvable.items()) CHECK(r == reason);
+  CHECK(server.Get("/api/v1/gangs/ml/huge").at("phase") == "Waiting");
+  CHECK(server.Get("/api/v1/state").at("holds").empty());
+}
+
+TEST_CASE("a barrier whose deadline passes fails every held bind and releases the hold",
+          "[server]") {
+  config::Config c = TwoRacks();
+  c.holds.ttl = 400;  // short barrier deadline
+  TestServer server(c);
+  std::vector<std::string> nodes;
+  for (int i = 0; i < 3; ++i) {
+    json reply = server.Post("/filter", MemberArgs("filter-nodecache.json", "late", i, 3, 8));
+    REQUIRE(reply.at("NodeNames").size() == 1);
+    nodes.push_back(reply["NodeNames"][0]);
+  }
+  REQUIRE(server.Get("/api/v1/state").at("holds").size() == 1);
+  auto first = server.BindAsync(BindArgs("late", 0, nodes[0]));
+  auto second = server.BindAsync(BindArgs("late", 1, nodes[1]));
+  REQUIRE(first.wait_for(kGenerous) == std::future_status::ready);
+  REQUIRE(second.wait_for(kGenerous) == std::future_status::ready);
+  const std::string e1 = first.get();
+  CHECK_FALSE(e1.empty());
+  CHECK(e1.find("ml/late") != std::string::npos);
+  CHECK_FALSE(second.get().empty());
+  json state = server.Get("/api/v1/state");
+  CHECK(state.at("holds").empty());
+  CHECK(state.at("held_binds") == 0);
+  for (const json& n : state.at("nodes")) {
+    CHECK(n.at("gpus").at("used") == 0);
+    CHECK(n.at("gpus").at("held") == 0);
+  }
+  CHECK(server.Get("/api/v1/gangs/ml/late").at("phase") == "Waiting");
+  const std::string metrics = server.Main().Get("/metrics")->body;
+  CHECK(metrics.find("gangsched_barrier_timeouts_total 2") != std::string::npos);
+}
+
+TEST_CASE("two gangs racing for one rack: one placed whole, one waiting, no double booking",
+          "[server]") {
+  TestServer server(config::Config{});  // no cluster file: the inventory comes from full Nodes
+  CHECK(server.Main().Get("/readyz")->status == 503);
+  std::map<std::string, std::vector<std::string>> placed;
+  std::map<std::string, int> rejected;
+  for (int i = 0; i < 2; ++i) {
+    for (const char* gang : {"gpt", "llama"}) {
+      const std::string body = MemberArgs("filter-fullnodes.json", gang, i, 2, 8);
+      auto res = server.Main().Post("/filter", body, "application/json");
+      REQUIRE(res);
+      REQUIRE(res->status == 200);
+      const json reply = json::parse(res->body);
+      CHECK(reply.at("NodeNames").is_null());
+      REQUIRE(reply.at("Nodes").is_object());
+      const json& items = reply["Nodes"]["items"];
+      if (items.size() == 1) {
+        placed[gang].push_back(items[0]["metadata"]["name"]);
+        // The kept Node is the request's own JSON, copied verbatim into the reply.
+        for (const ordered& node : ordered::parse(body)["Nodes"]["items"]) {
+          if (node["metadata"]["name"] == items[0]["metadata"]["name"]) {
+            CHECK(res->body.find(node.dump()) != std::string::npos);
+          }
+        }
+      } else {
+        CHECK(items.empty());
+        CHECK(reply.at("FailedAndUnresolvableNodes").size() == 2);
+        ++rejected[gang];
+      }
+    }
+  }
+  CHECK(server.Main().Get("/readyz")->status == 200);
+  REQUIRE(placed.size() == 1);
+  const std::string winner = placed.begin()->first;
+  const std::string loser = winner == "gpt" ? "llama" : "gpt";
+  REQUIRE(placed[winner].size() == 2);
+  CHECK(placed[winner][0] != placed[winner][1]);  // 8 GPUs each: one node per pod
+  CHECK(rejected[loser] == 2);
+
+  std::vector<std::future<std::string>> binds;
+  for (int i = 0; i < 2; ++i)
+    binds.push_back(server.BindAsync(BindArgs(winner, i, placed[winner][i])));
+  for (auto& b : binds) {
+    REQUIRE(b.wait_for(kGenerous) == std::future_status::ready);
+    CHECK(b.get() == "");
+  }
+  json state = server.Get("/api/v1/state");
+  for (const json& n : state.at("nodes")) {
+    CHECK(n.at("gpus").at("used") == 8);
+    CHECK(n.at("gpus").at("free") == 0);
+  }
+  CHECK(server.Get("/api/v1/gangs/ml/" + winner).at("phase") == "Bound");
+  json waiting = server.Get("/api/v1/gangs/ml/" + loser);
+  CHECK(waiting.at("phase") == "Waiting");
+  CHECK_FALSE(waiting.at("reason").get<std::string>().empty());
+  // The loser's members are still rejected: its capacity is the winner's.
+  json again = server.Post("/filter", MemberArgs("filter-fullnodes.json", loser, 0, 2, 8));
+  CHECK(again["Nodes"]["items"].empty());
+}
+
+// A raw connection, for requests httplib's client would not send.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{20, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawConnection() { ::close(fd_); }
+  void Send(const std::string& data) {
+    REQUIRE(::send(fd_, data.data(), data.size(), 0) == static_cast<ssize_t>(data.size()));
+  }
+  // Reads until the headers and Content-Length bytes of body arrived (or the peer closes).
+  std::string ReadResponse() {
+    std::string in;
+    char buf[4096];
+    while (true) {
+      const std::size_t end = in.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const std::size_t cl = in.find("Content-Length: ");
+        if (cl != std::string::npos && cl < end) {
+          const std::size_t len = std::stoul(in.substr(cl + 16));
+          if (in.size() >= end + 4 + len) return in;
+        }
+      }
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return in;
+      in.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST_CASE("bad input gets a clear 4xx JSON answer and the server keeps serving", "[server]") {
+  config::Config c = TwoRacks();
+  c.max_body_bytes = 1 << 20;
+  TestServer server(c);
+  const std::string good = MemberArgs("filter-nodecache.json", "solo", 0, 1, 1);
+  auto still_serving = [&] {
+    json reply = server.Post("/filter", good);
+    CHECK(reply.at("NodeNames").size() == 1);
+  };
+
+  struct Bad {
+    const char* name;
+    std::string body;
+    const char* mentions;
+  };
+  const std::vector<Bad> bad = {
+      {"malformed", R"({"Pod": {"metadata": {"name": "x"}, "NodeNames": [)", "JSON"},
+      {"truncated", good.substr(0, good.size() / 2), "JSON"},
+      {"not an object", R"([1, 2, 3])", "object"},
+      {"NodeNames of the wrong type", R"({"Pod":{"metadata":{"name":"p"}},"NodeNames":"gpu-a1"})",
+       "NodeNames"},
+      {"Pod of the wrong type", R"({"Pod":[],"NodeNames":["gpu-a1"]})", "Pod"},
+      {"quantity of the wrong type",
+       R"({"Pod":{"metadata":{"name":"p"},"spec":{"containers":[{"resources":{"requests":{"cpu":{}}}}]}},"NodeNames":[]})",
+       "Pod.spec.containers[0].resources.requests.cpu"},
+      {"missing Pod", R"({"Nodes":null,"NodeNames":["gpu-a1"]})", "Pod"},
+      {"null Pod", R"({"Pod":null,"Nodes":null,"NodeNames":["gpu-a1"]})", "Pod"},
+      {"text after the object", good + "{}", "JSON"},
+  };
+  for (const Bad& b : bad) {
+    INFO(b.name);
+    auto res = server.Main().Post("/filter", b.body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    const json reply = json::parse(res->body);
+    CHECK(reply.at("Error").get<std::string>().find(b.mentions) != std::string::npos);
+    still_serving();
+  }
+
+  SECTION("unknown fields and lower-case keys are accepted") {
+    ordered args = ordered::parse(good);
+    args["SomethingNew"] = {{"a", 1}};
+    args["Pod"]["spec"]["futureField"] = true;
+    json reply = server.Post("/filter", args.dump());
+    CHECK(reply.at("NodeNames").size() == 1);
+    std::string lower = good;
+    lower.replace(lower.find("\"Pod\""), 5, "\"pod\"");
+    lower.replace(lower.find("\"NodeNames\""), 11, "\"nodenames\"");
+    CHECK(server.Post("/filter", lower).at("NodeNames").size() == 1);
+  }
+  SECTION("a body over the configured 1 MiB limit is refused with 413") {
+    ordered args = ordered::parse(good);
+    args["Padding"] = std::string(1 << 20, 'x');
+    auto res = server.Main().Post("/filter", args.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 413);
+    CHECK_FALSE(json::parse(res->body).at("Error").get<std::string>().empty());
+    still_serving();
+  }
+  SECTION("a declared 1 GB body is refused with 413 before any of it is sent") {
+    RawConnection conn(server.main_port());
+    conn.Send(
+        "POST /filter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000000\r\n\r\n");
+    const std::string response = conn.ReadResponse();
+    CHECK(response.rfind("HTTP/1.1 413", 0) == 0);
+    CHECK(response.find("{\"Error\":") != std::string::npos);
+    still_serving();
+  }
+  SECTION("wrong methods and unknown paths answer JSON") {
+    auto get = server.Main().Get("/filter");
+    REQUIRE(get);
+    CHECK(get->status == 405);
+    CHECK(json::parse(get->body).contains("Error"));
+    auto post = server.Main().Post("/metrics", "{}", "application/json");
+    REQUIRE(post);
+    CHECK(post->status == 405);
+    auto missing = server.Main().Get("/nope");
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+    CHECK(json::parse(missing->body).contains("Error"));
+    auto filter_on_bind_listener = server.Binds().Post("/filter", good, "application/json");
+    REQUIRE(filter_on_bind_listener);
+    CHECK(filter_on_bind_listener->status == 404);
+    still_serving();
+  }
+  SECTION("a slow client does not block other requests") {
+    RawConnection slow(server.main_port());
+    slow.Send(
+        "POST /filter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(good.size()) + "\r\n\r\n" + good.substr(0, 10));
+    for (int i = 0; i < 5; ++i) still_serving();  // answered while `slow` is still sending
+  }
+  SECTION("bind and preempt decode errors are 400 too") {
+    auto res = server.Binds().Post("/bind", R"({"PodName": 3})", "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    auto pre =
+        server.Main().Post("/preempt", R"({"NodeNameToMetaVictims":{}})", "application/json");
+    REQUIRE(pre);
+    CHECK(pre->status == 400);
+    still_serving();
+  }
+}
+
+TEST_CASE("preempt answers NodeNameToMetaVictims", "[server]") {
+  TestServer server(TwoRacks());
+  json reply = server.Post("/preempt", Fixture("preempt-nodecache.json"));
+  REQUIRE(reply.contains("NodeNameToMetaVictims"));
+  CHECK(reply.at("NodeNameToMetaVictims").is_object());
+  for (const auto& [node, victims] : reply["NodeNameToMetaVictims"].items()) {
+    CHECK(victims.at("Pods").is_array());
+    CHECK(victims.contains("NumPDBViolations"));
+  }
+}
+
+}  // namespace
+}  // namespace gangsched::api

@@ -582,8 +582,8 @@ Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string&
       matrix != node.annotations.end()) {
     auto parsed = topology::ParseNvidiaSmiTopo(matrix->second);
     if (!parsed) {
-      const YAML::Node value = Child(Child(Child(object, "metadata"), "annotations"),
-                                     scheduler::kGpuTopologyAnnotation);
+      const YAML::Node value =
+          Child(Child(Child(object, "metadata"), "annotations"), scheduler::kGpuTopologyAnnotation);
       Position at = PositionOf(value);
       // A block scalar (`|`, as kubectl prints multi-line values) starts on the line after the
       // position yaml-cpp reports for it.

@@ -1,8 +1,8 @@
 // Planner benchmarks (issue 2 targets, DESIGN.md §7): plan a 128-pod × 8-GPU gang on a 10,000-node
 // 3-level cluster (target under 5 ms) and a 1-GPU pod on the same cluster (target under 50 µs).
-// The cluster is 2 zones × 5 blocks × 25 racks × 40 nodes × 8 GPUs with the HGX H100 matrix on every
-// node; a seeded random load takes about half the GPUs first, so best fit has real work to do.
-// Prints medians and p99 over repeated runs; figures are recorded in docs/benchmarks.md.
+// The cluster is 2 zones × 5 blocks × 25 racks × 40 nodes × 8 GPUs with the HGX H100 matrix on
+// every node; a seeded random load takes about half the GPUs first, so best fit has real work to
+// do. Prints medians and p99 over repeated runs; figures are recorded in docs/benchmarks.md.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -61,8 +61,8 @@ long RssKiB() {
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
-  const std::string matrix = ReadFile(std::string(GANGSCHED_SHARED_DIR) +
-                                      "/data/topology/hgx_h100_topo_m_gpu_rows.tsv");
+  const std::string matrix =
+      ReadFile(std::string(GANGSCHED_SHARED_DIR) + "/data/topology/hgx_h100_topo_m_gpu_rows.tsv");
   std::vector<gs::Node> nodes;
   for (int z = 0; z < 2; ++z) {
     for (int b = 0; b < 5; ++b) {
@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
           const std::string zone = "z" + std::to_string(z);
           const std::string block = zone + "-b" + std::to_string(b);
           const std::string rack = block + "-r" + std::to_string(r);
-          auto node = MakeNode(rack + "-n" + std::to_string(n)).Gpus(8).Zone(zone).Block(block).Rack(rack);
+          auto node =
+              MakeNode(rack + "-n" + std::to_string(n)).Gpus(8).Zone(zone).Block(block).Rack(rack);
           if (!matrix.empty()) node.Annotation(gs::kGpuTopologyAnnotation, matrix);
           nodes.push_back(node);
         }
@@ -100,22 +101,24 @@ int main(int argc, char** argv) {
     if (pod.requests.gpus > 0) state.AddPod(pod);
   }
   const long rss1 = RssKiB();
-  std::printf("cluster: %zu nodes (2 zones x 5 blocks x 25 racks x 40 nodes x 8 H100), %lld of %lld "
-              "GPUs free after seeded load; built in %.1f ms, +%ld KiB RSS\n",
-              state.node_count(), static_cast<long long>(state.FreeGpus()),
-              static_cast<long long>(state.TotalGpus()), build_ms, rss1 - rss0);
+  std::printf(
+      "cluster: %zu nodes (2 zones x 5 blocks x 25 racks x 40 nodes x 8 H100), %lld of %lld "
+      "GPUs free after seeded load; built in %.1f ms, +%ld KiB RSS\n",
+      state.node_count(), static_cast<long long>(state.FreeGpus()),
+      static_cast<long long>(state.TotalGpus()), build_ms, rss1 - rss0);
 
   gs::Planner planner;
   const gs::GangSpec big = MakeGang("bench", "big").Role("worker", 128, 8);
-  const gs::GangSpec ps_big = MakeGang("bench", "ps").Role("ps", 16, 0, 4000).Role("worker", 128, 8);
+  const gs::GangSpec ps_big =
+      MakeGang("bench", "ps").Role("ps", 16, 0, 4000).Role("worker", 128, 8);
   const gs::GangSpec one = MakeGang("bench", "one").Role("worker", 1, 1);
   const gs::GangSpec four = MakeGang("bench", "four").Role("worker", 1, 4);
 
   auto check = [&](const gs::GangSpec& g, const char* name) {
     const auto r = planner.PlanGang(state, g);
     if (const auto* p = std::get_if<gs::Plan>(&r)) {
-      std::printf("  %-34s placed: %zu pods on %d nodes, span level %d (%s)\n", name, p->pods.size(),
-                  p->nodes_used, p->span_level, p->span_domain.c_str());
+      std::printf("  %-34s placed: %zu pods on %d nodes, span level %d (%s)\n", name,
+                  p->pods.size(), p->nodes_used, p->span_level, p->span_domain.c_str());
       return true;
     }
     std::printf("  %-34s NOT placed: %s\n", name, std::get<gs::Unplaceable>(r).reason.c_str());
@@ -145,8 +148,9 @@ int main(int argc, char** argv) {
       auto r = planner.PlanGang(state, *row.gang);
       if (r.index() != 0) std::abort();
     });
-    std::printf("%-32s %8d %9.1f us %9.1f us %9.1f us %7.0f us %s\n", row.what, row.runs, s.median_us,
-                s.p99_us, s.min_us, row.target_us, s.median_us < row.target_us ? "ok" : "MISSED");
+    std::printf("%-32s %8d %9.1f us %9.1f us %9.1f us %7.0f us %s\n", row.what, row.runs,
+                s.median_us, s.p99_us, s.min_us, row.target_us,
+                s.median_us < row.target_us ? "ok" : "MISSED");
   }
   return ok ? 0 : 1;
 }

@@ -7,7 +7,8 @@ namespace gangsched::scheduler {
 void BindBarrier::Open(const Plan& plan, Millis deadline) {
   Gang fresh;
   fresh.deadline = deadline;
-  for (const auto& p : plan.pods) fresh.slots.push_back(Slot{p.role_name, p.node, SlotState::kEmpty, {}});
+  for (const auto& p : plan.pods)
+    fresh.slots.push_back(Slot{p.role_name, p.node, SlotState::kEmpty, {}});
   auto it = gangs_.find(plan.gang);
   if (it != gangs_.end()) {
     // Carry over members that still match a slot of their role on their node.
@@ -199,15 +200,17 @@ std::optional<BarrierPhase> BindBarrier::Phase(const GangKey& key) const {
 int BindBarrier::Arrived(const GangKey& key) const {
   auto it = gangs_.find(key);
   if (it == gangs_.end()) return 0;
-  return static_cast<int>(std::count_if(it->second.slots.begin(), it->second.slots.end(),
-                                        [](const Slot& s) { return s.state != SlotState::kEmpty; }));
+  return static_cast<int>(
+      std::count_if(it->second.slots.begin(), it->second.slots.end(),
+                    [](const Slot& s) { return s.state != SlotState::kEmpty; }));
 }
 
 int BindBarrier::Bound(const GangKey& key) const {
   auto it = gangs_.find(key);
   if (it == gangs_.end()) return 0;
-  return static_cast<int>(std::count_if(it->second.slots.begin(), it->second.slots.end(),
-                                        [](const Slot& s) { return s.state == SlotState::kBound; }));
+  return static_cast<int>(
+      std::count_if(it->second.slots.begin(), it->second.slots.end(),
+                    [](const Slot& s) { return s.state == SlotState::kBound; }));
 }
 
 int BindBarrier::Slots(const GangKey& key) const {

@@ -1,8 +1,8 @@
 // The bind barrier as a pure state machine (DESIGN.md §3.6): events in (a member reached bind, a
 // deadline passed, a bind succeeded or failed, a member went away), decisions out (wait, bind these
 // pods now, answer these pods with an error). No member is bound before every quorum member has
-// reached bind; once a gang is released, a failed member's slot stays reserved and is retried first.
-// Owns slots and their members; the caller owns threads, HTTP requests and API calls.
+// reached bind; once a gang is released, a failed member's slot stays reserved and is retried
+// first. Owns slots and their members; the caller owns threads, HTTP requests and API calls.
 #pragma once
 
 #include <cstdint>

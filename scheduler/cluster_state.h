@@ -1,6 +1,6 @@
-// Cluster state of the core: the node inventory (immutable, shared), per-node usage by bound pods and
-// by holds, and the topology index over it. Tentative placement works on copies of the usage (cheap
-// vectors), never by patching and restoring shared state (STYLE.md "Shape").
+// Cluster state of the core: the node inventory (immutable, shared), per-node usage by bound pods
+// and by holds, and the topology index over it. Tentative placement works on copies of the usage
+// (cheap vectors), never by patching and restoring shared state (STYLE.md "Shape").
 #pragma once
 
 #include <cstdint>
@@ -8,9 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "scheduler/gang.h"
 #include "scheduler/model.h"
@@ -26,7 +25,8 @@ inline constexpr const char* kGpuIdsAnnotation = "gangsched.io/gpu-ids";
 
 struct StateOptions {
   topology::LevelKeys levels = topology::LevelKeys::Defaults();
-  // Default GPU matrices per `nvidia.com/gpu.product` label value, for nodes without the annotation.
+  // Default GPU matrices per `nvidia.com/gpu.product` label value, for nodes without the
+  // annotation.
   std::map<std::string, topology::GpuTopology> default_gpu_topology;
 };
 
@@ -39,15 +39,15 @@ struct BoundPod {
 
 // What one node can still give: allocatable minus bound pods minus holds.
 struct NodeUsage {
-  Resources used;            // by bound pods
-  Resources held;            // by holds of gangs
+  Resources used;                // by bound pods
+  Resources held;                // by holds of gangs
   std::uint64_t gpus_taken = 0;  // bit i set: GPU i used or held
 };
 
 class ClusterState {
  public:
-  // Builds the inventory and topology. Fails (naming the node) on a bad GPU-topology annotation or a
-  // duplicate node name.
+  // Builds the inventory and topology. Fails (naming the node) on a bad GPU-topology annotation or
+  // a duplicate node name.
   static tl::expected<ClusterState, std::string> Create(std::vector<Node> nodes,
                                                         const StateOptions& options = {});
 
@@ -60,12 +60,14 @@ class ClusterState {
   Resources Free(std::size_t i) const;
   std::uint64_t FreeGpuMask(std::size_t i) const;
 
-  // Running pods: account a bound pod's requests on its node (unknown node: ignored, returns false).
+  // Running pods: account a bound pod's requests on its node (unknown node: ignored, returns
+  // false).
   bool AddPod(const Pod& pod);
   bool RemovePod(const std::string& uid);
   const std::map<std::string, BoundPod>& bound_pods() const { return pods_; }
 
-  // Holds: a plan reserves its capacity until released. Replacing a gang's hold releases the old one.
+  // Holds: a plan reserves its capacity until released. Replacing a gang's hold releases the old
+  // one.
   void Hold(const Plan& plan);
   void Release(const GangKey& gang);
   const Plan* HoldOf(const GangKey& gang) const;

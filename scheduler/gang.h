@@ -1,7 +1,7 @@
-// The gang model: which gang a pod belongs to, its quorum and per-role minimums (DESIGN.md §3.1, §4).
-// Owns reading the gang identity keys of DESIGN.md §4 from a pod's labels/annotations, and the shape of
-// a gang (roles with replica counts and per-pod requests). Object lookups (PodGroup, TFJob) happen in
-// api/; the core takes the size/roster they give.
+// The gang model: which gang a pod belongs to, its quorum and per-role minimums (DESIGN.md §3.1,
+// §4). Owns reading the gang identity keys of DESIGN.md §4 from a pod's labels/annotations, and the
+// shape of a gang (roles with replica counts and per-pod requests). Object lookups (PodGroup,
+// TFJob) happen in api/; the core takes the size/roster they give.
 #pragma once
 
 #include <compare>
@@ -21,7 +21,8 @@ struct GangKey {
   friend auto operator<=>(const GangKey&, const GangKey&) = default;
 };
 
-// How the members talk: decides the communication cost the planner minimises (DESIGN.md §4 "Roles").
+// How the members talk: decides the communication cost the planner minimises (DESIGN.md §4
+// "Roles").
 enum class CommPattern : std::uint8_t {
   kParameterServer,  // PS <-> workers all-to-all between the two roles
   kAllReduce,        // workers in a ring
@@ -48,12 +49,13 @@ struct GangMembership {
   GangKey key;
   GangSource source = GangSource::kSinglePod;
   std::optional<int> min_members;  // when the pod itself carries the size (annotation keys)
-  std::string role;                // normalised lower case ("ps", "worker", "master", ...); may be empty
-  std::optional<int> index;        // replica index when known
+  std::string role;          // normalised lower case ("ps", "worker", "master", ...); may be empty
+  std::optional<int> index;  // replica index when known
 };
 
 // Reads the identity keys of DESIGN.md §4 in order; a pod with none is a gang of one (kSinglePod).
-// A size annotation that is not a positive integer is reported in `error` (the pod still gets a key).
+// A size annotation that is not a positive integer is reported in `error` (the pod still gets a
+// key).
 struct MembershipResult {
   GangMembership membership;
   std::string error;
@@ -61,10 +63,10 @@ struct MembershipResult {
 MembershipResult IdentifyGang(const Pod& pod);
 
 struct RoleSpec {
-  std::string name;       // "ps", "worker", "master", "chief", "launcher", ...
-  int replicas = 1;       // pods of this role the job declares
-  int min_members = 1;    // at least this many must be placed for the gang to run
-  Resources per_pod;      // requests of one pod of this role (pods = 1)
+  std::string name;     // "ps", "worker", "master", "chief", "launcher", ...
+  int replicas = 1;     // pods of this role the job declares
+  int min_members = 1;  // at least this many must be placed for the gang to run
+  Resources per_pod;    // requests of one pod of this role (pods = 1)
   StringMap node_selector;
   std::vector<Toleration> tolerations;
 };
@@ -79,13 +81,13 @@ struct GangSpec {
 
   int TotalReplicas() const;
   int EffectiveQuorum() const;  // quorum clamped to [sum of role minimums, total replicas]
-  // The pods the planner places: the quorum, taking each role's minimum first, then filling up to the
-  // quorum in role order. Returns (role index, replica index) pairs.
+  // The pods the planner places: the quorum, taking each role's minimum first, then filling up to
+  // the quorum in role order. Returns (role index, replica index) pairs.
   std::vector<std::pair<int, int>> QuorumMembers() const;
 };
 
-// Picks the pattern from the role names: a "ps" role means kParameterServer, else kAllReduce; one pod
-// in total means kNone.
+// Picks the pattern from the role names: a "ps" role means kParameterServer, else kAllReduce; one
+// pod in total means kNone.
 CommPattern InferPattern(const std::vector<RoleSpec>& roles);
 
 }  // namespace gangsched::scheduler

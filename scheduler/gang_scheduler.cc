@@ -34,7 +34,8 @@ const char* GangPhaseName(GangPhase phase) {
 GangScheduler::GangScheduler(ClusterState state, EngineOptions options)
     : state_(std::move(state)), options_(std::move(options)), holds_(options_.holds) {}
 
-// ---- State sources -------------------------------------------------------------------------------
+// ---- State sources
+// -------------------------------------------------------------------------------
 
 tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> nodes) {
   StateOptions state_options;
@@ -167,7 +168,8 @@ void GangScheduler::Forget(const GangKey& key) {
   gangs_.erase(it);
 }
 
-// ---- Gang shape ------------------------------------------------------------------------------------
+// ---- Gang shape
+// ------------------------------------------------------------------------------------
 
 GangSpec GangScheduler::SpecOf(const GangRecord& g) const {
   if (g.roster) {
@@ -204,10 +206,9 @@ GangSpec GangScheduler::SpecOf(const GangRecord& g) const {
   const int quorum = g.min_members.value_or(seen);
   if (quorum > seen && !spec.roles.empty()) {
     // Members not created yet look like the ones seen (the largest role).
-    auto largest = std::max_element(spec.roles.begin(), spec.roles.end(),
-                                    [](const RoleSpec& a, const RoleSpec& b) {
-                                      return a.replicas < b.replicas;
-                                    });
+    auto largest = std::max_element(
+        spec.roles.begin(), spec.roles.end(),
+        [](const RoleSpec& a, const RoleSpec& b) { return a.replicas < b.replicas; });
     largest->replicas += quorum - seen;
   }
   spec.quorum = quorum;
@@ -220,7 +221,8 @@ int GangScheduler::BoundCount(const GangRecord& g) const {
                                         [](const auto& kv) { return kv.second.bound; }));
 }
 
-// ---- Planning ----------------------------------------------------------------------------------------
+// ---- Planning
+// ----------------------------------------------------------------------------------------
 
 bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
   const GangSpec spec = SpecOf(g);
@@ -282,8 +284,8 @@ std::optional<int> GangScheduler::SlotFor(GangRecord& g, const Member& m) {
 }
 
 std::optional<std::size_t> GangScheduler::ChooseNear(const Resources& req, const Member& m,
-                                                      const std::vector<std::size_t>& offered,
-                                                      const std::vector<int>& near) const {
+                                                     const std::vector<std::size_t>& offered,
+                                                     const std::vector<int>& near) const {
   const auto& topo = state_.topology();
   std::optional<std::size_t> best;
   std::tuple<std::int64_t, std::int64_t> best_key{};
@@ -297,7 +299,8 @@ std::optional<std::size_t> GangScheduler::ChooseNear(const Resources& req, const
     if (!free.Fits(req)) continue;
     std::int64_t distance = 0;
     for (int other : near) distance += topo.Distance(static_cast<int>(n), other);
-    const std::tuple<std::int64_t, std::int64_t> key{distance, free.gpus};  // closest, then best fit
+    const std::tuple<std::int64_t, std::int64_t> key{distance,
+                                                     free.gpus};  // closest, then best fit
     if (!best || key < best_key) {
       best = n;
       best_key = key;
@@ -368,7 +371,8 @@ void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
   g.reason = reason;
 }
 
-// ---- Verbs -----------------------------------------------------------------------------------------
+// ---- Verbs
+// -----------------------------------------------------------------------------------------
 
 FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string>& offered,
                                    Millis now) {
@@ -609,7 +613,8 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
 
 std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDeadline(); }
 
-// ---- Views -------------------------------------------------------------------------------------------
+// ---- Views
+// -------------------------------------------------------------------------------------------
 
 GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   GangStatus s;

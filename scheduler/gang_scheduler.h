@@ -1,8 +1,8 @@
 // The extender's engine (DESIGN.md §3): the facade over cluster state, planner, holds and the bind
 // barrier that answers kube-scheduler's verbs for one pod at a time. Pure and single-threaded: the
-// caller (api/) serialises calls with a mutex, passes `now`, performs the Bindings the decisions ask
-// for and reports their results. Owns gang bookkeeping (members seen, rosters, slots, phases and the
-// plain-words reason each gang waits); must not do I/O, logging, clocks or threads.
+// caller (api/) serialises calls with a mutex, passes `now`, performs the Bindings the decisions
+// ask for and reports their results. Owns gang bookkeeping (members seen, rosters, slots, phases
+// and the plain-words reason each gang waits); must not do I/O, logging, clocks or threads.
 #pragma once
 
 #include <cstdint>
@@ -32,18 +32,18 @@ struct EngineOptions {
 };
 
 enum class GangPhase : std::uint8_t {
-  kWaiting,   // not planned: too few pods, does not fit, or backing off
-  kPlanned,   // holds capacity; members are being filtered toward their nodes
-  kBinding,   // released by the barrier; Bindings in flight (or being retried)
-  kBound,     // every quorum member bound
+  kWaiting,  // not planned: too few pods, does not fit, or backing off
+  kPlanned,  // holds capacity; members are being filtered toward their nodes
+  kBinding,  // released by the barrier; Bindings in flight (or being retried)
+  kBound,    // every quorum member bound
 };
 const char* GangPhaseName(GangPhase phase);
 
 // Filter answer for one pod (reference/extender-protocol.md §1.3, §2.3).
 struct FilterAnswer {
-  std::vector<std::string> feasible;                 // NodeNames
-  std::map<std::string, std::string> failed;         // FailedNodes (only a gang-wide victim plan)
-  std::map<std::string, std::string> unresolvable;   // FailedAndUnresolvableNodes
+  std::vector<std::string> feasible;                // NodeNames
+  std::map<std::string, std::string> failed;        // FailedNodes (only a gang-wide victim plan)
+  std::map<std::string, std::string> unresolvable;  // FailedAndUnresolvableNodes
 };
 
 struct HostScore {
@@ -60,12 +60,12 @@ struct PreemptCandidate {
 
 struct GangStatus {
   GangKey key;
-  std::string kind;        // what declared the gang's size
+  std::string kind;  // what declared the gang's size
   GangPhase phase = GangPhase::kWaiting;
-  std::string reason;      // why it waits, in plain words ("" once bound)
+  std::string reason;  // why it waits, in plain words ("" once bound)
   int quorum = 0;
-  int members_seen = 0;    // pods known (filtered or from the API)
-  int members_arrived = 0; // waiting in the barrier or bound
+  int members_seen = 0;     // pods known (filtered or from the API)
+  int members_arrived = 0;  // waiting in the barrier or bound
   int members_bound = 0;
   std::optional<Millis> hold_deadline;
   std::optional<Millis> backoff_until;
@@ -77,14 +77,15 @@ class GangScheduler {
   GangScheduler(ClusterState state, EngineOptions options = {});
 
   // ---- State sources ---------------------------------------------------------------------------
-  // A new node inventory (e.g. the full `Nodes` of a request, or a relist). Bound pods and holds are
-  // carried over; holds on nodes that vanished are dropped and their gangs re-planned.
+  // A new node inventory (e.g. the full `Nodes` of a request, or a relist). Bound pods and holds
+  // are carried over; holds on nodes that vanished are dropped and their gangs re-planned.
   tl::expected<void, std::string> ReplaceNodes(std::vector<Node> nodes);
-  // A job object (TFJob, PodGroup, ...) declares a gang's roster: roles, replicas, requests, quorum.
+  // A job object (TFJob, PodGroup, ...) declares a gang's roster: roles, replicas, requests,
+  // quorum.
   void UpsertRoster(const GangSpec& spec);
   void RemoveRoster(const GangKey& key);
-  // A pod exists (pending or bound). Bound pods take capacity; a bound member of a planned gang takes
-  // its slot.
+  // A pod exists (pending or bound). Bound pods take capacity; a bound member of a planned gang
+  // takes its slot.
   void UpsertPod(const Pod& pod);
   // A pod is gone. If it waited in the barrier, the returned rejection answers its held bind; its
   // slot is free for a replacement of the same role.
@@ -132,8 +133,8 @@ class GangScheduler {
   struct GangRecord {
     GangKey key;
     std::string kind;
-    std::optional<GangSpec> roster;  // declared by a job object
-    std::optional<int> min_members;  // from the pods' annotations
+    std::optional<GangSpec> roster;         // declared by a job object
+    std::optional<int> min_members;         // from the pods' annotations
     std::map<std::string, Member> members;  // by UID
     std::map<std::string, int> slot_of;     // UID -> index into the held plan's pods
     GangPhase phase = GangPhase::kWaiting;

@@ -35,8 +35,7 @@ std::vector<GangKey> HoldTable::Expire(Millis now) {
     if (it->second.deadline <= now) {
       expired.push_back(it->first);
       Backoff& b = backoff_[it->first];
-      b.delay = b.delay == 0 ? policy_.backoff_initial
-                             : std::min(policy_.backoff_max, b.delay * 2);
+      b.delay = b.delay == 0 ? policy_.backoff_initial : std::min(policy_.backoff_max, b.delay * 2);
       b.until = now + b.delay;
       it = holds_.erase(it);
     } else {

@@ -1,7 +1,7 @@
-// Holds with deadlines and per-gang backoff (DESIGN.md §3.4): which gangs hold capacity, until when,
-// and which gangs must wait before they are planned again. Pure: time comes in as `now` (milliseconds
-// on any monotonic clock the caller picks). The capacity itself is reserved in ClusterState; this
-// table owns only the timing.
+// Holds with deadlines and per-gang backoff (DESIGN.md §3.4): which gangs hold capacity, until
+// when, and which gangs must wait before they are planned again. Pure: time comes in as `now`
+// (milliseconds on any monotonic clock the caller picks). The capacity itself is reserved in
+// ClusterState; this table owns only the timing.
 #pragma once
 
 #include <cstdint>
@@ -16,11 +16,11 @@ namespace gangsched::scheduler {
 using Millis = std::int64_t;
 
 struct HoldPolicy {
-  Millis ttl = 60'000;            // deadline counted from the gang's last progress
-  Millis bind_timeout = 600'000;  // the bind extender's httpTimeout: deadlines stay below it
-  Millis bind_margin = 5'000;     // how far below bind_timeout a deadline must stay
-  Millis backoff_initial = 1'000; // wait after the first expired hold
-  Millis backoff_max = 300'000;   // doubling stops here
+  Millis ttl = 60'000;             // deadline counted from the gang's last progress
+  Millis bind_timeout = 600'000;   // the bind extender's httpTimeout: deadlines stay below it
+  Millis bind_margin = 5'000;      // how far below bind_timeout a deadline must stay
+  Millis backoff_initial = 1'000;  // wait after the first expired hold
+  Millis backoff_max = 300'000;    // doubling stops here
 };
 
 class HoldTable {

@@ -32,7 +32,8 @@ struct Member {
 };
 
 // Coarse link class of a GPU set: the worst GPU-GPU link kind inside it (0 = all NVLink). Compared
-// before fragmentation, so an NVLink node beats a PCIe-only node for a multi-GPU pod (DESIGN.md §3).
+// before fragmentation, so an NVLink node beats a PCIe-only node for a multi-GPU pod (DESIGN.md
+// §3).
 int CoarseLinkClass(const GpuTopology& topo, const std::vector<int>& set) {
   int worst = 0;
   for (std::size_t i = 0; i < set.size(); ++i) {
@@ -45,13 +46,14 @@ int CoarseLinkClass(const GpuTopology& topo, const std::vector<int>& set) {
   return worst;
 }
 
-// Communication weight of a node distance: same node 0, same rack 1, same block 4, further 16, 64...
+// Communication weight of a node distance: same node 0, same rack 1, same block 4, further
+// 16, 64...
 std::int64_t DistanceWeight(int distance) {
   return distance == 0 ? 0 : std::int64_t{1} << (2 * std::min(distance - 1, 20));
 }
 
-// A tentative placement inside one candidate domain. Works on its own overlay of taken capacity; the
-// shared state is never touched (STYLE.md "Shape").
+// A tentative placement inside one candidate domain. Works on its own overlay of taken capacity;
+// the shared state is never touched (STYLE.md "Shape").
 struct Attempt {
   std::vector<int> node_of;  // per member, -1 while unplaced
   std::unordered_map<int, Resources> taken;
@@ -193,9 +195,8 @@ class PlanContext {
       }
       for (const Taint& t : node.taints) {
         if (!ToleratesAll({t}, r.tolerations)) {
-          ++causes["taint " + t.key + "=" + t.value + (t.effect == TaintEffect::kNoExecute
-                                                           ? ":NoExecute"
-                                                           : ":NoSchedule") +
+          ++causes["taint " + t.key + "=" + t.value +
+                   (t.effect == TaintEffect::kNoExecute ? ":NoExecute" : ":NoSchedule") +
                    " not tolerated"];
           break;
         }
@@ -231,8 +232,8 @@ class PlanContext {
     return demand;
   }
 
-  // Whether the demand fits a domain's free-GPU histogram: first fit over free counts ascending (best
-  // fit), several pods per node. CPU and memory are checked when placing.
+  // Whether the demand fits a domain's free-GPU histogram: first fit over free counts ascending
+  // (best fit), several pods per node. CPU and memory are checked when placing.
   bool FitsHistogram(int domain, const Demand& demand) const {
     const CapacityIndex& idx = index();
     const int max = idx.max_gpus();
@@ -475,7 +476,8 @@ class PlanContext {
         if (!eligible_any) continue;
         const bool fits = eligible_all && free.Fits(need);
         auto key = std::make_tuple(free.gpus, free.milli_cpu, free.memory_bytes);
-        auto pick_key = std::make_tuple(pick_free.gpus, pick_free.milli_cpu, pick_free.memory_bytes);
+        auto pick_key =
+            std::make_tuple(pick_free.gpus, pick_free.milli_cpu, pick_free.memory_bytes);
         if (fits) {
           if (!pick_fits || key < pick_key) {
             pick = static_cast<int>(i);
@@ -509,8 +511,9 @@ class PlanContext {
     }
   }
 
-  // CPU-only members (parameter servers) go next to the gang's GPU pods: first on the nodes the gang
-  // already uses (the most gang pods first), then in the same leaf domains, then anywhere in `domain`.
+  // CPU-only members (parameter servers) go next to the gang's GPU pods: first on the nodes the
+  // gang already uses (the most gang pods first), then in the same leaf domains, then anywhere in
+  // `domain`.
   void PlaceCpuMembers(int domain, const std::vector<int>& cpu_members, Attempt& a) {
     std::map<int, int> pods_on;
     for (std::size_t m = 0; m < members_.size(); ++m) {
@@ -572,7 +575,8 @@ class PlanContext {
     for (const auto& [pos, ms] : by_node) {
       const int node = topo_.NodeAt(pos);
       for (int l = 0; l < levels; ++l) domains[l].insert(topo_.DomainAt(node, l));
-      // GPU ids: the best connected set for all of the gang's GPUs on this node, then split per pod.
+      // GPU ids: the best connected set for all of the gang's GPUs on this node, then split per
+      // pod.
       std::int64_t gpus = 0;
       for (int m : ms) gpus += members_[m].req.gpus;
       std::uint64_t mask = BaseMask(node);
@@ -598,7 +602,8 @@ class PlanContext {
         }
       }
     }
-    for (int l = 0; l < levels; ++l) plan.domains_used.push_back(static_cast<int>(domains[l].size()));
+    for (int l = 0; l < levels; ++l)
+      plan.domains_used.push_back(static_cast<int>(domains[l].size()));
     plan.comm_cost = CommCost(a);
     const CapacityIndex& idx = index();
     if (span_domain >= 0) {
@@ -609,9 +614,10 @@ class PlanContext {
       plan.leftover_gpus = idx.free_gpus(a.nodes_in_order.front()) - total_.gpus;
     }
     // Output in role order, then index.
-    std::sort(placements.begin(), placements.end(), [](const PodPlacement& x, const PodPlacement& y) {
-      return std::tie(x.role, x.index) < std::tie(y.role, y.index);
-    });
+    std::sort(placements.begin(), placements.end(),
+              [](const PodPlacement& x, const PodPlacement& y) {
+                return std::tie(x.role, x.index) < std::tie(y.role, y.index);
+              });
     plan.pods = std::move(placements);
     return plan;
   }
@@ -632,7 +638,8 @@ class PlanContext {
       for (std::size_t i = 0; i < n; ++i) ring.push_back(topo_.TreePosition(a.node_of[i]));
       std::sort(ring.begin(), ring.end());
       for (std::size_t i = 0; i < n; ++i) {
-        cost += DistanceWeight(topo_.Distance(topo_.NodeAt(ring[i]), topo_.NodeAt(ring[(i + 1) % n])));
+        cost +=
+            DistanceWeight(topo_.Distance(topo_.NodeAt(ring[i]), topo_.NodeAt(ring[(i + 1) % n])));
       }
     }
     return cost;
@@ -648,9 +655,9 @@ class PlanContext {
       if (!s.empty()) s += " + ";
       const auto& r = gang_.roles[role];
       s += std::to_string(count) + " " + r.name;
-      s += r.per_pod.gpus > 0 ? " × " + std::to_string(r.per_pod.gpus) + " GPU" +
-                                    (r.per_pod.gpus == 1 ? "" : "s")
-                              : " (CPU only)";
+      s += r.per_pod.gpus > 0
+               ? " × " + std::to_string(r.per_pod.gpus) + " GPU" + (r.per_pod.gpus == 1 ? "" : "s")
+               : " (CPU only)";
     }
     return s + " = " + std::to_string(total_.gpus) + " GPUs";
   }

@@ -1,7 +1,8 @@
-// The whole-gang planner (DESIGN.md §6): places every quorum member of a gang at once, or says in plain
-// words why it cannot. Objective, in order: the whole gang fits; smallest topology span (one node, one
-// rack, one block, ...), then fewest nodes and least communication cost for the gang's pattern; least
-// fragmentation (best fit); inside a node the best connected GPU set. Pure and deterministic.
+// The whole-gang planner (DESIGN.md §6): places every quorum member of a gang at once, or says in
+// plain words why it cannot. Objective, in order: the whole gang fits; smallest topology span (one
+// node, one rack, one block, ...), then fewest nodes and least communication cost for the gang's
+// pattern; least fragmentation (best fit); inside a node the best connected GPU set. Pure and
+// deterministic.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,8 @@ namespace gangsched::scheduler {
 struct PlannerOptions {
   // How many candidate domains per level are planned in full and compared (best fit first).
   int candidates_per_level = 16;
-  // Optional feasibility mask per role: when set, a pod of role r may only go on nodes whose index is
-  // in masks[r] (kube-scheduler's own filters, DESIGN.md §3.5). Empty: all nodes.
+  // Optional feasibility mask per role: when set, a pod of role r may only go on nodes whose index
+  // is in masks[r] (kube-scheduler's own filters, DESIGN.md §3.5). Empty: all nodes.
   std::vector<std::vector<bool>> role_node_mask;
 };
 

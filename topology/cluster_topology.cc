@@ -9,16 +9,16 @@ namespace gangsched::topology {
 LevelKeys LevelKeys::Defaults() {
   LevelKeys keys;
   keys.levels.push_back({"zone", {"topology.kubernetes.io/zone"}});
-  keys.levels.push_back({"block",
-                         {"gangsched.io/block", "cloud.google.com/gce-topology-block",
-                          "network.topology.nvidia.com/spine", "fabric.topograph.run/tier-1",
-                          "topology.k8s.aws/network-node-layer-2",
-                          "oci.oraclecloud.com/host.network_block_id"}});
+  keys.levels.push_back(
+      {"block",
+       {"gangsched.io/block", "cloud.google.com/gce-topology-block",
+        "network.topology.nvidia.com/spine", "fabric.topograph.run/tier-1",
+        "topology.k8s.aws/network-node-layer-2", "oci.oraclecloud.com/host.network_block_id"}});
   keys.levels.push_back({"rack",
                          {"gangsched.io/rack", "cloud.google.com/gce-topology-subblock",
                           "network.topology.nvidia.com/leaf", "fabric.topograph.run/tier-0",
-                          "topology.k8s.aws/network-node-layer-3", "oci.oraclecloud.com/host.rack_id",
-                          "nvidia.com/gpu.clique"}});
+                          "topology.k8s.aws/network-node-layer-3",
+                          "oci.oraclecloud.com/host.rack_id", "nvidia.com/gpu.clique"}});
   return keys;
 }
 
@@ -116,8 +116,8 @@ ClusterTopology ClusterTopology::Build(const std::vector<NodeInput>& nodes, cons
     auto nv = boost::add_vertex(VertexProps{VertexKind::kNode, -1, nodes[node].name, node}, g);
     boost::add_edge(domain_vertex[leaf], nv, EdgeProps{EdgeKind::kNodeUplink}, g);
     for (int gpu = 0; gpu < nodes[node].gpus; ++gpu) {
-      auto gv = boost::add_vertex(
-          VertexProps{VertexKind::kGpu, -1, "gpu" + std::to_string(gpu), gpu}, g);
+      auto gv =
+          boost::add_vertex(VertexProps{VertexKind::kGpu, -1, "gpu" + std::to_string(gpu), gpu}, g);
       boost::add_edge(nv, gv, EdgeProps{EdgeKind::kGpuAttach}, g);
     }
   }
@@ -199,7 +199,8 @@ int CapacityIndex::MaxNodeFree(int domain) const {
 std::int64_t CapacityIndex::PodsThatFit(int domain, int g) const {
   if (g <= 0) return 0;
   std::int64_t pods = 0;
-  for (int f = g; f <= max_gpus_; ++f) pods += static_cast<std::int64_t>(NodesWithFree(domain, f)) * (f / g);
+  for (int f = g; f <= max_gpus_; ++f)
+    pods += static_cast<std::int64_t>(NodesWithFree(domain, f)) * (f / g);
   return pods;
 }
 

@@ -1,19 +1,19 @@
-// The cluster graph (DESIGN.md §5): fabric domains (zone -> block -> rack, from node labels), nodes and
-// each node's GPUs as one Boost.Graph, plus the incremental free-capacity index over its domains.
-// Owns: building the tree from label keys, node-to-node distance in O(depth), domain membership.
-// Must not know about pods, gangs or Kubernetes objects; takes plain label maps.
+// The cluster graph (DESIGN.md §5): fabric domains (zone -> block -> rack, from node labels), nodes
+// and each node's GPUs as one Boost.Graph, plus the incremental free-capacity index over its
+// domains. Owns: building the tree from label keys, node-to-node distance in O(depth), domain
+// membership. Must not know about pods, gangs or Kubernetes objects; takes plain label maps.
 #pragma once
 
+#include <boost/graph/adjacency_list.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
-#include <boost/graph/adjacency_list.hpp>
-
 namespace gangsched::topology {
 
-// One fabric level, broad to narrow: the first key present on a node names its domain at that level.
+// One fabric level, broad to narrow: the first key present on a node names its domain at that
+// level.
 struct Level {
   std::string name;               // "zone", "block", "rack"
   std::vector<std::string> keys;  // label keys, first present wins
@@ -21,8 +21,9 @@ struct Level {
 
 struct LevelKeys {
   std::vector<Level> levels;  // broad to narrow
-  // zone: topology.kubernetes.io/zone; block: gangsched.io/block, GKE block, EKS layer-1/2, topograph
-  // spine; rack: gangsched.io/rack, GKE subblock, EKS layer-3, topograph leaf/tier-0, nvidia.com/gpu.clique.
+  // zone: topology.kubernetes.io/zone; block: gangsched.io/block, GKE block, EKS layer-1/2,
+  // topograph spine; rack: gangsched.io/rack, GKE subblock, EKS layer-3, topograph leaf/tier-0,
+  // nvidia.com/gpu.clique.
   static LevelKeys Defaults();
 };
 
@@ -31,16 +32,16 @@ enum class EdgeKind : std::uint8_t { kFabric, kNodeUplink, kGpuAttach };
 
 struct VertexProps {
   VertexKind kind = VertexKind::kRoot;
-  int level = -1;        // domain level index (broad to narrow), -1 otherwise
-  std::string name;      // domain value, node name, or "gpuN"
-  int index = -1;        // node index for kNode, GPU index for kGpu
+  int level = -1;    // domain level index (broad to narrow), -1 otherwise
+  std::string name;  // domain value, node name, or "gpuN"
+  int index = -1;    // node index for kNode, GPU index for kGpu
 };
 struct EdgeProps {
   EdgeKind kind = EdgeKind::kFabric;
 };
 
-using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, VertexProps,
-                                    EdgeProps>;
+using Graph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, VertexProps, EdgeProps>;
 
 // A domain of the tree: the root (level -1), or a zone/block/rack. Ids are dense: 0 is the root.
 struct Domain {
@@ -51,8 +52,8 @@ struct Domain {
   std::vector<int> children;  // child domain ids (sorted by name)
   std::vector<int> nodes;     // nodes directly under this domain (only at the narrowest level, or
                               // at the root when there are no levels)
-  int first_node = 0;         // nodes of the subtree are the contiguous range [first_node, end_node)
-  int end_node = 0;           // in the topology's node order
+  int first_node = 0;  // nodes of the subtree are the contiguous range [first_node, end_node)
+  int end_node = 0;    // in the topology's node order
 };
 
 struct NodeInput {
@@ -63,8 +64,8 @@ struct NodeInput {
 
 class ClusterTopology {
  public:
-  // Builds the tree. Levels no node carries a key for are dropped (a flat fabric there); a node missing
-  // a level that others carry gets its own singleton domain at that level ("<node>/-").
+  // Builds the tree. Levels no node carries a key for are dropped (a flat fabric there); a node
+  // missing a level that others carry gets its own singleton domain at that level ("<node>/-").
   // Node order in the topology follows the tree (depth-first), see NodeOrder().
   static ClusterTopology Build(const std::vector<NodeInput>& nodes, const LevelKeys& keys);
 
@@ -84,8 +85,8 @@ class ClusterTopology {
   int DomainAt(int node, int level) const;
   // Domains of the node, broad to narrow (names), for output.
   std::vector<std::string> PathNames(int node) const;
-  // Distance between two nodes: 0 same node; 1 same narrowest domain; ...; level_count()+1 when they
-  // share only the root. O(depth).
+  // Distance between two nodes: 0 same node; 1 same narrowest domain; ...; level_count()+1 when
+  // they share only the root. O(depth).
   int Distance(int a, int b) const;
 
  private:
@@ -98,8 +99,8 @@ class ClusterTopology {
 };
 
 // Free GPUs per node and, for every domain, a histogram of its nodes by free GPU count, updated
-// incrementally in O(depth) per change. A histogram answers "how many pods of g GPUs fit in this domain"
-// in O(max GPUs per node) without visiting nodes.
+// incrementally in O(depth) per change. A histogram answers "how many pods of g GPUs fit in this
+// domain" in O(max GPUs per node) without visiting nodes.
 class CapacityIndex {
  public:
   CapacityIndex() = default;
@@ -118,9 +119,9 @@ class CapacityIndex {
 
  private:
   int max_gpus_ = 0;
-  std::vector<int> free_;                 // per node
-  std::vector<std::int64_t> domain_free_; // per domain
-  std::vector<int> hist_;                 // domains x (max_gpus_ + 1)
+  std::vector<int> free_;                  // per node
+  std::vector<std::int64_t> domain_free_;  // per domain
+  std::vector<int> hist_;                  // domains x (max_gpus_ + 1)
 };
 
 }  // namespace gangsched::topology

@@ -1,15 +1,14 @@
-// In-node GPU topology: the GPU-to-GPU link matrix of one node, as `nvidia-smi topo -m` prints it, and
-// the choice of the best connected free GPU set for a request of k GPUs.
-// Owns: parsing of the matrix text, pairwise link costs, GPU set selection. Pure: no I/O, no logging.
-// It must not know about Kubernetes objects, nodes' names or the cluster graph.
+// In-node GPU topology: the GPU-to-GPU link matrix of one node, as `nvidia-smi topo -m` prints it,
+// and the choice of the best connected free GPU set for a request of k GPUs. Owns: parsing of the
+// matrix text, pairwise link costs, GPU set selection. Pure: no I/O, no logging. It must not know
+// about Kubernetes objects, nodes' names or the cluster graph.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 namespace gangsched::topology {
 
@@ -36,17 +35,19 @@ class GpuTopology {
 
   int gpu_count() const { return count_; }
   GpuLink Link(int a, int b) const;
-  // PCIe locality of a pair, derived from the NIC columns and NUMA affinity even when the GPU-GPU cell
-  // shows NV# (two GPUs PIX/PXB to the same NIC sit behind one PCIe switch): kPix/kPxb, kNode or kSys.
+  // PCIe locality of a pair, derived from the NIC columns and NUMA affinity even when the GPU-GPU
+  // cell shows NV# (two GPUs PIX/PXB to the same NIC sit behind one PCIe switch): kPix/kPxb, kNode
+  // or kSys.
   LinkKind PcieLink(int a, int b) const;
-  // Cost of a pair, lower is better: NVLink (more links cheaper) < PIX < PXB < PHB < NODE < SYS; ties
-  // among NVLink pairs are broken by PcieLink.
+  // Cost of a pair, lower is better: NVLink (more links cheaper) < PIX < PXB < PHB < NODE < SYS;
+  // ties among NVLink pairs are broken by PcieLink.
   std::int64_t PairCost(int a, int b) const;
-  int NumaOf(int gpu) const;  // -1 when unknown
+  int NumaOf(int gpu) const;     // -1 when unknown
   std::string Describe() const;  // e.g. "8 GPUs, NV12 all pairs" — for plan output
 
   // Best connected set of k GPUs among those whose bit is set in `free_mask`: least sum of PairCost
-  // over the set; ties broken by the lexicographically smallest ids. Empty when fewer than k are free.
+  // over the set; ties broken by the lexicographically smallest ids. Empty when fewer than k are
+  // free.
   std::vector<int> BestSet(std::uint64_t free_mask, int k) const;
   // Sum of PairCost over a set.
   std::int64_t SetCost(const std::vector<int>& gpus) const;
@@ -54,13 +55,14 @@ class GpuTopology {
  private:
   friend tl::expected<GpuTopology, TopoParseError> ParseNvidiaSmiTopo(std::string_view text);
   int count_ = 0;
-  std::vector<GpuLink> links_;     // count_ * count_
-  std::vector<LinkKind> pcie_;     // count_ * count_
-  std::vector<int> numa_;          // count_
+  std::vector<GpuLink> links_;  // count_ * count_
+  std::vector<LinkKind> pcie_;  // count_ * count_
+  std::vector<int> numa_;       // count_
 };
 
-// Parses a matrix as `nvidia-smi topo -m` prints it: tab- or space-aligned, optional NIC rows/columns,
-// optional CPU/NUMA/GPU-NUMA affinity columns, optional legend below. Any GPU count up to 64.
+// Parses a matrix as `nvidia-smi topo -m` prints it: tab- or space-aligned, optional NIC
+// rows/columns, optional CPU/NUMA/GPU-NUMA affinity columns, optional legend below. Any GPU count
+// up to 64.
 tl::expected<GpuTopology, TopoParseError> ParseNvidiaSmiTopo(std::string_view text);
 
 }  // namespace gangsched::topology

@@ -64,7 +64,8 @@ class GangBuilder {
     gang_.kind = "test";
   }
   // A role of `replicas` pods of `gpus` GPUs each (and 1 CPU, 1 GiB unless set with Cpu()).
-  GangBuilder& Role(const std::string& name, int replicas, int gpus, std::int64_t milli_cpu = 1000) {
+  GangBuilder& Role(const std::string& name, int replicas, int gpus,
+                    std::int64_t milli_cpu = 1000) {
     scheduler::RoleSpec r;
     r.name = name;
     r.replicas = replicas;

@@ -215,9 +215,10 @@ namespace {
 // The bundled examples, exactly as `make run` plans them.
 TEST_CASE("the bundled Kubeflow TFJob examples are placed as a user expects", "[plan][examples]") {
   const std::string dir = std::string(GANGSCHED_SOURCE_DIR) + "/manifests/examples/";
-  const Run run = Plan({"--output", "json", "--cluster", dir + "cluster.yaml",
-                        dir + "tfjob-v1alpha1-example-job.yaml", dir + "tfjob-v1alpha2-mycnnjob.yaml",
-                        dir + "tfjob-v1-example-job.yaml", dir + "tfjob-v1-mycnnjob.yaml"});
+  const Run run =
+      Plan({"--output", "json", "--cluster", dir + "cluster.yaml",
+            dir + "tfjob-v1alpha1-example-job.yaml", dir + "tfjob-v1alpha2-mycnnjob.yaml",
+            dir + "tfjob-v1-example-job.yaml", dir + "tfjob-v1-mycnnjob.yaml"});
   INFO(run.err);
   REQUIRE(run.code == 0);
   const auto doc = nlohmann::json::parse(run.out);

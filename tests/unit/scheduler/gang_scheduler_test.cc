@@ -174,8 +174,8 @@ TEST_CASE("preemption never breaks a running gang below its quorum", "[engine]")
   loose.requests = {1000, 0, 8, 1};
   engine.UpsertPod(loose);
   CHECK(engine.GangOf({"ml", "run"}, 0)->phase == GangPhase::kBound);
-  const auto kept = engine.Preempt(GangPod("vip", 1, "vip", 8),
-                                   {{"b0-r0-n0", {"uid-run-0"}, 0}, {"b0-r0-n2", {"uid-loose"}, 0}});
+  const auto kept = engine.Preempt(GangPod("vip", 1, "vip", 8), {{"b0-r0-n0", {"uid-run-0"}, 0},
+                                                                 {"b0-r0-n2", {"uid-loose"}, 0}});
   REQUIRE(kept.size() == 1);
   CHECK(kept[0].node == "b0-r0-n2");
 }
@@ -218,8 +218,8 @@ TEST_CASE("a failed bind after release keeps the capacity and is retried", "[eng
   engine.BindResult(p1.uid, false, "admission webhook denied", 3);
   CHECK(engine.GangOf({"ml", "f"}, 4)->phase == GangPhase::kBinding);
   CHECK_THAT(engine.GangOf({"ml", "f"}, 4)->reason, Catch::Contains("retried first"));
-  CHECK(engine.Tick(50'000).empty());           // never expires while partly bound
-  CHECK(engine.state().FreeGpus() == 0);        // nothing given away
+  CHECK(engine.Tick(50'000).empty());     // never expires while partly bound
+  CHECK(engine.state().FreeGpus() == 0);  // nothing given away
   CHECK(Narrowed(engine.Filter(p1, nodes, 50'001)) == n1);
   const auto retry = engine.Bind("ml", "f-1", p1.uid, n1, 50'002);
   CHECK(retry.action == BarrierAction::kBind);  // straight through: the gang is released

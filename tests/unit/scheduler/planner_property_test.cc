@@ -1,5 +1,6 @@
 // Property tests over random clusters and gangs (seeded): a GPU is never over-committed, a gang is
-// placed whole or not at all, held capacity is never given away, the same input gives the same plan.
+// placed whole or not at all, held capacity is never given away, the same input gives the same
+// plan.
 #include <catch2/catch.hpp>
 #include <map>
 #include <random>

@@ -99,7 +99,8 @@ TEST_CASE("best fit keeps whole nodes free for the next 8-GPU job", "[planner]")
   Occupy(state, "b0-r0-n3", 6);
   // Four 1-GPU pods one after another: they go to the partly used nodes.
   for (int i = 0; i < 4; ++i) {
-    const Plan plan = MustPlan(state, MakeGang("ml", "single-" + std::to_string(i)).Role("w", 1, 1));
+    const Plan plan =
+        MustPlan(state, MakeGang("ml", "single-" + std::to_string(i)).Role("w", 1, 1));
     CHECK((plan.pods[0].node == "b0-r0-n1" || plan.pods[0].node == "b0-r0-n3"));
     state.Hold(plan);
   }
@@ -153,10 +154,11 @@ TEST_CASE("a pod bigger than every node is reported as never fitting", "[planner
 }
 
 TEST_CASE("taints, selectors and cordons are honoured", "[planner]") {
-  std::vector<Node> nodes = {MakeNode("tainted").Gpus(8).Rack("r").Taint("gangsched.io/gpu", "true"),
-                             MakeNode("cordoned").Gpus(8).Rack("r").Cordoned(),
-                             MakeNode("other").Gpus(8).Rack("r").Label("pool", "b"),
-                             MakeNode("ok").Gpus(8).Rack("r").Label("pool", "a")};
+  std::vector<Node> nodes = {
+      MakeNode("tainted").Gpus(8).Rack("r").Taint("gangsched.io/gpu", "true"),
+      MakeNode("cordoned").Gpus(8).Rack("r").Cordoned(),
+      MakeNode("other").Gpus(8).Rack("r").Label("pool", "b"),
+      MakeNode("ok").Gpus(8).Rack("r").Label("pool", "a")};
   auto state = MakeState(nodes);
   CHECK(MustPlan(state, MakeGang("ml", "x").Role("w", 1, 8).Selector("pool", "a")).pods[0].node ==
         "ok");
@@ -203,7 +205,8 @@ std::string ReadShared(const std::string& rel) {
   return s.str();
 }
 
-TEST_CASE("on a DGX A100 with GPUs 1 and 2 taken a 2-GPU pod gets a PCIe-switch pair", "[planner]") {
+TEST_CASE("on a DGX A100 with GPUs 1 and 2 taken a 2-GPU pod gets a PCIe-switch pair",
+          "[planner]") {
   const std::string matrix = ReadShared("data/topology/dgx_a100_topo_m.tsv");
   REQUIRE_FALSE(matrix.empty());
   auto state = MakeState({MakeNode("dgx").Gpus(8).Annotation(kGpuTopologyAnnotation, matrix)});
@@ -215,8 +218,9 @@ TEST_CASE("on a DGX A100 with GPUs 1 and 2 taken a 2-GPU pod gets a PCIe-switch 
 
 TEST_CASE("an NVLink node beats a PCIe-only node for a 4-GPU pod", "[planner]") {
   const std::string nv = ReadShared("data/topology/hgx_h100_topo_m_gpu_rows.tsv");
-  auto state = MakeState({MakeNode("pcie").Gpus(8).Rack("r"),
-                          MakeNode("nvlink").Gpus(8).Rack("r").Annotation(kGpuTopologyAnnotation, nv)});
+  auto state =
+      MakeState({MakeNode("pcie").Gpus(8).Rack("r"),
+                 MakeNode("nvlink").Gpus(8).Rack("r").Annotation(kGpuTopologyAnnotation, nv)});
   Occupy(state, "pcie", 4);  // best fit alone would pick the PCIe node
   const Plan plan = MustPlan(state, MakeGang("ml", "four").Role("w", 1, 4));
   CHECK(plan.pods[0].node == "nvlink");
@@ -258,9 +262,9 @@ namespace gangsched::scheduler {
 namespace {
 
 TEST_CASE("a role no node is open to is told which taint or selector blocks it", "[planner]") {
-  auto state = ClusterState::Create(
-      {testing::MakeNode("g1").Gpus(8).Taint("gangsched.io/gpu", "true"),
-       testing::MakeNode("g2").Gpus(8).Taint("gangsched.io/gpu", "true")});
+  auto state =
+      ClusterState::Create({testing::MakeNode("g1").Gpus(8).Taint("gangsched.io/gpu", "true"),
+                            testing::MakeNode("g2").Gpus(8).Taint("gangsched.io/gpu", "true")});
   REQUIRE(state);
   const PlanResult r = Planner{}.PlanGang(*state, testing::MakeGang("ml", "t").Role("w", 1, 1));
   REQUIRE(std::holds_alternative<Unplaceable>(r));

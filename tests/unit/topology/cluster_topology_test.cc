@@ -35,25 +35,29 @@ TEST_CASE("the graph holds domains, nodes and GPUs", "[topology]") {
 }
 
 TEST_CASE("a node missing a level gets its own domain there", "[topology]") {
-  const auto t = ClusterTopology::Build({Node("a", "b1", "r1"), Node("b", "b1", "")},
-                                        LevelKeys::Defaults());
+  const auto t =
+      ClusterTopology::Build({Node("a", "b1", "r1"), Node("b", "b1", "")}, LevelKeys::Defaults());
   CHECK(t.Distance(0, 1) == 2);  // same block, not the same rack
 }
 
 TEST_CASE("other providers' label keys are read", "[topology]") {
-  NodeInput gke{"g1", {{"cloud.google.com/gce-topology-block", "blk"},
-                       {"cloud.google.com/gce-topology-subblock", "sb"}}, 8};
-  NodeInput eks{"e1", {{"topology.k8s.aws/network-node-layer-2", "blk"},
-                       {"topology.k8s.aws/network-node-layer-3", "sb"}}, 8};
+  NodeInput gke{"g1",
+                {{"cloud.google.com/gce-topology-block", "blk"},
+                 {"cloud.google.com/gce-topology-subblock", "sb"}},
+                8};
+  NodeInput eks{"e1",
+                {{"topology.k8s.aws/network-node-layer-2", "blk"},
+                 {"topology.k8s.aws/network-node-layer-3", "sb"}},
+                8};
   const auto t = ClusterTopology::Build({gke, eks}, LevelKeys::Defaults());
   CHECK(t.level_count() == 2);
   CHECK(t.Distance(0, 1) == 1);
 }
 
 TEST_CASE("subtree nodes are contiguous in tree order", "[topology]") {
-  const auto t = ClusterTopology::Build({Node("z", "b2", "r9"), Node("a", "b1", "r1"),
-                                         Node("m", "b2", "r9"), Node("q", "b1", "r2")},
-                                        LevelKeys::Defaults());
+  const auto t = ClusterTopology::Build(
+      {Node("z", "b2", "r9"), Node("a", "b1", "r1"), Node("m", "b2", "r9"), Node("q", "b1", "r2")},
+      LevelKeys::Defaults());
   for (const auto& d : t.domains()) {
     for (int pos = d.first_node; pos < d.end_node; ++pos) {
       const int node = t.NodeAt(pos);

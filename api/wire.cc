@@ -388,7 +388,7 @@ Status ReadPod(od::value& v, scheduler::Pod& pod) {
     return {};
   });
   if (!ok) return ok;
-  if (m.name.empty()) return tl::unexpected(std::string(".metadata.name is missing"));
+  if (m.name.empty()) return tl::unexpected(std::string("metadata.name is missing"));
   pod.name = std::move(m.name);
   pod.namespace_name = m.namespace_name.empty() ? "default" : std::move(m.namespace_name);
   pod.uid = m.uid.empty() ? pod.namespace_name + "/" + pod.name : std::move(m.uid);
@@ -450,7 +450,7 @@ Status ReadNodeObject(od::object& obj, scheduler::Node& node) {
     return {};
   });
   if (!ok) return ok;
-  if (m.name.empty()) return tl::unexpected(std::string(".metadata.name is missing"));
+  if (m.name.empty()) return tl::unexpected(std::string("metadata.name is missing"));
   node.name = std::move(m.name);
   node.labels = std::move(m.labels);
   node.annotations = std::move(m.annotations);
@@ -476,12 +476,13 @@ Status ParseBody(std::string_view body, Fn&& top) {
   const simdjson::padded_string padded(body);
   od::document doc;
   if (auto e = parser.iterate(padded).get(doc)) return tl::unexpected("the body " + Fail(e));
+  od::json_type t{};
+  if (auto e = doc.type().get(t)) return tl::unexpected("the body " + Fail(e));
+  if (t != od::json_type::object) {
+    return tl::unexpected(std::string("the body must be a JSON object"));
+  }
   od::value root;
   if (auto e = doc.get_value().get(root)) return tl::unexpected("the body " + Fail(e));
-  od::json_type t{};
-  if (auto e = root.type().get(t)) return tl::unexpected("the body " + Fail(e));
-  if (t != od::json_type::object)
-    return tl::unexpected(std::string("the body must be a JSON object"));
   if (auto ok = top(root); !ok) return ok;
   const char* trailing = nullptr;
   if (doc.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) {
@@ -523,7 +524,7 @@ WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body) {
         args.full_nodes = true;
         auto s = ForEachField(value, [&](std::string_view k, od::value& list) -> Status {
           if (k != "items") return {};
-          return ForEachItem(list, [&](std::size_t, od::value& item) -> Status {
+          auto items = ForEachItem(list, [&](std::size_t, od::value& item) -> Status {
             od::object obj;
             if (auto e = item.get_object().get(obj)) {
               return tl::unexpected(e == simdjson::INCORRECT_TYPE
@@ -540,6 +541,8 @@ WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body) {
             args.raw_nodes.emplace_back(raw);
             return {};
           });
+          if (!items) return tl::unexpected(Prefix(k, items.error()));
+          return {};
         });
         if (!s) return tl::unexpected(Prefix("Nodes", s.error()));
         return {};

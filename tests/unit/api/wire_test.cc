@@ -1,0 +1,176 @@
+#include "api/wire.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace gangsched::api {
+namespace {
+
+using nlohmann::json;
+
+TEST_CASE("ExtenderArgs in node-names mode, keys in any case, nulls accepted", "[wire]") {
+  const char* body = R"({"pod":{"metadata":{"name":"train-0","namespace":"ml","uid":"u-1",
+      "labels":{"a":"b"},"annotations":{"gangsched.io/gang":"bert"},"ownerReferences":null},
+    "spec":{"schedulerName":"gang-scheduler","nodeSelector":null,"tolerations":[
+      {"key":"gangsched.io/gpu","operator":"Exists","effect":"NoSchedule"}],
+      "containers":[{"name":"main","resources":{"limits":{"nvidia.com/gpu":"2"},
+                     "requests":{"cpu":"500m","memory":"1Gi"}}}]},
+    "status":{"phase":"Pending","nominatedNodeName":"gpu-b"}},
+  "NODES":null, "nodeNames":["gpu-a","gpu-b"], "Extra":{"x":[1,2,{}]}})";
+  auto args = DecodeExtenderArgs(body);
+  REQUIRE(args.has_value());
+  CHECK_FALSE(args->full_nodes);
+  CHECK(args->node_names == std::vector<std::string>{"gpu-a", "gpu-b"});
+  const scheduler::Pod& pod = args->pod;
+  CHECK(pod.name == "train-0");
+  CHECK(pod.namespace_name == "ml");
+  CHECK(pod.uid == "u-1");
+  CHECK(pod.annotations.at("gangsched.io/gang") == "bert");
+  CHECK(pod.scheduler_name == "gang-scheduler");
+  CHECK(pod.requests.gpus == 2);  // the GPU limit stands in for the request
+  CHECK(pod.requests.milli_cpu == 500);
+  CHECK(pod.requests.memory_bytes == 1LL << 30);
+  CHECK(pod.requests.pods == 1);
+  REQUIRE(pod.tolerations.size() == 1);
+  CHECK(pod.tolerations[0].op_exists);
+  CHECK(pod.nominated_node_name == "gpu-b");
+}
+
+TEST_CASE("effective requests follow kube-scheduler: init containers, sidecars, overhead",
+          "[wire]") {
+  const char* body = R"({"Pod":{"metadata":{"name":"p"},"spec":{
+      "initContainers":[
+        {"name":"big-init","resources":{"requests":{"cpu":"8","nvidia.com/gpu":"1"}}},
+        {"name":"sidecar","restartPolicy":"Always","resources":{"requests":{"cpu":"1"}}}],
+      "containers":[{"name":"a","resources":{"requests":{"cpu":"2","memory":"1Gi"}}},
+                    {"name":"b","resources":{"requests":{"cpu":"2"},"limits":{"memory":"3Gi"}}}],
+      "overhead":{"cpu":"250m"}}},
+    "NodeNames":[]})";
+  auto args = DecodeExtenderArgs(body);
+  REQUIRE(args.has_value());
+  // containers 4 CPU + sidecar 1 = 5 < init peak 8; plus overhead 0.25.
+  CHECK(args->pod.requests.milli_cpu == 8250);
+  CHECK(args->pod.requests.memory_bytes == 4LL << 30);  // limit stands in for b's request
+  CHECK(args->pod.requests.gpus == 1);
+}
+
+TEST_CASE("ExtenderArgs in full-Nodes mode keeps each Node's JSON verbatim", "[wire]") {
+  const std::string n1 =
+      R"({"metadata":{"name":"gpu-a","labels":{"gangsched.io/rack":"r1"}},"spec":{"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]},"status":{"allocatable":{"cpu":"63500m","memory":"512Gi","nvidia.com/gpu":"8"}}})";
+  const std::string n2 =
+      R"({"metadata":{"name":"gpu-b"},"spec":{"unschedulable":true},"status":{"capacity":{"nvidia.com/gpu":4,"pods":"50"}}})";
+  const std::string body = R"({"Pod":{"metadata":{"name":"p"}},"Nodes":{"metadata":{},"items":[)" +
+                           n1 + "," + n2 + R"(]},"NodeNames":null})";
+  auto args = DecodeExtenderArgs(body);
+  REQUIRE(args.has_value());
+  REQUIRE(args->full_nodes);
+  REQUIRE(args->nodes.size() == 2);
+  CHECK(args->raw_nodes[0] == n1);
+  CHECK(args->raw_nodes[1] == n2);
+  CHECK(args->node_names == std::vector<std::string>{"gpu-a", "gpu-b"});
+  CHECK(args->nodes[0].allocatable.gpus == 8);
+  CHECK(args->nodes[0].allocatable.milli_cpu == 63500);
+  CHECK(args->nodes[0].allocatable.pods == 110);  // kubelet default when absent
+  CHECK(args->nodes[0].labels.at("gangsched.io/rack") == "r1");
+  CHECK(args->nodes[0].taints.size() == 1);
+  CHECK(args->nodes[1].unschedulable);
+  CHECK(args->nodes[1].allocatable.gpus == 4);  // from capacity, number accepted
+  CHECK(args->nodes[1].allocatable.pods == 50);
+
+  scheduler::FilterAnswer answer;
+  answer.feasible = {"gpu-b"};
+  answer.unresolvable = {{"gpu-a", "gang ml/x: \"quoted\"\n"}};
+  const std::string out = EncodeFilterResult(answer, *args);
+  CHECK(
+      out ==
+      R"({"Nodes":{"metadata":{},"items":[)" + n2 +
+          R"(]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":{"gpu-a":"gang ml/x: \"quoted\"\n"},"Error":""})");
+  CHECK(json::parse(out)["Nodes"]["items"][0]["metadata"]["name"] == "gpu-b");
+}
+
+TEST_CASE("malformed requests name what is wrong and where", "[wire]") {
+  struct Case {
+    const char* body;
+    const char* mentions;
+  };
+  auto [body, mentions] = GENERATE(
+      Case{R"({"Pod":{"metadata":{"name":"p"}},"NodeNames":[1]})", "NodeNames[0] must be a string"},
+      Case{
+          R"({"Pod":{"metadata":{"name":"p"},"spec":{"containers":[{"resources":{"requests":{"cpu":"lots"}}}]}}})",
+          "Pod.spec.containers[0].resources.requests.cpu"},
+      Case{
+          R"({"Pod":{"metadata":{"name":"p"},"spec":{"containers":[{"resources":{"requests":{"nvidia.com/gpu":"0.5"}}}]}}})",
+          "whole"},
+      Case{R"({"Pod":{"metadata":{}}})", "Pod.metadata.name is missing"},
+      Case{R"({"Pod":{"metadata":{"name":"p"}},"Nodes":{"items":[{"metadata":{}}]}})",
+           "Nodes.items[0].metadata.name is missing"},
+      Case{R"({"Pod":{"metadata":{"name":"p"}}, "NodeNames":["a"])", "JSON"},
+      Case{R"({"NodeNames":["a"]})", "Pod is missing"}, Case{"", "JSON"}, Case{"null", "object"});
+  auto args = DecodeExtenderArgs(body);
+  REQUIRE_FALSE(args.has_value());
+  INFO(args.error());
+  CHECK(args.error().find(mentions) != std::string::npos);
+}
+
+TEST_CASE("binding args and result", "[wire]") {
+  auto args = DecodeBindingArgs(
+      R"({"PodName":"train-0","PodNamespace":"ml","PodUID":"6f1c","Node":"gpu-b"})");
+  REQUIRE(args.has_value());
+  CHECK(args->pod_name == "train-0");
+  CHECK(args->pod_namespace == "ml");
+  CHECK(args->pod_uid == "6f1c");
+  CHECK(args->node == "gpu-b");
+  auto lower = DecodeBindingArgs(R"({"podname":"a","podnamespace":null,"poduid":"u","node":"n"})");
+  REQUIRE(lower.has_value());
+  CHECK(lower->pod_namespace == "default");
+  CHECK_FALSE(DecodeBindingArgs(R"({"PodName":"a"})").has_value());  // no node
+  CHECK(EncodeBindingResult("") == R"({"Error":""})");
+  CHECK(EncodeBindingResult("gang ml/x timed out") == R"({"Error":"gang ml/x timed out"})");
+}
+
+TEST_CASE("preemption args in both forms; the reply is always NodeNameToMetaVictims", "[wire]") {
+  auto meta = DecodePreemptionArgs(R"({"Pod":{"metadata":{"name":"p"}},"NodeNameToVictims":null,
+      "NodeNameToMetaVictims":{"gpu-a":{"Pods":[{"UID":"u-1"},{"UID":"u-2"}],"NumPDBViolations":1}}})");
+  REQUIRE(meta.has_value());
+  REQUIRE(meta->candidates.size() == 1);
+  CHECK(meta->candidates[0].node == "gpu-a");
+  CHECK(meta->candidates[0].victim_uids == std::vector<std::string>{"u-1", "u-2"});
+  CHECK(meta->candidates[0].pdb_violations == 1);
+  auto full = DecodePreemptionArgs(R"({"Pod":{"metadata":{"name":"p"}},"NodeNameToMetaVictims":null,
+      "NodeNameToVictims":{"gpu-b":{"Pods":[{"metadata":{"name":"v","namespace":"ml","uid":"u-9"}}],
+      "NumPDBViolations":0}}})");
+  REQUIRE(full.has_value());
+  REQUIRE(full->candidates.size() == 1);
+  CHECK(full->candidates[0].victim_uids == std::vector<std::string>{"u-9"});
+  CHECK(
+      EncodePreemptionResult(meta->candidates) ==
+      R"({"NodeNameToMetaVictims":{"gpu-a":{"Pods":[{"UID":"u-1"},{"UID":"u-2"}],"NumPDBViolations":1}}})");
+  CHECK(EncodePreemptionResult({}) == R"({"NodeNameToMetaVictims":{}})");
+}
+
+TEST_CASE("node-names filter result and priority list use the capitalised keys", "[wire]") {
+  ExtenderArgs args;
+  scheduler::FilterAnswer answer;
+  answer.feasible = {"gpu-b"};
+  answer.failed = {{"gpu-c", "victim plan"}};
+  CHECK(
+      EncodeFilterResult(answer, args) ==
+      R"({"Nodes":null,"NodeNames":["gpu-b"],"FailedNodes":{"gpu-c":"victim plan"},"FailedAndUnresolvableNodes":{},"Error":""})");
+  CHECK(EncodeHostPriorityList({{"gpu-a", 3}, {"gpu-b", 10}}) ==
+        R"([{"Host":"gpu-a","Score":3},{"Host":"gpu-b","Score":10}])");
+  CHECK(EncodeHostPriorityList({}) == "[]");
+}
+
+TEST_CASE("JSON strings are escaped and stay valid UTF-8", "[wire]") {
+  std::string out;
+  AppendJsonString(out, std::string("a\"b\\c\x01\t\xc3\xa9\xe2\x80\xa6"));
+  CHECK(out == "\"a\\\"b\\\\c\\u0001\\t\xc3\xa9\xe2\x80\xa6\"");
+  out.clear();
+  AppendJsonString(out, std::string("x\xff\xc3", 3));  // invalid bytes -> U+FFFD
+  CHECK(out == "\"x\xef\xbf\xbd\xef\xbf\xbd\"");
+  CHECK(json::parse(out).get<std::string>() == "x\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+}  // namespace
+}  // namespace gangsched::api

@@ -200,6 +200,42 @@ TEST_CASE("a gang is placed whole and bound only when its last member arrives", 
         std::string::npos);
 }
 
+TEST_CASE("held binds do not starve filter and prioritize calls", "[server]") {
+  TestServer server(TwoRacks());
+  constexpr int kMembers = 32;  // one GPU each: the whole 32-GPU cluster
+  std::vector<std::string> nodes;
+  for (int i = 0; i < kMembers; ++i) {
+    json reply =
+        server.Post("/filter", MemberArgs("filter-nodecache.json", "wide", i, kMembers, 1));
+    REQUIRE(reply.at("NodeNames").size() == 1);
+    nodes.push_back(reply["NodeNames"][0]);
+  }
+  std::vector<std::future<std::string>> binds;
+  for (int i = 0; i + 1 < kMembers; ++i) {
+    binds.push_back(server.BindAsync(BindArgs("wide", i, nodes[static_cast<std::size_t>(i)])));
+  }
+  server.WaitHeldBinds(kMembers - 1);
+  // While 31 binds are held, other pods are filtered and scored at once (the cluster is held, so
+  // they wait with a reason).
+  for (int i = 0; i < 20; ++i) {
+    json reply = server.Post("/filter", MemberArgs("filter-nodecache.json", "other", i, 1, 1));
+    CHECK(reply.at("NodeNames").empty());
+    CHECK(reply.at("FailedAndUnresolvableNodes").size() == 4);
+    CHECK(server.Post("/prioritize", MemberArgs("filter-nodecache.json", "other", i, 1, 1))
+              .is_array());
+  }
+  for (auto& b : binds) CHECK(b.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
+  binds.push_back(server.BindAsync(BindArgs("wide", kMembers - 1, nodes.back())));
+  for (auto& b : binds) {
+    REQUIRE(b.wait_for(kGenerous) == std::future_status::ready);
+    CHECK(b.get() == "");
+  }
+  CHECK(server.Get("/api/v1/gangs/ml/wide").at("members_bound") == kMembers);
+  for (const json& n : server.Get("/api/v1/state").at("nodes")) {
+    CHECK(n.at("gpus").at("used") == 8);
+  }
+}
+
 TEST_CASE("a gang that does not fit is rejected on every node with one gang-level reason",
           "[server]") {
   TestServer server(TwoRacks());

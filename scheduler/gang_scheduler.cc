@@ -459,6 +459,32 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
     answer.feasible.push_back(*moved);
     return answer;
   }
+  // Else re-plan the whole gang with this role confined to the offered nodes, as long as nothing
+  // of it is bound yet (DESIGN.md §3.5).
+  if (g.phase == GangPhase::kPlanned && BoundCount(g) == 0) {
+    const Plan previous = *hold;
+    PlannerOptions po = options_.planner;
+    const GangSpec spec = SpecOf(g);
+    po.role_node_mask.assign(spec.roles.size(), {});
+    for (std::size_t r = 0; r < spec.roles.size(); ++r) {
+      if (spec.roles[r].name != member.role) continue;
+      po.role_node_mask[r].assign(state_.node_count(), false);
+      for (std::size_t n : offered_idx) po.role_node_mask[r][n] = true;
+    }
+    if (PlanAndHold(g, po, now)) {
+      if (const auto again = SlotFor(g, member)) {
+        const std::string node = state_.HoldOf(g.key)->pods[*again].node;
+        if (std::find(offered.begin(), offered.end(), node) != offered.end()) {
+          answer.feasible.push_back(node);
+          return answer;
+        }
+      }
+    }
+    // No better plan: keep the one the other members were narrowed to.
+    state_.Hold(previous);
+    barrier_.Open(previous, holds_.Deadline(g.key).value_or(now));
+    g.phase = GangPhase::kPlanned;
+  }
   return reject_all("gang " + g.key.ToString() + " planned this pod on node " + planned +
                     ", which kube-scheduler's filters excluded, and no offered node fits it");
 }

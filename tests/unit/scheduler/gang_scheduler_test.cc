@@ -287,3 +287,37 @@ TEST_CASE("binds of unknown pods are refused with a clear reason", "[engine]") {
 
 }  // namespace
 }  // namespace gangsched::scheduler
+
+namespace gangsched::scheduler {
+namespace {
+
+TEST_CASE("a member offered only a node its gang holds re-plans the whole gang", "[engine]") {
+  // chief and worker (8 GPUs each) are planned on two nodes; kube-scheduler then offers the chief
+  // only the worker's node (say, its affinity). Moving the chief alone is impossible — that node is
+  // held — so the gang is re-planned with the chief confined to its offer.
+  auto engine = MakeEngine(MakeCluster(1, 1, 3, 8));
+  GangSpec roster = testing::MakeGang("ml", "cw").Role("chief", 1, 8).Role("worker", 1, 8);
+  engine.UpsertRoster(roster);
+  auto pod = [](const std::string& role) {
+    Pod p;
+    p.uid = "uid-" + role;
+    p.namespace_name = "ml";
+    p.name = "cw-" + role + "-0";
+    p.labels = {{"training.kubeflow.org/job-name", "cw"},
+                {"training.kubeflow.org/replica-type", role},
+                {"training.kubeflow.org/replica-index", "0"}};
+    p.requests = {1000, 1LL << 30, 8, 1};
+    return p;
+  };
+  const auto nodes = AllNodes(engine);
+  const std::string chief_node = Narrowed(engine.Filter(pod("chief"), nodes, 0));
+  const std::string worker_node = Narrowed(engine.Filter(pod("worker"), nodes, 0));
+  REQUIRE(chief_node != worker_node);
+  CHECK(Narrowed(engine.Filter(pod("chief"), {worker_node}, 1)) == worker_node);
+  const std::string worker_again = Narrowed(engine.Filter(pod("worker"), nodes, 2));
+  CHECK(worker_again != worker_node);
+  CHECK(engine.state().FreeGpus() == 24 - 16);  // one hold's worth, never two
+}
+
+}  // namespace
+}  // namespace gangsched::scheduler

@@ -143,5 +143,34 @@ TEST_CASE("flags override the file", "[config]") {
   CHECK(missing.error().find("/nonexistent/g.yaml") != std::string::npos);
 }
 
+TEST_CASE("the shipped example configuration holds exactly the defaults", "[config]") {
+  auto shipped = LoadConfigFile(std::string(GANGSCHED_SOURCE_DIR) + "/manifests/gangsched.yaml");
+  REQUIRE(shipped.has_value());
+  const Config d;
+  CHECK(shipped->listen == d.listen);
+  CHECK(shipped->bind_listen == d.bind_listen);
+  CHECK(shipped->ops_listen == d.ops_listen);
+  CHECK(shipped->max_body_bytes == d.max_body_bytes);
+  CHECK(shipped->read_timeout == d.read_timeout);
+  CHECK(shipped->keep_alive_timeout == d.keep_alive_timeout);
+  CHECK(shipped->keep_alive_max_count == d.keep_alive_max_count);
+  CHECK(shipped->log_level == d.log_level);
+  CHECK(shipped->holds.ttl == d.holds.ttl);
+  CHECK(shipped->holds.bind_timeout == d.holds.bind_timeout);
+  CHECK(shipped->holds.bind_margin == d.holds.bind_margin);
+  CHECK(shipped->holds.backoff_initial == d.holds.backoff_initial);
+  CHECK(shipped->holds.backoff_max == d.holds.backoff_max);
+  CHECK(shipped->max_held_binds == d.max_held_binds);
+  CHECK(shipped->candidates_per_level == d.candidates_per_level);
+  CHECK(shipped->threads.filter == d.threads.filter);
+  CHECK(shipped->threads.bind == d.threads.bind);
+  CHECK(shipped->threads.ops == d.threads.ops);
+  REQUIRE(shipped->topology_levels.levels.size() == d.topology_levels.levels.size());
+  for (std::size_t i = 0; i < d.topology_levels.levels.size(); ++i) {
+    CHECK(shipped->topology_levels.levels[i].name == d.topology_levels.levels[i].name);
+    CHECK(shipped->topology_levels.levels[i].keys == d.topology_levels.levels[i].keys);
+  }
+}
+
 }  // namespace
 }  // namespace gangsched::config

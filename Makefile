@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test run plan bench bench-placement bench-release format format-check \
+.PHONY: all deps configure build test run demo plan bench bench-placement bench-release format format-check \
         clean
 
 all: build
@@ -26,13 +26,27 @@ build: deps configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# Until the extender server lands, the main job is the what-if planner on the bundled example.
+# The bundled example: `gangsched serve` on manifests/examples/cluster.yaml (standalone) plus the TFJob
+# examples, driven through /filter, /prioritize and /bind exactly as kube-scheduler would
+# (scripts/demo-drive.py). The server keeps serving on the DESIGN.md §2 default ports until Ctrl-C (when
+# not at a terminal it stays in the background and its PID is printed). `make demo` runs the same drive
+# on free ports and stops the server; it fails unless every job was placed whole.
+EXAMPLE_JOBS := manifests/examples/tfjob-v1alpha1-example-job.yaml \
+  manifests/examples/tfjob-v1alpha2-mycnnjob.yaml manifests/examples/tfjob-v1-example-job.yaml \
+  manifests/examples/tfjob-v1-mycnnjob.yaml
+DEMO_DRIVE = scripts/demo-drive.py --gangsched $(BUILD_DIR)/gangsched --workdir $(BUILD_DIR)/demo \
+  --cluster manifests/examples/cluster.yaml $(EXAMPLE_JOBS)
+
 run: build
-	$(BUILD_DIR)/gangsched plan --cluster manifests/examples/cluster.yaml \
-	  manifests/examples/tfjob-v1alpha1-example-job.yaml \
-	  manifests/examples/tfjob-v1alpha2-mycnnjob.yaml \
-	  manifests/examples/tfjob-v1-example-job.yaml \
-	  manifests/examples/tfjob-v1-mycnnjob.yaml
+	$(DEMO_DRIVE) --listen 127.0.0.1:8888 --bind-listen 127.0.0.1:8889 --ops-listen 0.0.0.0:9464 \
+	  --keep-serving
+
+demo: build
+	$(DEMO_DRIVE) --check
+
+# What-if planning of the same examples (no server).
+plan: build
+	$(BUILD_DIR)/gangsched plan --cluster manifests/examples/cluster.yaml $(EXAMPLE_JOBS)
 
 bench:
 	$(MAKE) BUILD_DIR=build-release BUILD_TYPE=Release build

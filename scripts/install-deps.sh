@@ -9,6 +9,7 @@ PACKAGES=(
   prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev libexpected-dev catch2
   clang-format curl
   coinor-cbc python3-matplotlib  # placement report: CBC optimum, plots (benchmarks/sim)
+  python3-yaml  # scripts/demo-drive.py (make run, make demo, the demo_drive test)
 )
 
 missing=()

@@ -121,7 +121,10 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
   return parsed;
 }
 
-tl::expected<std::vector<scheduler::Node>, std::string> LoadCluster(const SimulateArgs& args) {
+// Running pods of a NodeList inventory are not replayed (the trace is the workload); their count
+// goes to `ignored_pods` so the command can say so.
+tl::expected<std::vector<scheduler::Node>, std::string> LoadCluster(const SimulateArgs& args,
+                                                                    std::size_t& ignored_pods) {
   if (args.cluster.rfind("gen:", 0) == 0)
     return sim::GeneratedClusterFromSpec(args.cluster.substr(4));
   if (EndsWith(args.cluster, ".csv")) {
@@ -131,6 +134,7 @@ tl::expected<std::vector<scheduler::Node>, std::string> LoadCluster(const Simula
   }
   auto decoded = DecodeClusterFile(args.cluster);
   if (!decoded) return tl::unexpected(decoded.error().ToString());
+  ignored_pods = decoded->pods.size();
   return std::move(decoded->nodes);
 }
 
@@ -275,7 +279,8 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
     out << SimulateUsage();
     return kOk;
   }
-  auto nodes = LoadCluster(*parsed);
+  std::size_t ignored_pods = 0;
+  auto nodes = LoadCluster(*parsed, ignored_pods);
   if (!nodes) {
     err << "gangsched: " << nodes.error() << "\n";
     return kBadInput;
@@ -318,6 +323,10 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
     CsvRow(csv, report->summary,
            seconds > 0 ? static_cast<double>(report->summary.decisions) / seconds : 0.0);
     doc["runs"].push_back(RunJson(*report, seconds, parsed->samples));
+  }
+  if (ignored_pods > 0) {
+    err << "gangsched: note: " << parsed->cluster << " lists " << ignored_pods
+        << " running pods; simulate starts from an empty cluster and replays only the trace\n";
   }
   if (parsed->output == "csv") {
     out << csv.str();

@@ -42,6 +42,11 @@ scheduler::RoleSpec MakeRole(const std::string& name, int replicas, std::int64_t
   role.replicas = replicas;
   role.min_members = replicas;
   role.per_pod = {milli_cpu, memory, gpus, 1};
+  // The supported set-up taints GPU nodes and gives gang pods the toleration (DESIGN.md §3).
+  scheduler::Toleration gpu_taint;
+  gpu_taint.key = kGpuTaintKey;
+  gpu_taint.op_exists = true;
+  role.tolerations.push_back(gpu_taint);
   return role;
 }
 

@@ -7,7 +7,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test run demo plan bench bench-placement bench-release format format-check \
-        clean
+        clean controlplane e2e
 
 all: build
 
@@ -61,6 +61,16 @@ bench-placement: build
 	/usr/bin/python3 benchmarks/sim/placement_report.py --gangsched $(BUILD_DIR)/gangsched \
 	  --gap $(BUILD_DIR)/benchmarks/placement_gap --shared $(SHARED_DIR) --out docs/placement.md \
 	  --workdir $(BUILD_DIR)/placement
+
+# The e2e control plane (etcd, kube-apiserver, kube-scheduler, kubectl) built from the Go module proxy at the
+# versions pinned in tests/e2e/controlplane/*/go.mod; cached under $(HOME)/.cache/gangsched/controlplane
+# (GANGSCHED_CACHE overrides), so only the first run builds. docs/e2e.md.
+controlplane:
+	scripts/build-controlplane.sh
+
+# The e2e suite against that real control plane (tests/e2e/run.sh; E2E_TESTS=name filters).
+e2e: controlplane
+	tests/e2e/run.sh $(E2E_TESTS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

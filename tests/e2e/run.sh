@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The e2e suite (`make e2e`): builds the control plane (cached, scripts/build-controlplane.sh), starts it
+# (scripts/controlplane.sh), starts the extender on the ports of the shipped KubeSchedulerConfiguration,
+# runs every tests/e2e/test_*.py against it and stops everything, also on failure or Ctrl-C.
+#
+#   tests/e2e/run.sh [TEST_NAME_SUBSTRING...]
+#
+# Environment:
+#   GANGSCHED_E2E_KEEP=1          keep the run dir (logs, certs, etcd data) after a passing run
+#                                 (a failing run always keeps it and prints where)
+#   GANGSCHED_E2E_CAPTURE_DIR=DIR save the first filter/prioritize/bind request kube-scheduler sends,
+#                                 byte for byte (tests/fixtures/extender/captured/ holds such a capture)
+#   GANGSCHED_E2E_EXTENDER_PORT / GANGSCHED_E2E_BIND_PORT
+#                                 default 8888 / 8889 as shipped; when one is taken (another engineer's
+#                                 gangsched), free ports are used and substituted into the config copy
+# Prints "N passed, M failed" last; exits non-zero if any test failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+E2E="$ROOT/tests/e2e"
+log() { echo "e2e: $*" >&2; }
+
+t_start=$SECONDS
+GANGSCHED_CP_BIN="$("$ROOT/scripts/build-controlplane.sh" | tail -n 1)"
+export GANGSCHED_CP_BIN
+log "control plane binaries: $GANGSCHED_CP_BIN ($((SECONDS - t_start))s)"
+
+port_free() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
+}
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+if [[ -z "${GANGSCHED_E2E_EXTENDER_PORT:-}" ]]; then
+  if port_free 8888; then GANGSCHED_E2E_EXTENDER_PORT=8888; else
+    GANGSCHED_E2E_EXTENDER_PORT="$(free_port)"; log "127.0.0.1:8888 is taken; extender verbs on :$GANGSCHED_E2E_EXTENDER_PORT"
+  fi
+fi
+if [[ -z "${GANGSCHED_E2E_BIND_PORT:-}" ]]; then
+  if port_free 8889; then GANGSCHED_E2E_BIND_PORT=8889; else
+    GANGSCHED_E2E_BIND_PORT="$(free_port)"; log "127.0.0.1:8889 is taken; extender bind on :$GANGSCHED_E2E_BIND_PORT"
+  fi
+fi
+export GANGSCHED_E2E_EXTENDER_PORT GANGSCHED_E2E_BIND_PORT
+
+RUN_DIR="$(mktemp -d /tmp/gangsched-e2e.XXXXXX)"
+export GANGSCHED_E2E_RUN_DIR="$RUN_DIR"
+passed=0
+failed=0
+finish() {
+  local rc=$?
+  "$ROOT/scripts/controlplane.sh" stop --run-dir "$RUN_DIR" || true
+  if [[ $failed -eq 0 && $rc -eq 0 && "${GANGSCHED_E2E_KEEP:-0}" != 1 ]]; then
+    rm -rf "$RUN_DIR"
+  else
+    log "run dir kept: $RUN_DIR (logs/ has etcd, kube-apiserver, kube-scheduler and extender logs)"
+  fi
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+eval "$("$ROOT/scripts/controlplane.sh" start --run-dir "$RUN_DIR")"
+
+export GANGSCHED_E2E_EXTENDER_LOG="$RUN_DIR/logs/extender-requests.jsonl"
+# Registered in pids/ so that `controlplane.sh stop` ends it with the rest.
+setsid python3 "$E2E/lib/logging_extender.py" \
+  --listen "127.0.0.1:$GANGSCHED_E2E_EXTENDER_PORT" --bind-listen "127.0.0.1:$GANGSCHED_E2E_BIND_PORT" \
+  --kubeconfig "$KUBECONFIG" --log "$GANGSCHED_E2E_EXTENDER_LOG" \
+  ${GANGSCHED_E2E_CAPTURE_DIR:+--capture-dir "$GANGSCHED_E2E_CAPTURE_DIR"} \
+  >"$RUN_DIR/logs/extender.log" 2>&1 </dev/null &
+echo $! >"$RUN_DIR/pids/extender.pid"
+for port in "$GANGSCHED_E2E_EXTENDER_PORT" "$GANGSCHED_E2E_BIND_PORT"; do
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$RUN_DIR/logs/extender.log" >&2; exit 1; }
+done
+log "control plane and extender up after $((SECONDS - t_start))s"
+
+tests=()
+for t in "$E2E"/test_*.py; do
+  if [[ $# -eq 0 ]]; then tests+=("$t"); continue; fi
+  for pat in "$@"; do [[ "$(basename "$t")" == *"$pat"* ]] && { tests+=("$t"); break; }; done
+done
+[[ ${#tests[@]} -gt 0 ]] || { log "no test matches: $*"; exit 1; }
+
+for t in "${tests[@]}"; do
+  name="$(basename "$t" .py)"
+  echo "=== $name"
+  t0=$SECONDS
+  if python3 "$t"; then
+    passed=$((passed + 1)); echo "--- PASS $name ($((SECONDS - t0))s)"
+  else
+    failed=$((failed + 1)); echo "--- FAIL $name ($((SECONDS - t0))s)"
+    echo "--- kube-scheduler log (last 40 lines):"; tail -n 40 "$RUN_DIR/logs/kube-scheduler.log" || true
+  fi
+done
+log "suite took $((SECONDS - t_start))s"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -228,6 +228,9 @@ do_start() {
     --cert-dir "$RUN_DIR/apiserver-certs" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
+    --requestheader-client-ca-file "$pki/ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
     --authorization-mode RBAC \
     --service-cluster-ip-range 10.0.0.0/24 \
     --service-account-issuer "https://kubernetes.default.svc.cluster.local" \

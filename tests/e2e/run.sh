@@ -6,6 +6,7 @@
 #   tests/e2e/run.sh [TEST_NAME_SUBSTRING...]
 #
 # Environment:
+#   GANGSCHED_CP_BIN=DIR          use the control-plane binaries in DIR instead of scripts/build-controlplane.sh
 #   GANGSCHED_E2E_KEEP=1          keep the run dir (logs, certs, etcd data) after a passing run
 #                                 (a failing run always keeps it and prints where)
 #   GANGSCHED_E2E_CAPTURE_DIR=DIR save the first filter/prioritize/bind request kube-scheduler sends,
@@ -21,7 +22,9 @@ E2E="$ROOT/tests/e2e"
 log() { echo "e2e: $*" >&2; }
 
 t_start=$SECONDS
-GANGSCHED_CP_BIN="$("$ROOT/scripts/build-controlplane.sh" | tail -n 1)"
+if [[ -z "${GANGSCHED_CP_BIN:-}" ]]; then
+  GANGSCHED_CP_BIN="$("$ROOT/scripts/build-controlplane.sh" | tail -n 1)"
+fi
 export GANGSCHED_CP_BIN
 log "control plane binaries: $GANGSCHED_CP_BIN ($((SECONDS - t_start))s)"
 

@@ -175,9 +175,9 @@ Reply ErrorReply(int status, std::string_view message) {
   return Reply{status, EncodeError(message)};
 }
 
-// Cheap identity of a full-`Nodes` inventory: names, allocatable, labels, taints, cordon and GPU
-// matrix — everything the engine's state is built from.
-std::uint64_t InventoryHash(const std::vector<scheduler::Node>& nodes) {
+// Cheap identity of one Node of a full-`Nodes` request: name, allocatable, labels, taints, cordon
+// and GPU matrix — everything the engine's state is built from.
+std::uint64_t NodeHash(const scheduler::Node& n) {
   std::uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](std::string_view s) {
     for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
@@ -186,26 +186,23 @@ std::uint64_t InventoryHash(const std::vector<scheduler::Node>& nodes) {
   auto mix_int = [&mix](std::int64_t v) {
     mix(std::string_view(reinterpret_cast<const char*>(&v), sizeof v));
   };
-  for (const scheduler::Node& n : nodes) {
-    mix(n.name);
-    mix_int(n.allocatable.milli_cpu);
-    mix_int(n.allocatable.memory_bytes);
-    mix_int(n.allocatable.gpus);
-    mix_int(n.allocatable.pods);
-    mix_int(n.unschedulable ? 1 : 0);
-    for (const auto& [k, v] : n.labels) {
-      mix(k);
-      mix(v);
-    }
-    for (const scheduler::Taint& t : n.taints) {
-      mix(t.key);
-      mix(t.value);
-      mix_int(static_cast<int>(t.effect));
-    }
-    if (auto it = n.annotations.find(scheduler::kGpuTopologyAnnotation);
-        it != n.annotations.end()) {
-      mix(it->second);
-    }
+  mix(n.name);
+  mix_int(n.allocatable.milli_cpu);
+  mix_int(n.allocatable.memory_bytes);
+  mix_int(n.allocatable.gpus);
+  mix_int(n.allocatable.pods);
+  mix_int(n.unschedulable ? 1 : 0);
+  for (const auto& [k, v] : n.labels) {
+    mix(k);
+    mix(v);
+  }
+  for (const scheduler::Taint& t : n.taints) {
+    mix(t.key);
+    mix(t.value);
+    mix_int(static_cast<int>(t.effect));
+  }
+  if (auto it = n.annotations.find(scheduler::kGpuTopologyAnnotation); it != n.annotations.end()) {
+    mix(it->second);
   }
   return h;
 }
@@ -312,6 +309,35 @@ void ExtenderService::CountRejected(std::string_view verb, int status) {
   metrics_->requests.Add({{"verb", std::string(verb)}, {"outcome", outcome}}).Increment();
 }
 
+tl::expected<void, std::string> ExtenderService::MergeInventory(
+    const std::vector<scheduler::Node>& nodes, const std::vector<std::uint64_t>& hashes) {
+  if (inventory_.empty()) {  // the cluster file's nodes, the first time
+    for (std::size_t i = 0; i < engine_->state().node_count(); ++i) {
+      const scheduler::Node& n = engine_->state().node(i);
+      inventory_.emplace(n.name, InventoryNode{NodeHash(n), n});
+    }
+  }
+  bool changed = false;
+  for (std::size_t i = 0; i < nodes.size() && !changed; ++i) {
+    auto it = inventory_.find(nodes[i].name);
+    changed = it == inventory_.end() || it->second.hash != hashes[i];
+  }
+  if (!changed) return {};
+  std::map<std::string, InventoryNode> next = inventory_;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    next[nodes[i].name] = InventoryNode{hashes[i], nodes[i]};
+  }
+  std::vector<scheduler::Node> all;
+  all.reserve(next.size());
+  for (const auto& [name, entry] : next) all.push_back(entry.node);
+  if (auto replaced = engine_->ReplaceNodes(std::move(all)); !replaced) return replaced;
+  inventory_ = std::move(next);
+  inventory_loaded_ = true;
+  spdlog::info("verb=inventory source=request nodes={} offered={}", inventory_.size(),
+               nodes.size());
+  return {};
+}
+
 Reply ExtenderService::Filter(std::string_view body) {
   const std::int64_t start = NowMicros();
   auto args = DecodeExtenderArgs(body);
@@ -319,23 +345,23 @@ Reply ExtenderService::Filter(std::string_view body) {
     spdlog::warn("verb=filter decision=bad_request error=\"{}\"", args.error());
     return Observe("filter", "bad_request", start, ErrorReply(400, args.error()));
   }
-  const std::uint64_t hash = args->full_nodes ? InventoryHash(args->nodes) : 0;
+  std::vector<std::uint64_t> hashes;
+  if (args->full_nodes) {
+    hashes.reserve(args->nodes.size());
+    for (const scheduler::Node& n : args->nodes) hashes.push_back(NodeHash(n));
+  }
   const scheduler::GangKey gang = scheduler::IdentifyGang(args->pod).membership.key;
   scheduler::FilterAnswer answer;
   {
     std::unique_lock lock(mu_);
-    if (args->full_nodes && (hash != inventory_hash_ || !inventory_loaded_)) {
-      auto replaced = engine_->ReplaceNodes(args->nodes);
-      if (!replaced) {
+    if (args->full_nodes) {
+      auto merged = MergeInventory(args->nodes, hashes);
+      if (!merged) {
         lock.unlock();
         spdlog::warn("verb=filter pod={} decision=bad_inventory error=\"{}\"", PodRef(args->pod),
-                     replaced.error());
-        return Observe("filter", "bad_request", start,
-                       ErrorReply(400, "Nodes: " + replaced.error()));
+                     merged.error());
+        return Observe("filter", "bad_request", start, ErrorReply(400, "Nodes: " + merged.error()));
       }
-      inventory_hash_ = hash;
-      inventory_loaded_ = true;
-      spdlog::info("verb=inventory source=request nodes={}", args->nodes.size());
     }
     const scheduler::Plan* before = engine_->state().HoldOf(gang);
     const bool held_before = before != nullptr;
@@ -550,6 +576,21 @@ void ExtenderService::TimerLoop() {
       if (timer_stop_) break;
     }
   }
+}
+
+// ---- State-source seam (issue 4) ----------------------------------------------------------------
+
+void ExtenderService::UpdateEngine(const EngineUpdate& update) {
+  std::unique_lock lock(mu_);
+  const std::vector<BarrierDecision> decisions = update(*engine_, Now());
+  for (const BarrierDecision& d : decisions) Apply(lock, d, "");
+  lock.unlock();
+  timer_cv_.notify_all();
+}
+
+void ExtenderService::MarkSynced() {
+  std::lock_guard lock(mu_);
+  inventory_loaded_ = true;
 }
 
 void ExtenderService::Shutdown(const std::string& reason) {

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -103,6 +104,15 @@ class ExtenderService {
   // Counts a request the transport answered itself (400/404/405/413), for the metrics.
   void CountRejected(std::string_view verb, int status);
 
+  // ---- State-source seam (issue 4: api/kube_source.h feeds the engine from list+watch) ----------
+  // Runs `update` on the engine under the service's lock. Barrier decisions it returns (a pod
+  // deleted while its bind was held) are carried out as the timer's are; the timer is re-armed.
+  using EngineUpdate = std::function<std::vector<scheduler::BarrierDecision>(
+      scheduler::GangScheduler& engine, scheduler::Millis now)>;
+  void UpdateEngine(const EngineUpdate& update);
+  // The state source finished its first full sync: /readyz answers ready from now on.
+  void MarkSynced();
+
  private:
   struct Waiter {
     std::string ns;
@@ -113,6 +123,10 @@ class ExtenderService {
   struct MetricSet;
 
   static scheduler::Millis Now();
+  // Adds or updates the request's nodes in the inventory; the engine's nodes are replaced only
+  // when one is new or changed (`hashes` parallel to `nodes`).
+  tl::expected<void, std::string> MergeInventory(const std::vector<scheduler::Node>& nodes,
+                                                 const std::vector<std::uint64_t>& hashes);
   // Carries out a barrier decision under `lock` (kBind unlocks while the binder runs).
   void Apply(std::unique_lock<std::mutex>& lock, const scheduler::BarrierDecision& d,
              const std::string& requester);
@@ -127,7 +141,13 @@ class ExtenderService {
   mutable std::mutex mu_;  // guards everything below, and every engine call
   std::unique_ptr<scheduler::GangScheduler> engine_;
   bool inventory_loaded_ = false;
-  std::uint64_t inventory_hash_ = 0;
+  // Full-`Nodes` mode: every Node seen in a request, by name. kube-scheduler sends only the nodes
+  // that passed its own filters, so a request adds or updates nodes and never removes one.
+  struct InventoryNode {
+    std::uint64_t hash = 0;
+    scheduler::Node node;
+  };
+  std::map<std::string, InventoryNode> inventory_;
   std::map<std::string, std::shared_ptr<Waiter>> waiters_;  // by pod UID
   std::condition_variable barrier_cv_;
   std::condition_variable timer_cv_;

@@ -342,6 +342,19 @@ TEST_CASE("two gangs racing for one rack: one placed whole, one waiting, no doub
   // The loser's members are still rejected: its capacity is the winner's.
   json again = server.Post("/filter", MemberArgs("filter-fullnodes.json", loser, 0, 2, 8));
   CHECK(again["Nodes"]["items"].empty());
+
+  // kube-scheduler offers only the nodes that passed its own filters: a request with fewer nodes
+  // does not shrink the inventory, and a changed node is updated in place.
+  ordered subset = ordered::parse(MemberArgs("filter-fullnodes.json", "small", 0, 1, 1));
+  subset["Nodes"]["items"].erase(1);
+  subset["Nodes"]["items"][0]["status"]["allocatable"]["nvidia.com/gpu"] = "16";
+  json small = server.Post("/filter", subset.dump());
+  REQUIRE(small["Nodes"]["items"].size() == 1);  // the 8 GPUs the node gained
+  state = server.Get("/api/v1/state");
+  REQUIRE(state.at("nodes").size() == 2);
+  CHECK(state["nodes"][0]["gpus"]["allocatable"] == 16);
+  CHECK(state["nodes"][0]["gpus"]["used"] == 8);  // the winner's pod stayed bound there
+  CHECK(state["nodes"][1]["gpus"]["used"] == 8);
 }
 
 // A raw connection, for requests httplib's client would not send.

@@ -128,7 +128,8 @@ log "etcd built after $(($(date +%s) - start))s"
   ./cmd/kube-apiserver ./cmd/kube-scheduler ./cmd/kubectl)
 log "kubernetes built after $(($(date +%s) - start))s"
 
-for b in "${BINARIES[@]}"; do "$STAGE/$b" --version >/dev/null || die "$b --version failed"; done
+for b in etcd kube-apiserver kube-scheduler; do "$STAGE/$b" --version >/dev/null || die "$b --version failed"; done
+"$STAGE/kubectl" version --client >/dev/null || die "kubectl version --client failed"
 mkdir -p "$VERSION_DIR"
 rm -rf "$BIN"
 mv "$STAGE" "$BIN"

@@ -108,7 +108,7 @@ do_stop() {
   for name in kube-scheduler kube-apiserver etcd; do stop_one "$name"; done
   # Anything else a test registered in pids/ (extenders, gangsched) is stopped too.
   for f in "$RUN_DIR"/pids/*.pid; do [[ -e "$f" ]] && stop_one "$(basename "$f" .pid)"; done
-  log "stopped; logs kept in $RUN_DIR/logs"
+  log "stopped the processes of $RUN_DIR"
 }
 
 print_env() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The e2e suite (`make e2e`): builds the control plane (cached, scripts/build-controlplane.sh), starts it
-# (scripts/controlplane.sh), starts the extender on the ports of the shipped KubeSchedulerConfiguration,
-# runs every tests/e2e/test_*.py against it and stops everything, also on failure or Ctrl-C.
+# (scripts/controlplane.sh) with the extender ports of the shipped KubeSchedulerConfiguration, runs every
+# tests/e2e/test_*.py against it (each starts the extender it needs on those ports: tests/e2e/lib/
+# extenders.py) and stops everything, also on failure or Ctrl-C.
 #
 #   tests/e2e/run.sh [TEST_NAME_SUBSTRING...]
 #
@@ -64,19 +65,7 @@ trap 'exit 130' INT TERM
 
 eval "$("$ROOT/scripts/controlplane.sh" start --run-dir "$RUN_DIR")"
 
-export GANGSCHED_E2E_EXTENDER_LOG="$RUN_DIR/logs/extender-requests.jsonl"
-# Registered in pids/ so that `controlplane.sh stop` ends it with the rest.
-setsid python3 "$E2E/lib/logging_extender.py" \
-  --listen "127.0.0.1:$GANGSCHED_E2E_EXTENDER_PORT" --bind-listen "127.0.0.1:$GANGSCHED_E2E_BIND_PORT" \
-  --kubeconfig "$KUBECONFIG" --log "$GANGSCHED_E2E_EXTENDER_LOG" \
-  ${GANGSCHED_E2E_CAPTURE_DIR:+--capture-dir "$GANGSCHED_E2E_CAPTURE_DIR"} \
-  >"$RUN_DIR/logs/extender.log" 2>&1 </dev/null &
-echo $! >"$RUN_DIR/pids/extender.pid"
-for port in "$GANGSCHED_E2E_EXTENDER_PORT" "$GANGSCHED_E2E_BIND_PORT"; do
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$RUN_DIR/logs/extender.log" >&2; exit 1; }
-done
-log "control plane and extender up after $((SECONDS - t_start))s"
+log "control plane up after $((SECONDS - t_start))s"
 
 tests=()
 for t in "$E2E"/test_*.py; do
@@ -93,7 +82,8 @@ for t in "${tests[@]}"; do
     passed=$((passed + 1)); echo "--- PASS $name ($((SECONDS - t0))s)"
   else
     failed=$((failed + 1)); echo "--- FAIL $name ($((SECONDS - t0))s)"
-    echo "--- kube-scheduler log (last 40 lines):"; tail -n 40 "$RUN_DIR/logs/kube-scheduler.log" || true
+    echo "--- kube-scheduler log (last 40 lines, client-ca noise dropped):"
+    grep -v configmap_cafile_content "$RUN_DIR/logs/kube-scheduler.log" | tail -n 40 || true
   fi
 done
 log "suite took $((SECONDS - t_start))s"

@@ -4,7 +4,8 @@ high-priority 8-GPU pod makes kube-scheduler's DefaultPreemption call the extend
 verb listener (nodeCacheCapable: victims as UIDs in NodeNameToMetaVictims); kube-scheduler then deletes the
 victim, nominates the node, and the pod ends bound through the bind listener. Python 3.11 stdlib only.
 
-Same environment as test_smoke_extender.py (tests/e2e/run.sh sets it up).
+Same environment as test_smoke_extender.py (tests/e2e/run.sh sets it up); runs its own
+tests/e2e/lib/logging_extender.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from extenders import logging_extender, read_log  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 
 NS = "default"
@@ -44,14 +46,13 @@ def gpu_pod(name: str, gpus: int, priority_class: str | None = None) -> dict:
     return pod
 
 
-def read_log(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def main() -> int:
+    with logging_extender("preempt-extender") as log_path:
+        return run(log_path)
+
+
+def run(log_path: str) -> int:
     kube = Kube()
-    log_path = os.environ["GANGSCHED_E2E_EXTENDER_LOG"]
     capture_dir = os.environ.get("GANGSCHED_E2E_CAPTURE_DIR")
     nodes = sorted(os.environ["GANGSCHED_E2E_NODES"].split())
     failures: list[str] = []

@@ -3,9 +3,9 @@
 on the verb listener (filter, prioritize) and on the bind listener (bind), and the extender's Binding
 lands in the API server. Python 3.11 standard library only.
 
-Runs against a control plane started by scripts/controlplane.sh (environment from its `env`), with an
-extender already listening on $GANGSCHED_E2E_EXTENDER_PORT / $GANGSCHED_E2E_BIND_PORT whose request log is
-$GANGSCHED_E2E_EXTENDER_LOG (tests/e2e/lib/logging_extender.py). tests/e2e/run.sh sets all of that up.
+Runs against a control plane started by scripts/controlplane.sh (environment from its `env`;
+tests/e2e/run.sh sets it up) and starts tests/e2e/lib/logging_extender.py on the configured extender
+ports for its duration.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from extenders import logging_extender, read_log  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 
 NS = "default"
@@ -41,20 +42,17 @@ def gpu_pod(name: str, gpus: int) -> dict:
     }
 
 
-def read_log(path: str) -> list[dict]:
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def entries_for(log: list[dict], pod: str) -> list[dict]:
     return [e for e in log if e.get("pod") == pod]
 
 
 def main() -> int:
+    with logging_extender("smoke-extender") as log_path:
+        return run(log_path)
+
+
+def run(log_path: str) -> int:
     kube = Kube()
-    log_path = os.environ["GANGSCHED_E2E_EXTENDER_LOG"]
     capture_dir = os.environ.get("GANGSCHED_E2E_CAPTURE_DIR")
     nodes = set(os.environ["GANGSCHED_E2E_NODES"].split())
     failures: list[str] = []

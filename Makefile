@@ -68,9 +68,10 @@ bench-placement: build
 controlplane:
 	scripts/build-controlplane.sh
 
-# The e2e suite against that real control plane (tests/e2e/run.sh; E2E_TESTS=name filters).
-e2e: controlplane
-	tests/e2e/run.sh $(E2E_TESTS)
+# The e2e suite against that real control plane (tests/e2e/run.sh; E2E_TESTS=name filters); the tests
+# that run gangsched itself use $(BUILD_DIR)/gangsched.
+e2e: build controlplane
+	GANGSCHED_BIN=$(abspath $(BUILD_DIR))/gangsched tests/e2e/run.sh $(E2E_TESTS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

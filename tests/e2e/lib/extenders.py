@@ -48,10 +48,13 @@ class Extender:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
+            t0 = time.monotonic()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
+                print(f"  ({self.name} exited {time.monotonic() - t0:.1f}s after SIGTERM)", flush=True)
             except subprocess.TimeoutExpired:
+                print(f"  ({self.name} still running 10s after SIGTERM: SIGKILL)", flush=True)
                 self.proc.kill()
                 self.proc.wait()
         with contextlib.suppress(FileNotFoundError):

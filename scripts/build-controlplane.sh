@@ -74,7 +74,7 @@ case "${1:-}" in
   --pin-kubernetes) pin_kubernetes "${2:?version}"; exit 0 ;;
   --force) FORCE=1 ;;
   "") ;;
-  -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo pipefail/{/^set /!p}' "$0"; exit 0 ;;
   *) die "unknown argument $1" ;;
 esac
 

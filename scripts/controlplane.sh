@@ -11,7 +11,8 @@
 #   scripts/controlplane.sh status [--run-dir DIR]    which processes are alive
 #   scripts/controlplane.sh run [start options] -- CMD [ARGS...]
 #       start, run CMD with the exports in its environment, then stop (also on error or Ctrl-C);
-#       exits with CMD's status.
+#       exits with CMD's status; a run dir it made itself is removed after a passing CMD
+#       (GANGSCHED_E2E_KEEP=1 keeps it).
 #   The run dir defaults to $GANGSCHED_E2E_RUN_DIR, or for `start` a new /tmp/gangsched-e2e.XXXXXX.
 #
 # Environment:
@@ -35,7 +36,7 @@ LIB="$ROOT/tests/e2e/lib"
 log() { echo "controlplane: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-usage() { sed -n '2,33p' "$0" >&2; exit 2; }
+usage() { sed -n '2,/^set -euo pipefail/{/^set /!p}' "$0" >&2; exit 2; }
 
 CMD="${1:-}"; [[ -n "$CMD" ]] || usage; shift
 RUN_DIR="${GANGSCHED_E2E_RUN_DIR:-}"
@@ -296,10 +297,18 @@ case "$CMD" in
     done ;;
   run)
     [[ ${#RUN_ARGV[@]} -gt 0 ]] || die "run needs -- CMD"
+    own_dir=0; [[ -z "$RUN_DIR" ]] && own_dir=1
     envfile="$(do_start)"
     eval "$envfile"
     RUN_DIR="$GANGSCHED_E2E_RUN_DIR"
-    trap 'do_stop' EXIT
+    rc=1
+    # A run dir this command made is removed after a passing CMD unless GANGSCHED_E2E_KEEP=1.
+    finish_run() {
+      do_stop
+      if [[ $own_dir == 1 && $rc == 0 && "${GANGSCHED_E2E_KEEP:-0}" != 1 ]]; then rm -rf "$RUN_DIR"
+      else log "run dir kept: $RUN_DIR"; fi
+    }
+    trap finish_run EXIT
     trap 'exit 130' INT TERM
     set +e
     "${RUN_ARGV[@]}"

@@ -128,8 +128,9 @@ def main() -> int:
               f"({last_created.time()})")
         with open(ext.log_file, encoding="utf-8") as f:
             text = f.read()
-        check(f"gang={NS}/{gang} decision=bind pods=4 failed=0" in text,
-              "gangsched logged one gang-level bind decision for 4 pods")
+        decisions = [line for line in text.splitlines()
+                     if f"gang={NS}/{gang} " in line and "decision=bind " in line and "pods=4" in line]
+        check(len(decisions) == 1, "gangsched logged one gang-level bind decision for 4 pods")
         filtered = {p for p in names if re.search(rf"verb=filter pod={NS}/{p} ", text)}
         check(filtered == set(names), "gangsched filtered every member")
     finally:

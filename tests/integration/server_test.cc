@@ -236,6 +236,36 @@ TEST_CASE("held binds do not starve filter and prioritize calls", "[server]") {
   }
 }
 
+TEST_CASE("standalone: a job manifest in the cluster file declares the gang's roster", "[server]") {
+  config::Config c;
+  c.cluster_file =
+      std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/cluster-with-tfjob.yaml";
+  auto loaded = LoadStandaloneState(c);
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->nodes == 4);
+  CHECK(loaded->jobs == 1);
+  TestServer server(c);
+  // The pod training-operator creates for the chief: only its labels name the job.
+  ordered args = ordered::parse(Fixture("filter-nodecache.json"));
+  ordered& meta = args["Pod"]["metadata"];
+  meta["name"] = "resnet-chief-0";
+  meta["uid"] = "uid-resnet-chief-0";
+  meta["annotations"] = ordered::object();
+  meta["labels"] = {{"training.kubeflow.org/job-name", "resnet"},
+                    {"training.kubeflow.org/replica-type", "chief"},
+                    {"training.kubeflow.org/replica-index", "0"}};
+  ordered& res = args["Pod"]["spec"]["containers"][0]["resources"];
+  res["limits"]["nvidia.com/gpu"] = "1";
+  res["requests"]["nvidia.com/gpu"] = "1";
+  json reply = server.Post("/filter", args.dump());
+  CHECK(reply.at("NodeNames").size() == 1);
+  json gang = server.Get("/api/v1/gangs/ml/resnet");
+  CHECK(gang.at("quorum") == 7);  // 1 chief + 2 PS + 4 workers, from the TFJob
+  CHECK(gang.at("phase") == "Planned");
+  REQUIRE(gang.at("plan").is_object());
+  CHECK(gang["plan"]["pods"].size() == 7);  // the whole roster is held, not only the chief
+}
+
 TEST_CASE("a gang that does not fit is rejected on every node with one gang-level reason",
           "[server]") {
   TestServer server(TwoRacks());

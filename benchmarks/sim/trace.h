@@ -53,7 +53,8 @@ tl::expected<PodShape, std::string> ParsePodShape(const std::string& name);
 inline constexpr std::int64_t kPodMilliCpu = 4000;
 inline constexpr std::int64_t kPodMemoryBytes = 16LL << 30;
 
-// Every simulated pod tolerates this taint, as gang pods do in the shipped manifests (DESIGN.md §3).
+// Every simulated pod tolerates this taint, as gang pods do in the shipped manifests (DESIGN.md
+// §3).
 inline constexpr const char* kGpuTaintKey = "gangsched.io/gpu";
 
 // The gang of a trace job of `gpus` GPUs in the given shape, in namespace "sim".

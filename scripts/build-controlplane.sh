@@ -102,7 +102,13 @@ if ! flock -n 9; then
   flock 9
 fi
 
+# Binaries of other pins that no run has used for 7 days go (each set is about 265 MB); Go trims
+# GOCACHE itself.
+find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -name 'k8s-*' ! -path "$VERSION_DIR" \
+  ! -newermt '-7 days' -exec rm -rf {} + 2>/dev/null || true
+
 if [[ "$FORCE" == 0 ]] && complete; then
+  touch "$VERSION_DIR"  # last use, for the pruning above
   log "cached: kubernetes $KUBE_VERSION, etcd $ETCD_VERSION in $BIN"
   echo "$BIN"
   exit 0

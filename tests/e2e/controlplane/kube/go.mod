@@ -1,7 +1,7 @@
-// Wrapper module: builds kube-apiserver and kube-scheduler from the k8s.io/kubernetes module.
+// Wrapper module: builds kube-apiserver, kube-scheduler and kubectl from the k8s.io/kubernetes module.
 // k8s.io/kubernetes requires its staging modules at v0.0.0 with ./staging replaces, so every staging
 // module is replaced here with its published tag (v1.N.M <-> v0.N.M). Regenerate for another release
-// with scripts/build-controlplane.sh --print-replaces (see docs/e2e.md).
+// with scripts/build-controlplane.sh --pin-kubernetes v1.N.M (see docs/e2e.md).
 module gangsched.io/e2e/controlplane/kube
 
 go 1.26.0

@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test run demo plan bench bench-placement bench-release format format-check \
+.PHONY: all deps configure build test run demo plan bench bench-server bench-placement bench-release format format-check \
         clean controlplane e2e
 
 all: build
@@ -51,6 +51,17 @@ plan: build
 bench:
 	$(MAKE) BUILD_DIR=build-release BUILD_TYPE=Release build
 	build-release/benchmarks/planner_bench
+
+# Extender server figures (issue 3, docs/benchmarks.md): verbs on 5,000 nodes inside the server and over
+# loopback, full-Nodes decode (simdjson vs nlohmann), the 1,024-member barrier, serve's RSS with 10,000
+# nodes + 100,000 pods (generated into build-release/). -Wno-error=restrict: GCC 12 at -O3 reports a
+# false -Wrestrict inside std::string (GCC bug 105329) in benchmarks/sim/cluster_builder.cc.
+bench-server:
+	$(MAKE) BUILD_DIR=build-release BUILD_TYPE=Release \
+	  CMAKE_FLAGS=-DCMAKE_CXX_FLAGS=-Wno-error=restrict configure
+	cmake --build build-release -j $(JOBS) --target gangsched server_bench
+	uptime
+	build-release/benchmarks/server_bench --workdir build-release --gangsched build-release/gangsched
 
 # Placement report (issue 5): every policy on three Philly traces x two cluster shapes x two pod
 # shapes, plus gangsched vs CBC on 60 small instances -> docs/placement.md and docs/placement/*.png.

@@ -231,7 +231,8 @@ TEST_CASE("held binds do not starve filter and prioritize calls", "[server]") {
     CHECK(b.get() == "");
   }
   CHECK(server.Get("/api/v1/gangs/ml/wide").at("members_bound") == kMembers);
-  for (const json& n : server.Get("/api/v1/state").at("nodes")) {
+  const json state = server.Get("/api/v1/state");
+  for (const json& n : state.at("nodes")) {
     CHECK(n.at("gpus").at("used") == 8);
   }
 }
@@ -333,7 +334,8 @@ TEST_CASE("two gangs racing for one rack: one placed whole, one waiting, no doub
       if (items.size() == 1) {
         placed[gang].push_back(items[0]["metadata"]["name"]);
         // The kept Node is the request's own JSON, copied verbatim into the reply.
-        for (const ordered& node : ordered::parse(body)["Nodes"]["items"]) {
+        const ordered request = ordered::parse(body);
+        for (const ordered& node : request["Nodes"]["items"]) {
           if (node["metadata"]["name"] == items[0]["metadata"]["name"]) {
             CHECK(res->body.find(node.dump()) != std::string::npos);
           }

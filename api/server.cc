@@ -460,7 +460,9 @@ void ExtenderService::Apply(std::unique_lock<std::mutex>& lock, const BarrierDec
     BindingRequest r;
     r.pod_uid = p.pod_uid;
     r.node = p.node;
-    if (auto it = waiters_.find(p.pod_uid); it != waiters_.end()) {
+    r.pod_namespace = p.pod_namespace;  // the engine names every member it knows
+    r.pod_name = p.pod_name;
+    if (auto it = waiters_.find(p.pod_uid); it != waiters_.end() && r.pod_name.empty()) {
       r.pod_namespace = it->second->ns;
       r.pod_name = it->second->name;
     }

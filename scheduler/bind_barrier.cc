@@ -34,14 +34,14 @@ BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
   auto it = gangs_.find(key);
   if (it == gangs_.end()) {
     d.action = BarrierAction::kReject;
-    d.pods = {{uid, node}};
+    d.pods = {{uid, node, {}, {}}};
     d.reason = "gang " + key.ToString() + " has no placement held; it will be planned again";
     return d;
   }
   Gang& gang = it->second;
   if (now >= gang.deadline && gang.phase == BarrierPhase::kCollecting) {
     d.action = BarrierAction::kReject;
-    d.pods = {{uid, node}};
+    d.pods = {{uid, node, {}, {}}};
     d.reason = "gang " + key.ToString() + ": barrier deadline passed";
     return d;
   }
@@ -69,7 +69,7 @@ BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
       if (s.role == role && s.state == SlotState::kEmpty) planned = s.node;
     }
     d.action = BarrierAction::kReject;
-    d.pods = {{uid, node}};
+    d.pods = {{uid, node, {}, {}}};
     d.reason = "gang " + key.ToString() + ": no free " + role + " slot on node " + node +
                (planned.empty() ? std::string("; every slot of that role is taken")
                                 : "; it is planned on node " + planned);
@@ -77,7 +77,7 @@ BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
   }
   if (slot->state == SlotState::kBound) {
     d.action = BarrierAction::kBind;  // already bound: answer success again
-    d.pods = {{uid, node}};
+    d.pods = {{uid, node, {}, {}}};
     return d;
   }
   slot->uid = uid;
@@ -85,7 +85,7 @@ BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
     // The gang is already binding: a retry or a replacement goes straight through.
     slot->state = SlotState::kBinding;
     d.action = BarrierAction::kBind;
-    d.pods = {{uid, node}};
+    d.pods = {{uid, node, {}, {}}};
     return d;
   }
   slot->state = SlotState::kWaiting;
@@ -99,7 +99,7 @@ BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
   d.action = BarrierAction::kBind;
   for (Slot& s : gang.slots) {
     s.state = SlotState::kBinding;
-    d.pods.push_back({s.uid, s.node});
+    d.pods.push_back({s.uid, s.node, {}, {}});
   }
   return d;
 }
@@ -112,7 +112,7 @@ BarrierDecision BindBarrier::RejectWaiting(const GangKey& key, Gang& gang,
   d.reason = reason;
   for (Slot& s : gang.slots) {
     if (s.state == SlotState::kWaiting) {
-      d.pods.push_back({s.uid, s.node});
+      d.pods.push_back({s.uid, s.node, {}, {}});
       s.state = SlotState::kEmpty;
       s.uid.clear();
     }
@@ -173,7 +173,7 @@ std::optional<BarrierDecision> BindBarrier::Withdraw(const GangKey& key, const s
         BarrierDecision d;
         d.gang = key;
         d.action = BarrierAction::kReject;
-        d.pods = {{uid, node}};
+        d.pods = {{uid, node, {}, {}}};
         d.reason = "pod was deleted while its gang waited";
         return d;
       }

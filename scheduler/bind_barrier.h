@@ -26,6 +26,8 @@ enum class BarrierAction : std::uint8_t {
 struct BindOrder {
   std::string pod_uid;
   std::string node;
+  std::string pod_namespace;  // filled by GangScheduler from the members it knows
+  std::string pod_name;
 };
 
 struct BarrierDecision {

@@ -149,6 +149,7 @@ std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) 
   if (it == gangs_.end()) return std::nullopt;
   GangRecord& g = it->second;
   std::optional<BarrierDecision> decision = barrier_.Withdraw(key, uid);
+  if (decision) NameOrders(*decision);
   g.members.erase(uid);
   g.slot_of.erase(uid);
   if (g.members.empty() && !g.roster) {
@@ -539,7 +540,7 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   if (known == gang_of_uid_.end() || !gangs_.count(known->second)) {
     BarrierDecision d;
     d.action = BarrierAction::kReject;
-    d.pods = {{uid, node}};
+    d.pods = {{uid, node, {}, {}}};
     d.reason = "pod " + ns + "/" + name + " (uid " + uid +
                ") was not filtered by gangsched; kube-scheduler will retry it";
     return d;
@@ -550,6 +551,7 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
   BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now);
   if (d.action == BarrierAction::kBind) g.phase = GangPhase::kBinding;
+  NameOrders(d);
   return d;
 }
 
@@ -634,7 +636,19 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
     g.reason = reason;
   }
   for (auto& d : barrier_.Expire(now)) out.push_back(std::move(d));
+  for (auto& d : out) NameOrders(d);
   return out;
+}
+
+void GangScheduler::NameOrders(BarrierDecision& d) const {
+  auto g = gangs_.find(d.gang);
+  if (g == gangs_.end()) return;
+  for (BindOrder& o : d.pods) {
+    if (auto m = g->second.members.find(o.pod_uid); m != g->second.members.end()) {
+      o.pod_namespace = m->second.ns;
+      o.pod_name = m->second.name;
+    }
+  }
 }
 
 std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDeadline(); }

@@ -164,6 +164,8 @@ class GangScheduler {
   bool PlaceExtra(GangRecord& g, const Member& m, const std::vector<std::size_t>& offered,
                   Millis now);
   void CompleteGang(GangRecord& g);
+  // Fills each order's pod namespace and name from the gang's members.
+  void NameOrders(BarrierDecision& d) const;
   void Forget(const GangKey& key);
 
   ClusterState state_;

@@ -69,6 +69,10 @@ TEST_CASE("a gang is narrowed member by member and bound whole at the barrier", 
   const auto d = engine.Bind("ml", "bert-2", "uid-bert-2", node_of[2], 5);
   REQUIRE(d.action == BarrierAction::kBind);
   CHECK(d.pods.size() == 3);
+  for (const auto& o : d.pods) {
+    CHECK(o.pod_namespace == "ml");  // the binder needs them to post the Binding
+    CHECK(o.pod_name == "bert-" + o.pod_uid.substr(9));
+  }
   for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 6);
   CHECK(engine.GangOf({"ml", "bert"}, 7)->phase == GangPhase::kBound);
   CHECK(engine.state().holds().empty());

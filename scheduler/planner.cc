@@ -374,21 +374,66 @@ class PlanContext {
     });
     std::optional<Plan> best;
     int successes = 0;
+    const int span_level = topo_.level_count() - level;
     for (int d : candidates) {
-      Attempt a;
-      a.node_of.assign(members_.size(), -1);
-      std::vector<int> pending = gpu_members.empty() ? cpu_members : gpu_members;
-      PlaceInDomain(d, pending, a);
-      if (!pending.empty()) continue;
-      if (!gpu_members.empty() && !cpu_members.empty()) {
-        PlaceCpuMembers(d, cpu_members, a);
-        if (a.placed != static_cast<int>(members_.size())) continue;
+      std::optional<Plan> plan = Attempted(d, /*flat=*/false, gpu_members, cpu_members, span_level);
+      // Hierarchical best fit fills one subdomain before the next, which can cost nodes when the
+      // gang must span subdomains anyway. When it uses more nodes than the domain's lower bound,
+      // also try best fit over the domain's nodes directly and keep the better plan (fewest nodes
+      // come first in the objective, DESIGN.md §6).
+      if (!plan || plan->nodes_used > MinNodes(d)) {
+        std::optional<Plan> flat =
+            Attempted(d, /*flat=*/true, gpu_members, cpu_members, span_level);
+        if (flat && (!plan || Better(*flat, *plan))) plan = std::move(flat);
       }
-      Plan plan = Finalize(a, topo_.level_count() - level, d);
-      if (!best || Better(plan, *best)) best = std::move(plan);
+      if (!plan) continue;
+      if (!best || Better(*plan, *best)) best = std::move(plan);
       if (++successes >= options_.candidates_per_level) break;
     }
     return best;
+  }
+
+  // One placement attempt inside domain `d`: hierarchical (domain by domain) or flat (best fit over
+  // all its nodes in tree order). Nothing when the gang does not fit there.
+  std::optional<Plan> Attempted(int d, bool flat, const std::vector<int>& gpu_members,
+                                const std::vector<int>& cpu_members, int span_level) {
+    Attempt a;
+    a.node_of.assign(members_.size(), -1);
+    std::vector<int> pending = gpu_members.empty() ? cpu_members : gpu_members;
+    if (flat) {
+      const Domain& domain = topo_.domain(d);
+      std::vector<int> nodes;
+      nodes.reserve(static_cast<std::size_t>(domain.end_node - domain.first_node));
+      for (int pos = domain.first_node; pos < domain.end_node; ++pos)
+        nodes.push_back(topo_.NodeAt(pos));
+      PlaceOnNodes(nodes, pending, a);
+    } else {
+      PlaceInDomain(d, pending, a);
+    }
+    if (!pending.empty()) return std::nullopt;
+    if (!gpu_members.empty() && !cpu_members.empty()) {
+      PlaceCpuMembers(d, cpu_members, a);
+      if (a.placed != static_cast<int>(members_.size())) return std::nullopt;
+    }
+    return Finalize(a, span_level, d);
+  }
+
+  // A lower bound on the nodes the gang's GPU pods need in a domain: its fullest-free nodes first,
+  // each taking as many of the largest pods as fit (from the free-GPU histogram, no node visited).
+  int MinNodes(int domain) const {
+    if (gpu_members_ == 0) return 1;
+    const CapacityIndex& idx = index();
+    const int g = static_cast<int>(members_.front().req.gpus);  // the largest pod
+    std::int64_t need = gpu_members_;
+    int nodes = 0;
+    for (int f = idx.max_gpus(); f >= g && need > 0; --f) {
+      const std::int64_t per = f / g;
+      const std::int64_t count = idx.NodesWithFree(domain, f);
+      const std::int64_t use = std::min<std::int64_t>(count, (need + per - 1) / per);
+      nodes += static_cast<int>(use);
+      need -= use * per;
+    }
+    return std::max(nodes, 1);
   }
 
   static bool Better(const Plan& a, const Plan& b) {

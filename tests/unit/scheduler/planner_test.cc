@@ -275,3 +275,37 @@ TEST_CASE("a role no node is open to is told which taint or selector blocks it",
 
 }  // namespace
 }  // namespace gangsched::scheduler
+
+namespace gangsched::scheduler {
+namespace {
+
+// Found by the simulator's comparison with CBC (gap instances 49 and 34): a gang that has to span
+// racks must still use the fewest nodes, not fill the first rack greedily.
+TEST_CASE("a gang spanning racks uses the fewest nodes", "[planner]") {
+  SECTION("7 pods x 2 GPUs over free r0 = {4, 8}, r1 = {6, 0}") {
+    auto state = MakeState(MakeCluster(1, 2, 2, 8));
+    Occupy(state, "b0-r0-n0", 4);
+    Occupy(state, "b0-r1-n0", 2);
+    Occupy(state, "b0-r1-n1", 8);
+    const Plan plan = MustPlan(state, MakeGang("ml", "g").Role("w", 7, 2));
+    CHECK(plan.nodes_used == 2);
+    CHECK(NodesOf(plan) == std::set<std::string>{"b0-r0-n1", "b0-r1-n0"});
+  }
+  SECTION("3 pods x 4 GPUs over free r0 = {3, 2, 4, 5}, r1 = {1, 8, 1, 2}") {
+    auto state = MakeState(MakeCluster(1, 2, 4, 8));
+    const int used[2][4] = {{5, 6, 4, 3}, {7, 0, 7, 6}};
+    for (int r = 0; r < 2; ++r) {
+      for (int n = 0; n < 4; ++n) {
+        if (used[r][n] > 0) {
+          Occupy(state, "b0-r" + std::to_string(r) + "-n" + std::to_string(n), used[r][n]);
+        }
+      }
+    }
+    const Plan plan = MustPlan(state, MakeGang("ml", "h").Role("w", 3, 4));
+    CHECK(plan.nodes_used == 2);
+    CHECK(NodesOf(plan).count("b0-r1-n1") == 1);
+  }
+}
+
+}  // namespace
+}  // namespace gangsched::scheduler

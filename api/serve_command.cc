@@ -4,8 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 
+#include "api/kube_client.h"
+#include "api/kube_source.h"
 #include "api/server.h"
 #include "config/config.h"
 
@@ -25,14 +29,36 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  auto state = LoadStandaloneState(*config);
+  // The state source (issue 4): the API server with --kubeconfig, or in-cluster when neither
+  // --cluster nor --kubeconfig is given and KUBERNETES_SERVICE_HOST is set; else standalone.
+  std::optional<KubeConfig> kube;
+  if (!config->kubeconfig.empty()) {
+    auto loaded = LoadKubeconfig(config->kubeconfig);
+    if (!loaded) {
+      err << "gangsched: " << loaded.error() << "\n";
+      return 2;
+    }
+    kube = std::move(*loaded);
+  } else if (config->cluster_file.empty() && std::getenv("KUBERNETES_SERVICE_HOST") != nullptr) {
+    auto loaded = InClusterConfig();
+    if (!loaded) {
+      err << "gangsched: " << loaded.error() << "\n";
+      return 2;
+    }
+    kube = std::move(*loaded);
+  }
+  auto state = kube ? LoadApiState(*config) : LoadStandaloneState(*config);
   if (!state) {
     err << "gangsched: " << state.error() << "\n";
     return 2;
   }
-  spdlog::info("verb=start cluster={} nodes={} pods={} jobs={} ready={}",
-               config->cluster_file.empty() ? "-" : config->cluster_file, state->nodes, state->pods,
-               state->jobs, state->inventory_loaded);
+  if (kube) {
+    spdlog::info("verb=start source=api server={} via=\"{}\"", kube->server, kube->source);
+  } else {
+    spdlog::info("verb=start cluster={} nodes={} pods={} jobs={} ready={}",
+                 config->cluster_file.empty() ? "-" : config->cluster_file, state->nodes,
+                 state->pods, state->jobs, state->inventory_loaded);
+  }
 
   // Block the stop signals in every thread (threads inherit the mask); this thread waits for them.
   sigset_t stop_signals;
@@ -42,11 +68,32 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out, std::ostre
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the process
 
+  std::unique_ptr<KubeClient> client;
+  std::unique_ptr<KubeClient> bind_client;  // not stopped with the watches: binds finish
+  std::unique_ptr<Binder> binder = std::make_unique<StandaloneBinder>();
+  if (kube) {
+    client = std::make_unique<KubeClient>(*kube);
+    bind_client = std::make_unique<KubeClient>(*kube);
+    binder = std::make_unique<ApiBinder>(*bind_client);
+  }
   ExtenderService service(*config, std::move(state->engine), state->inventory_loaded,
-                          std::make_unique<StandaloneBinder>());
+                          std::move(binder));
+  std::unique_ptr<KubeStateSource> source;
+  std::unique_ptr<GangNotifier> notifier;
+  if (kube) {
+    source = std::make_unique<KubeStateSource>(*client, service);
+    source->Start();
+    notifier = std::make_unique<GangNotifier>(
+        *bind_client, service,
+        [&source](const scheduler::GangKey& key) { return source->Members(key); },
+        GangNotifier::Options{});
+    notifier->Start();
+  }
   ExtenderServer server(*config, service);
   if (auto started = server.Start(); !started) {
     err << "gangsched: " << started.error() << "\n";
+    if (notifier) notifier->Stop();
+    if (source) source->Stop();
     service.Shutdown("gangsched failed to start");
     server.Stop();
     return 1;
@@ -61,6 +108,8 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out, std::ostre
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("verb=stop signal={}", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (notifier) notifier->Stop();
+  if (source) source->Stop();
   service.Shutdown("gangsched is shutting down");
   server.Stop();
   return 0;

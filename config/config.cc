@@ -173,6 +173,7 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
        {"bind_listen", address(c.bind_listen, "bind_listen", true)},
        {"ops_listen", address(c.ops_listen, "ops_listen", true)},
        {"cluster", str(c.cluster_file, "cluster")},
+       {"kubeconfig", str(c.kubeconfig, "kubeconfig")},
        {"log_level",
         [&](const YAML::Node& v) -> Result {
           auto s = r.String(v, "log_level");
@@ -308,6 +309,11 @@ tl::expected<void, std::string> Validate(const Config& c) {
         std::string("barrier.backoff_initial must be > 0 and no larger than barrier.backoff_max"));
   }
   if (c.read_timeout <= 0) return tl::unexpected(std::string("read_timeout must be > 0"));
+  if (!c.cluster_file.empty() && !c.kubeconfig.empty()) {
+    return tl::unexpected(std::string(
+        "cluster and kubeconfig are both set; choose one state source (--cluster FILE for "
+        "standalone mode, --kubeconfig FILE for a live cluster)"));
+  }
   if (c.tls.Enabled() && (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
     return tl::unexpected(std::string("tls needs both cert_file and key_file"));
   }
@@ -353,7 +359,7 @@ tl::expected<Config, std::string> LoadConfigFile(const std::string& path) {
 
 const char* ServeUsage() {
   return "usage: gangsched serve [--config FILE] [--listen ADDR:PORT] [--bind-listen ADDR:PORT]\n"
-         "                       [--ops-listen ADDR:PORT] [--cluster FILE]\n"
+         "                       [--ops-listen ADDR:PORT] [--cluster FILE | --kubeconfig FILE]\n"
          "                       [--max-body-bytes N] [--hold-ttl DURATION] [--log-level LEVEL]\n"
          "Flags override the configuration file (docs/configuration.md lists every key).\n";
 }
@@ -394,6 +400,8 @@ tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>
                                  : config.ops_listen) = value;
     } else if (flag == "--cluster") {
       config.cluster_file = value;
+    } else if (flag == "--kubeconfig") {
+      config.kubeconfig = value;
     } else if (flag == "--max-body-bytes") {
       std::int64_t n = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);

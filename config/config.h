@@ -35,6 +35,9 @@ struct Config {
   std::string ops_listen = "0.0.0.0:9464";     // only GET endpoints; "" disables the listener
   TlsConfig tls;
   std::string cluster_file;  // standalone inventory (NodeList [+ PodList, job manifests])
+  // API-server state source (issue 4): a kubeconfig; "" with cluster_file "" and
+  // KUBERNETES_SERVICE_HOST set means in-cluster.
+  std::string kubeconfig;
   std::string log_level = "info";
   std::int64_t max_body_bytes = 256LL << 20;  // larger requests are answered 413
   Millis read_timeout = 10'000;               // a client that stops sending is dropped after this
@@ -69,7 +72,8 @@ tl::expected<void, std::string> Validate(const Config& config);
 
 // `gangsched serve` arguments: --config FILE first (anywhere on the line), then every other flag
 // overrides the file's value. Flags take "--flag VALUE" or "--flag=VALUE".
-//   --config --listen --bind-listen --ops-listen --cluster --max-body-bytes --hold-ttl --log-level
+//   --config --listen --bind-listen --ops-listen --cluster --kubeconfig --max-body-bytes --hold-ttl
+//   --log-level
 tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>& args);
 const char* ServeUsage();
 

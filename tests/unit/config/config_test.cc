@@ -172,5 +172,18 @@ TEST_CASE("the shipped example configuration holds exactly the defaults", "[conf
   }
 }
 
+TEST_CASE("serve flags: --kubeconfig selects the API state source and excludes --cluster") {
+  auto c = ParseServeFlags({"--kubeconfig", "/etc/gangsched/kubeconfig"});
+  REQUIRE(c);
+  CHECK(c->kubeconfig == "/etc/gangsched/kubeconfig");
+  CHECK(c->cluster_file.empty());
+  auto both = ParseServeFlags({"--kubeconfig=kc", "--cluster=cluster.json"});
+  REQUIRE_FALSE(both);
+  CHECK(both.error().find("cluster and kubeconfig are both set") != std::string::npos);
+  auto file = LoadConfig("kubeconfig: /var/kc\n", "gangsched.yaml");
+  REQUIRE(file);
+  CHECK(file->kubeconfig == "/var/kc");
+}
+
 }  // namespace
 }  // namespace gangsched::config

@@ -59,6 +59,8 @@ finish() {
   else
     log "run dir kept: $RUN_DIR (logs/ has etcd, kube-apiserver, kube-scheduler and extender logs)"
   fi
+  # The suite's closing line, last so CI reads it as the result.
+  if [[ -n "${summary:-}" ]]; then echo "$summary"; fi
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
@@ -87,5 +89,5 @@ for t in "${tests[@]}"; do
   fi
 done
 log "suite took $((SECONDS - t_start))s"
-echo "$passed passed, $failed failed"
+summary="$passed passed, $failed failed"  # printed last, after the control plane stopped (finish)
 [[ $failed -eq 0 ]]

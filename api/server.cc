@@ -309,53 +309,96 @@ void ExtenderService::CountRejected(std::string_view verb, int status) {
   metrics_->requests.Add({{"verb", std::string(verb)}, {"outcome", outcome}}).Increment();
 }
 
-tl::expected<void, std::string> ExtenderService::MergeInventory(
-    const std::vector<scheduler::Node>& nodes, const std::vector<std::uint64_t>& hashes) {
+bool ExtenderService::KnownRawNode(std::uint64_t raw_hash, std::string& name) const {
+  std::shared_lock lock(raw_mu_);
+  auto it = raw_names_.find(raw_hash);
+  if (it == raw_names_.end()) return false;
+  name = it->second;
+  return true;
+}
+
+tl::expected<ExtenderArgs, std::string> ExtenderService::DecodeArgs(std::string_view body) const {
+  return DecodeExtenderArgs(
+      body, [this](std::uint64_t hash, std::string& name) { return KnownRawNode(hash, name); });
+}
+
+tl::expected<void, std::string> ExtenderService::MergeInventory(ExtenderArgs& args) {
   if (inventory_.empty()) {  // the cluster file's nodes, the first time
     for (std::size_t i = 0; i < engine_->state().node_count(); ++i) {
       const scheduler::Node& n = engine_->state().node(i);
-      inventory_.emplace(n.name, InventoryNode{NodeHash(n), n});
+      inventory_.emplace(n.name, InventoryNode{NodeHash(n), 0, n});
     }
   }
+  // A Node skipped as known must still be the inventory's (the lookup ran outside mu_).
+  std::vector<bool> decoded(args.node_names.size(), false);
+  for (std::size_t at : args.node_at) decoded[at] = true;
+  for (std::size_t i = 0; i < args.raw_nodes.size(); ++i) {
+    if (decoded[i]) continue;
+    auto it = inventory_.find(args.node_names[i]);
+    if (it != inventory_.end() && it->second.raw_hash == args.raw_hashes[i]) continue;
+    auto node = DecodeNodeJson(args.raw_nodes[i]);
+    if (!node) return tl::unexpected("items[" + std::to_string(i) + "]: " + node.error());
+    args.nodes.push_back(std::move(*node));
+    args.node_at.push_back(i);
+  }
+  if (args.nodes.empty()) return {};  // every Node known verbatim: the steady state
+  std::vector<std::uint64_t> hashes;
+  hashes.reserve(args.nodes.size());
   bool changed = false;
-  for (std::size_t i = 0; i < nodes.size() && !changed; ++i) {
-    auto it = inventory_.find(nodes[i].name);
-    changed = it == inventory_.end() || it->second.hash != hashes[i];
+  for (const scheduler::Node& n : args.nodes) {
+    hashes.push_back(NodeHash(n));
+    auto it = inventory_.find(n.name);
+    changed = changed || it == inventory_.end() || it->second.hash != hashes.back();
   }
-  if (!changed) return {};
-  std::map<std::string, InventoryNode> next = inventory_;
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    next[nodes[i].name] = InventoryNode{hashes[i], nodes[i]};
+  // Old raw hashes of the Nodes about to be re-recorded, to drop from the index.
+  std::vector<std::uint64_t> old_raw;
+  old_raw.reserve(args.nodes.size());
+  for (const scheduler::Node& n : args.nodes) {
+    auto it = inventory_.find(n.name);
+    old_raw.push_back(it == inventory_.end() ? 0 : it->second.raw_hash);
   }
-  std::vector<scheduler::Node> all;
-  all.reserve(next.size());
-  for (const auto& [name, entry] : next) all.push_back(entry.node);
-  if (auto replaced = engine_->ReplaceNodes(std::move(all)); !replaced) return replaced;
-  inventory_ = std::move(next);
-  inventory_loaded_ = true;
-  spdlog::info("verb=inventory source=request nodes={} offered={}", inventory_.size(),
-               nodes.size());
+  if (changed) {
+    std::map<std::string, InventoryNode> next = inventory_;
+    for (std::size_t k = 0; k < args.nodes.size(); ++k) {
+      next[args.nodes[k].name] =
+          InventoryNode{hashes[k], args.raw_hashes[args.node_at[k]], args.nodes[k]};
+    }
+    std::vector<scheduler::Node> all;
+    all.reserve(next.size());
+    for (const auto& [name, entry] : next) all.push_back(entry.node);
+    if (auto replaced = engine_->ReplaceNodes(std::move(all)); !replaced) return replaced;
+    inventory_ = std::move(next);
+    inventory_loaded_ = true;
+    spdlog::info("verb=inventory source=request nodes={} offered={}", inventory_.size(),
+                 args.node_names.size());
+  } else {
+    // Only fields the engine does not read differ (heartbeat times, images): no new state.
+    for (std::size_t k = 0; k < args.nodes.size(); ++k) {
+      inventory_[args.nodes[k].name].raw_hash = args.raw_hashes[args.node_at[k]];
+    }
+  }
+  std::unique_lock raw_lock(raw_mu_);
+  for (std::size_t k = 0; k < args.nodes.size(); ++k) {
+    auto old = raw_names_.find(old_raw[k]);
+    if (old != raw_names_.end() && old->second == args.nodes[k].name) raw_names_.erase(old);
+    raw_names_[args.raw_hashes[args.node_at[k]]] = args.nodes[k].name;
+  }
   return {};
 }
 
 Reply ExtenderService::Filter(std::string_view body) {
   const std::int64_t start = NowMicros();
-  auto args = DecodeExtenderArgs(body);
+  auto args = DecodeArgs(body);
   if (!args) {
     spdlog::warn("verb=filter decision=bad_request error=\"{}\"", args.error());
     return Observe("filter", "bad_request", start, ErrorReply(400, args.error()));
-  }
-  std::vector<std::uint64_t> hashes;
-  if (args->full_nodes) {
-    hashes.reserve(args->nodes.size());
-    for (const scheduler::Node& n : args->nodes) hashes.push_back(NodeHash(n));
   }
   const scheduler::GangKey gang = scheduler::IdentifyGang(args->pod).membership.key;
   scheduler::FilterAnswer answer;
   {
     std::unique_lock lock(mu_);
     if (args->full_nodes) {
-      auto merged = MergeInventory(args->nodes, hashes);
+      auto merged = MergeInventory(*args);
       if (!merged) {
         lock.unlock();
         spdlog::warn("verb=filter pod={} decision=bad_inventory error=\"{}\"", PodRef(args->pod),
@@ -393,7 +436,7 @@ Reply ExtenderService::Filter(std::string_view body) {
 
 Reply ExtenderService::Prioritize(std::string_view body) {
   const std::int64_t start = NowMicros();
-  auto args = DecodeExtenderArgs(body);
+  auto args = DecodeArgs(body);
   if (!args) {
     spdlog::warn("verb=prioritize decision=bad_request error=\"{}\"", args.error());
     return Observe("prioritize", "bad_request", start, ErrorReply(400, args.error()));

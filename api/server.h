@@ -11,10 +11,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <tl/expected.hpp>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -28,6 +30,8 @@ class Registry;
 }
 
 namespace gangsched::api {
+
+struct ExtenderArgs;
 
 // One Binding the barrier asks for.
 struct BindingRequest {
@@ -123,10 +127,15 @@ class ExtenderService {
   struct MetricSet;
 
   static scheduler::Millis Now();
-  // Adds or updates the request's nodes in the inventory; the engine's nodes are replaced only
-  // when one is new or changed (`hashes` parallel to `nodes`).
-  tl::expected<void, std::string> MergeInventory(const std::vector<scheduler::Node>& nodes,
-                                                 const std::vector<std::uint64_t>& hashes);
+  // Adds or updates a full-`Nodes` request's nodes in the inventory (under mu_); the engine's
+  // nodes are replaced only when one is new or changed. Nodes the decoder skipped as known are
+  // checked against the inventory again (another request may have replaced them meanwhile) and
+  // decoded here if they differ.
+  tl::expected<void, std::string> MergeInventory(ExtenderArgs& args);
+  // The decoder's KnownNode lookup: the name of the inventory Node with this raw-JSON hash.
+  bool KnownRawNode(std::uint64_t raw_hash, std::string& name) const;
+  // Decodes a filter/prioritize body, skipping the Nodes the inventory already holds verbatim.
+  tl::expected<ExtenderArgs, std::string> DecodeArgs(std::string_view body) const;
   // Carries out a barrier decision under `lock` (kBind unlocks while the binder runs).
   void Apply(std::unique_lock<std::mutex>& lock, const scheduler::BarrierDecision& d,
              const std::string& requester);
@@ -144,10 +153,15 @@ class ExtenderService {
   // Full-`Nodes` mode: every Node seen in a request, by name. kube-scheduler sends only the nodes
   // that passed its own filters, so a request adds or updates nodes and never removes one.
   struct InventoryNode {
-    std::uint64_t hash = 0;
+    std::uint64_t hash = 0;      // NodeHash: what the engine's state is built from
+    std::uint64_t raw_hash = 0;  // RawNodeHash of the JSON it was last decoded from; 0: none
     scheduler::Node node;
   };
   std::map<std::string, InventoryNode> inventory_;
+  // The inventory's Nodes by the raw hash of their JSON (RawNodeHash -> name), read by decoders
+  // outside mu_; written under mu_ and raw_mu_ together.
+  mutable std::shared_mutex raw_mu_;
+  std::unordered_map<std::uint64_t, std::string> raw_names_;
   std::map<std::string, std::shared_ptr<Waiter>> waiters_;  // by pod UID
   std::condition_variable barrier_cv_;
   std::condition_variable timer_cv_;

@@ -6,6 +6,8 @@
 // capitalised Go field names. Owns the byte format only; never decides anything.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -28,10 +30,25 @@ struct ExtenderArgs {
   std::vector<std::string> node_names;
   // True when `Nodes` was a NodeList (nodeCacheCapable=false): the reply must then carry Nodes.
   bool full_nodes = false;
-  std::vector<scheduler::Node> nodes;  // full mode: the decoded Node objects
-  std::vector<std::string> raw_nodes;  // full mode: each Node's JSON verbatim, parallel to nodes
+  // Full mode, parallel to node_names: each Node's JSON verbatim — a view into the decoded body,
+  // valid while the body is — and its RawNodeHash.
+  std::vector<std::string_view> raw_nodes;
+  std::vector<std::uint64_t> raw_hashes;
+  // Full mode: the decoded Node objects in request order — all of them, or only those the
+  // KnownNode lookup did not name — and each one's index in node_names.
+  std::vector<scheduler::Node> nodes;
+  std::vector<std::size_t> node_at;
 };
-WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body);
+
+// A 64-bit hash of one Node's verbatim JSON (wyhash-style; not for untrusted-collision use).
+std::uint64_t RawNodeHash(std::string_view raw);
+
+// Full mode's short cut (DESIGN.md §7): kube-scheduler resends the same Node objects request after
+// request. Given a Node's RawNodeHash, the lookup sets `name` and returns true when the caller
+// already holds that exact Node; such a Node is neither decoded nor copied (only hashed), so a
+// request whose Nodes are all known costs one pass over the items.
+using KnownNode = std::function<bool(std::uint64_t raw_hash, std::string& name)>;
+WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNode& known = {});
 
 // ExtenderBindingArgs.
 struct BindingArgs {

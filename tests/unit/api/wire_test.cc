@@ -55,6 +55,31 @@ TEST_CASE("effective requests follow kube-scheduler: init containers, sidecars, 
   CHECK(args->pod.requests.gpus == 1);
 }
 
+TEST_CASE("ExtenderArgs in full-Nodes mode skips the Nodes the caller already holds verbatim",
+          "[wire]") {
+  const std::string n1 =
+      R"({"metadata":{"name":"gpu-a"},"status":{"allocatable":{"nvidia.com/gpu":"8"}}})";
+  const std::string n2 =
+      R"({"metadata":{"name":"gpu-b"},"status":{"allocatable":{"nvidia.com/gpu":"4"}}})";
+  const std::string body = R"({"Pod":{"metadata":{"name":"p"}},"Nodes":{"metadata":{},"items":[)" +
+                           n1 + "," + n2 + R"(]},"NodeNames":null})";
+  const std::uint64_t known_hash = RawNodeHash(n1);
+  CHECK(RawNodeHash(n2) != known_hash);
+  auto args = DecodeExtenderArgs(body, [&](std::uint64_t hash, std::string& name) {
+    if (hash != known_hash) return false;
+    name = "gpu-a";
+    return true;
+  });
+  REQUIRE(args.has_value());
+  CHECK(args->node_names == std::vector<std::string>{"gpu-a", "gpu-b"});
+  CHECK(args->raw_hashes == std::vector<std::uint64_t>{known_hash, RawNodeHash(n2)});
+  CHECK(args->raw_nodes[0] == n1);   // still answered verbatim
+  REQUIRE(args->nodes.size() == 1);  // only the unknown Node is decoded
+  CHECK(args->node_at == std::vector<std::size_t>{1});
+  CHECK(args->nodes[0].name == "gpu-b");
+  CHECK(args->nodes[0].allocatable.gpus == 4);
+}
+
 TEST_CASE("ExtenderArgs in full-Nodes mode keeps each Node's JSON verbatim", "[wire]") {
   const std::string n1 =
       R"({"metadata":{"name":"gpu-a","labels":{"gangsched.io/rack":"r1"}},"spec":{"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]},"status":{"allocatable":{"cpu":"63500m","memory":"512Gi","nvidia.com/gpu":"8"}}})";

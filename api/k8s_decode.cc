@@ -80,9 +80,18 @@ std::string DecodeError::ToString() const {
 }
 
 tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, QuantityScale scale) {
-  const std::string shown = Quote(text);
+  // Error texts are built only on failure (the wire decoder calls this for every Node quantity).
+  auto shown = [text] { return Quote(text); };
   if (text.empty()) {
     return tl::unexpected(std::string("empty quantity; write a number such as \"4\" or \"500m\""));
+  }
+  // Fast path: a plain integer of up to 15 digits ("8", "110", "192"), the common case.
+  if (text.size() <= 15) {
+    std::int64_t whole = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), whole);
+    if (ec == std::errc() && end == text.data() + text.size() && whole >= 0 && text[0] != '-') {
+      return scale == QuantityScale::kMilli ? whole * 1000 : whole;
+    }
   }
   std::size_t i = 0;
   bool negative = false;
@@ -105,7 +114,8 @@ tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, Qua
     }
   }
   if (digits.empty()) {
-    return tl::unexpected(shown + " is not a quantity: it must start with a number, e.g. \"4\", " +
+    return tl::unexpected(shown() +
+                          " is not a quantity: it must start with a number, e.g. \"4\", " +
                           "\"500m\", \"64Gi\"");
   }
   const std::string_view suffix = text.substr(i);
@@ -132,7 +142,7 @@ tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, Qua
       }
     }
     if (!ok) {
-      return tl::unexpected(shown + " has an unknown suffix " + Quote(suffix) +
+      return tl::unexpected(shown() + " has an unknown suffix " + Quote(suffix) +
                             "; use one of n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or an exponent "
                             "such as e3");
     }
@@ -144,7 +154,7 @@ tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, Qua
   const std::size_t last = digits.find_last_not_of('0');
   decimal_exponent += static_cast<long long>(digits.size() - last - 1);
   digits.erase(last + 1);
-  if (negative) return tl::unexpected(shown + " is negative; quantities here must be >= 0");
+  if (negative) return tl::unexpected(shown() + " is negative; quantities here must be >= 0");
   bool inexact = false;  // digits dropped beyond what 64 bits hold
   constexpr std::size_t kMaxDigits = 19;
   if (digits.size() > kMaxDigits) {
@@ -156,14 +166,14 @@ tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, Qua
   std::from_chars(digits.data(), digits.data() + digits.size(), mantissa);
   if (scale == QuantityScale::kMilli) decimal_exponent += 3;
   constexpr auto kLimit = static_cast<Uint128>(std::numeric_limits<std::int64_t>::max());
-  const std::string too_large = shown + " is too large (the limit is 2^63-1 base units)";
+  auto too_large = [&shown] { return shown() + " is too large (the limit is 2^63-1 base units)"; };
   Uint128 value = static_cast<Uint128>(mantissa) << binary_exponent;
   if (decimal_exponent >= 0) {
     for (long long k = 0; k < decimal_exponent; ++k) {
       value *= 10;
-      if (value > kLimit) return tl::unexpected(too_large);
+      if (value > kLimit) return tl::unexpected(too_large());
     }
-    if (inexact || value > kLimit) return tl::unexpected(too_large);
+    if (inexact || value > kLimit) return tl::unexpected(too_large());
     return static_cast<std::int64_t>(value);
   }
   Uint128 quotient = 0;
@@ -176,12 +186,12 @@ tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, Qua
     inexact = true;
   }
   if (scale == QuantityScale::kWhole && inexact) {
-    return tl::unexpected(shown +
+    return tl::unexpected(shown() +
                           " is not a whole number; this resource is counted in whole "
                           "units, e.g. \"1\" or \"2\"");
   }
   if (inexact) ++quotient;  // round up, as resource.Quantity.Value()/MilliValue() do
-  if (quotient > kLimit) return tl::unexpected(too_large);
+  if (quotient > kLimit) return tl::unexpected(too_large());
   return static_cast<std::int64_t>(quotient);
 }
 

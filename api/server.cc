@@ -17,6 +17,7 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "api/jobs.h"
@@ -981,6 +982,12 @@ tl::expected<void, std::string> ExtenderServer::Start() {
     httplib::Server* raw = srv.get();
     servers_.push_back(std::move(srv));
     threads_.emplace_back([raw] { raw->listen_after_bind(); });
+    // httplib's stop() does nothing until the listener thread has marked itself running; a Stop()
+    // that came first would leave that thread accepting forever and Stop() joining it forever.
+    // So the listener is running before Start returns (bounded: it only has to enter its loop).
+    for (int i_wait = 0; i_wait < 5000 && !raw->is_running(); ++i_wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     spdlog::info("verb=listen listener={} address={}:{} threads={} tls={}", spec.name,
                  address->host, port, spec.threads, config_.tls.Enabled());
   }

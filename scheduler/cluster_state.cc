@@ -19,7 +19,8 @@ std::uint64_t AllGpus(std::int64_t count) {
 tl::expected<ClusterState, std::string> ClusterState::Create(std::vector<Node> nodes,
                                                              const StateOptions& options) {
   ClusterState state;
-  auto by_name = std::make_shared<std::map<std::string, std::size_t>>();
+  auto by_name = std::make_shared<std::unordered_map<std::string, std::size_t>>();
+  by_name->reserve(nodes.size());
   std::vector<topology::NodeInput> inputs;
   inputs.reserve(nodes.size());
   auto gpu_topologies = std::make_shared<std::vector<topology::GpuTopology>>();

@@ -79,6 +79,13 @@ std::string DecodeError::ToString() const {
   return out + ": " + message;
 }
 
+std::optional<scheduler::TaintEffect> ParseTaintEffect(std::string_view name) {
+  if (name == "NoSchedule") return scheduler::TaintEffect::kNoSchedule;
+  if (name == "PreferNoSchedule") return scheduler::TaintEffect::kPreferNoSchedule;
+  if (name == "NoExecute") return scheduler::TaintEffect::kNoExecute;
+  return std::nullopt;
+}
+
 tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, QuantityScale scale) {
   // Error texts are built only on failure (the wire decoder calls this for every Node quantity).
   auto shown = [text] { return Quote(text); };
@@ -372,12 +379,8 @@ Decoded<std::vector<scheduler::Toleration>> DecodeTolerations(const YAML::Node& 
     t.value = *value;
     auto effect = OptionalString(item, "effect", file, "toleration effect");
     if (!effect) return tl::unexpected(effect.error());
-    if (*effect == "NoSchedule") {
-      t.effect = scheduler::TaintEffect::kNoSchedule;
-    } else if (*effect == "PreferNoSchedule") {
-      t.effect = scheduler::TaintEffect::kPreferNoSchedule;
-    } else if (*effect == "NoExecute") {
-      t.effect = scheduler::TaintEffect::kNoExecute;
+    if (auto parsed = ParseTaintEffect(*effect)) {
+      t.effect = *parsed;
     } else if (!effect->empty()) {
       return tl::unexpected(ErrorAt(Child(item, "effect"), file,
                                     "toleration effect " + Quote(*effect) +
@@ -407,12 +410,8 @@ Decoded<std::vector<scheduler::Taint>> DecodeTaints(const YAML::Node& list,
     t.value = *value;
     auto effect = OptionalString(item, "effect", file, "taint effect");
     if (!effect) return tl::unexpected(effect.error());
-    if (*effect == "NoSchedule") {
-      t.effect = scheduler::TaintEffect::kNoSchedule;
-    } else if (*effect == "PreferNoSchedule") {
-      t.effect = scheduler::TaintEffect::kPreferNoSchedule;
-    } else if (*effect == "NoExecute") {
-      t.effect = scheduler::TaintEffect::kNoExecute;
+    if (auto parsed = ParseTaintEffect(*effect)) {
+      t.effect = *parsed;
     } else {
       return tl::unexpected(ErrorAt(PositionNode(Child(item, "effect"), item), file,
                                     "taint " + t.key + " has effect " + Quote(*effect) +

@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -49,6 +50,10 @@ enum class QuantityScale : std::uint8_t {
 // exponent e<n>/E<n> ("1e9", "12E-3"). Negative values are rejected: capacities and requests are >=
 // 0. The error says what is wrong with the text, without a position.
 tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, QuantityScale scale);
+
+// A taint effect by its API name (NoSchedule, PreferNoSchedule, NoExecute); nothing for any other
+// text. Shared by the YAML decoder and the extender's wire decoder.
+std::optional<scheduler::TaintEffect> ParseTaintEffect(std::string_view name);
 
 // A decoded object together with where it came from.
 struct SourceObject {

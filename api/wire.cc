@@ -251,12 +251,8 @@ Resources Max(const Resources& a, const Resources& b) {
 Status ReadEffect(od::value& v, std::optional<scheduler::TaintEffect>& out) {
   std::string s;
   if (auto ok = ReadString(v, s); !ok) return ok;
-  if (s == "NoSchedule") {
-    out = scheduler::TaintEffect::kNoSchedule;
-  } else if (s == "PreferNoSchedule") {
-    out = scheduler::TaintEffect::kPreferNoSchedule;
-  } else if (s == "NoExecute") {
-    out = scheduler::TaintEffect::kNoExecute;
+  if (auto parsed = ParseTaintEffect(s)) {
+    out = *parsed;
   } else if (!s.empty()) {
     return tl::unexpected(" \"" + s +
                           "\" is unknown; use NoSchedule, PreferNoSchedule or NoExecute");

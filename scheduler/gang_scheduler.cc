@@ -264,6 +264,17 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
   return true;
 }
 
+std::vector<std::vector<bool>> GangScheduler::RoleMask(
+    const GangSpec& spec, const std::string& role, const std::vector<std::size_t>& offered) const {
+  std::vector<std::vector<bool>> mask(spec.roles.size());
+  for (std::size_t r = 0; r < spec.roles.size(); ++r) {
+    if (spec.roles[r].name != role) continue;
+    mask[r].assign(state_.node_count(), false);
+    for (std::size_t n : offered) mask[r][n] = true;
+  }
+  return mask;
+}
+
 std::optional<int> GangScheduler::SlotFor(GangRecord& g, const Member& m) {
   const Plan* plan = state_.HoldOf(g.key);
   if (!plan) return std::nullopt;
@@ -419,15 +430,10 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
                  " more pods of gang " + g.key.ToString();
       return reject_all(g.reason);
     }
-    PlannerOptions po = options_.planner;
     // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role.
+    PlannerOptions po = options_.planner;
     if (offered_idx.size() < state_.node_count()) {
-      for (std::size_t r = 0; r < spec.roles.size(); ++r) {
-        if (spec.roles[r].name != member.role) continue;
-        po.role_node_mask.resize(spec.roles.size());
-        po.role_node_mask[r].assign(state_.node_count(), false);
-        for (std::size_t n : offered_idx) po.role_node_mask[r][n] = true;
-      }
+      po.role_node_mask = RoleMask(spec, member.role, offered_idx);
     }
     if (!PlanAndHold(g, po, now)) return reject_all(g.reason);
     hold = state_.HoldOf(g.key);
@@ -465,13 +471,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
   if (g.phase == GangPhase::kPlanned && BoundCount(g) == 0) {
     const Plan previous = *hold;
     PlannerOptions po = options_.planner;
-    const GangSpec spec = SpecOf(g);
-    po.role_node_mask.assign(spec.roles.size(), {});
-    for (std::size_t r = 0; r < spec.roles.size(); ++r) {
-      if (spec.roles[r].name != member.role) continue;
-      po.role_node_mask[r].assign(state_.node_count(), false);
-      for (std::size_t n : offered_idx) po.role_node_mask[r][n] = true;
-    }
+    po.role_node_mask = RoleMask(SpecOf(g), member.role, offered_idx);
     if (PlanAndHold(g, po, now)) {
       if (const auto again = SlotFor(g, member)) {
         const std::string node = state_.HoldOf(g.key)->pods[*again].node;

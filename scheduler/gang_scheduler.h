@@ -149,6 +149,9 @@ class GangScheduler {
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // The slot of a member in the held plan, assigning a free slot of its role when it has none.
   std::optional<int> SlotFor(GangRecord& g, const Member& m);
+  // The planner's feasibility mask confining `role` to the offered nodes (other roles unmasked).
+  std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const std::string& role,
+                                          const std::vector<std::size_t>& offered) const;
   void ReleaseGang(GangRecord& g, const std::string& reason);
   int BoundCount(const GangRecord& g) const;
   GangStatus StatusOf(const GangRecord& g, Millis now) const;

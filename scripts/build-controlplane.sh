@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Builds the e2e control plane from the Go module proxy at pinned versions: etcd, kube-apiserver,
-# kube-scheduler and kubectl, through the wrapper modules in tests/e2e/controlplane/ (docs/e2e.md).
+# kube-scheduler and kubectl, and Kubeflow's training-operator, through the wrapper modules in
+# tests/e2e/controlplane/ (docs/e2e.md).
 #
-#   scripts/build-controlplane.sh            build if needed; print the bin dir on stdout (last line)
-#   scripts/build-controlplane.sh --force    rebuild even if cached
+#   scripts/build-controlplane.sh            build both if needed; print the control plane's bin dir on
+#                                            stdout (last line)
+#   scripts/build-controlplane.sh --training-operator
+#                                            only the training-operator: build if needed, print its
+#                                            directory (bin/training-operator, crds/*.yaml) last
+#   scripts/build-controlplane.sh --force    rebuild even if cached (with --training-operator: only it)
 #   scripts/build-controlplane.sh --pin-kubernetes v1.N.M
 #                                            rewrite tests/e2e/controlplane/kube/go.mod for another
 #                                            release (one replace per staging module) and `go mod tidy`
 #
 # Cache (outside the clone, survives fresh CI clones on the same machine):
 #   ${GANGSCHED_CACHE:-$HOME/.cache/gangsched}/controlplane/<version>/bin   the binaries
+#   ${GANGSCHED_CACHE:-$HOME/.cache/gangsched}/controlplane/<to-version>/   bin/training-operator and the
+#                                            TFJob/PyTorchJob/MPIJob CRDs from its module (crds/)
 #   ${GANGSCHED_CACHE:-$HOME/.cache/gangsched}/controlplane/gomod           GOMODCACHE
 #   ${GANGSCHED_CACHE:-$HOME/.cache/gangsched}/controlplane/gocache         GOCACHE
 # <version> = k8s-<kubernetes version>-etcd-<etcd version>-<hash of the wrapper modules and this recipe>,
 # so a changed go.mod/go.sum/main.go builds into a new directory and an unchanged one is reused at once.
+# <to-version> = training-operator-<its version>-<hash of its wrapper module and this recipe>, likewise.
 #
 # Builds run under `nice -n 19` with GOFLAGS=-p=${GANGSCHED_GO_JOBS:-2} (the machine has 2 shared cores).
 set -euo pipefail
@@ -41,6 +49,10 @@ required_version() {
 }
 kube_version() { required_version k8s.io/kubernetes "$SRC/kube/go.mod"; }
 etcd_version() { required_version go.etcd.io/etcd/server/v3 "$SRC/etcd/go.mod"; }
+TO_MODULE=github.com/kubeflow/training-operator
+TO_MAIN=$TO_MODULE/cmd/training-operator.v1
+# The CRDs of the schemes scripts/controlplane.sh enables (--enable-scheme), from the module's manifests.
+TO_CRDS=(kubeflow.org_tfjobs.yaml kubeflow.org_pytorchjobs.yaml kubeflow.org_mpijobs.yaml)
 
 pin_kubernetes() {
   local k="$1"
@@ -70,13 +82,17 @@ pin_kubernetes() {
 }
 
 FORCE=0
-case "${1:-}" in
-  --pin-kubernetes) pin_kubernetes "${2:?version}"; exit 0 ;;
-  --force) FORCE=1 ;;
-  "") ;;
-  -h|--help) sed -n '2,/^set -euo pipefail/{/^set /!p}' "$0"; exit 0 ;;
-  *) die "unknown argument $1" ;;
-esac
+ONLY_TO=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --pin-kubernetes) pin_kubernetes "${2:?version}"; exit 0 ;;
+    --force) FORCE=1 ;;
+    --training-operator) ONLY_TO=1 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail/{/^set /!p}' "$0"; exit 0 ;;
+    *) die "unknown argument $1" ;;
+  esac
+  shift
+done
 
 KUBE_VERSION="$(kube_version)"
 ETCD_VERSION="$(etcd_version)"
@@ -88,6 +104,11 @@ HASH="$( (echo "recipe=$RECIPE $(go env GOVERSION)";
 VERSION_DIR="$CACHE_ROOT/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-$HASH"
 BIN="$VERSION_DIR/bin"
 BINARIES=(etcd kube-apiserver kube-scheduler kubectl)
+TO_VERSION="$(required_version "$TO_MODULE" "$SRC/training-operator/go.mod")"
+[[ -n "$TO_VERSION" ]] || die "cannot read the $TO_MODULE version from $SRC/training-operator/go.mod"
+TO_HASH="$( (echo "recipe=$RECIPE $(go env GOVERSION) crds=${TO_CRDS[*]}";
+             cd "$SRC" && cat training-operator/go.mod training-operator/go.sum) | sha256sum | cut -c1-12)"
+TO_DIR="$CACHE_ROOT/training-operator-$TO_VERSION-$TO_HASH"
 
 complete() {
   [[ -f "$VERSION_DIR/.complete" ]] || return 1
@@ -102,10 +123,63 @@ if ! flock -n 9; then
   flock 9
 fi
 
-# Binaries of other pins that no run has used for 7 days go (each set is about 265 MB); Go trims
-# GOCACHE itself.
-find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -name 'k8s-*' ! -path "$VERSION_DIR" \
-  ! -newermt '-7 days' -exec rm -rf {} + 2>/dev/null || true
+# Binaries of other pins that no run has used for 7 days go (each set is about 265 MB, a
+# training-operator 45 MB); Go trims GOCACHE itself.
+find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 \( -name 'k8s-*' -o -name 'training-operator-*' \) \
+  ! -path "$VERSION_DIR" ! -path "$TO_DIR" ! -newermt '-7 days' -exec rm -rf {} + 2>/dev/null || true
+
+# Kubeflow's training-operator (the real TFJob/PyTorchJob/MPIJob controllers): the upstream main, built
+# by import path (the wrapper module lists it as a `tool`), plus the CRDs from the same module zip.
+to_complete() {
+  [[ -f "$TO_DIR/.complete" && -x "$TO_DIR/bin/training-operator" ]] || return 1
+  local c
+  for c in "${TO_CRDS[@]}"; do [[ -s "$TO_DIR/crds/$c" ]] || return 1; done
+}
+build_training_operator() {
+  if [[ "$FORCE" == 0 ]] && to_complete; then
+    touch "$TO_DIR"
+    log "cached: training-operator $TO_VERSION in $TO_DIR"
+    return 0
+  fi
+  log "building training-operator $TO_VERSION ($TO_MAIN)"
+  local t0=$SECONDS stage
+  stage="$(mktemp -d "$CACHE_ROOT/.stage.XXXXXX")"
+  TO_STAGE="$stage"
+  trap 'rm -rf "$TO_STAGE"' EXIT
+  mkdir -p "$stage/bin" "$stage/crds"
+  (cd "$SRC/training-operator" && nice -n 19 go build -trimpath -ldflags "-s -w" \
+    -o "$stage/bin/training-operator" "$TO_MAIN")
+  # No version variable upstream; the module version is in the build info (`go version -m`).
+  go version -m "$stage/bin/training-operator" | grep -qE "^[[:space:]]+mod[[:space:]]+$TO_MODULE[[:space:]]+$TO_VERSION[[:space:]]" \
+    || die "training-operator build info does not name $TO_MODULE $TO_VERSION"
+  "$stage/bin/training-operator" --help >/dev/null 2>&1 || die "training-operator --help failed"
+  local moddir c
+  moddir="$(cd "$SRC/training-operator" && go list -m -f '{{.Dir}}' "$TO_MODULE")"
+  for c in "${TO_CRDS[@]}"; do
+    cp "$moddir/manifests/base/crds/$c" "$stage/crds/$c" || die "no $c in $moddir/manifests/base/crds"
+  done
+  chmod -R u+w "$stage"
+  rm -rf "$TO_DIR"
+  mv "$stage" "$TO_DIR"
+  trap - EXIT
+  chmod 755 "$TO_DIR"
+  {
+    echo "training-operator=$TO_VERSION"
+    echo "go=$(go env GOVERSION)"
+    echo "hash=$TO_HASH"
+    echo "crds_from=$TO_MODULE@$TO_VERSION/manifests/base/crds"
+    echo "build_seconds=$((SECONDS - t0))"
+    echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  } >"$TO_DIR/.complete"
+  log "training-operator built in $((SECONDS - t0))s: $TO_DIR"
+}
+
+if [[ "$ONLY_TO" == 1 ]]; then
+  build_training_operator
+  echo "$TO_DIR"
+  exit 0
+fi
+build_training_operator
 
 if [[ "$FORCE" == 0 ]] && complete; then
   touch "$VERSION_DIR"  # last use, for the pruning above

@@ -2,7 +2,7 @@
 # A real Kubernetes control plane on loopback for the e2e tests: etcd, kube-apiserver and kube-scheduler
 # (built by scripts/build-controlplane.sh), fake GPU nodes, no kubelet. See docs/e2e.md.
 #
-#   scripts/controlplane.sh start [--run-dir DIR] [--no-scheduler] [--layout BxRxN]
+#   scripts/controlplane.sh start [--run-dir DIR] [--no-scheduler] [--layout BxRxN] [--training-operator]
 #       Starts everything, then prints shell exports (eval them, or read DIR/env):
 #         GANGSCHED_E2E_RUN_DIR, KUBECONFIG (admin, group system:masters), GANGSCHED_E2E_BIN, ...
 #       The processes keep running after the script returns; stop them with `stop`.
@@ -28,6 +28,11 @@
 #                             manifests/base/kube-scheduler-config.yaml); only its kubeconfig path and the
 #                             extender ports are substituted
 #   GANGSCHED_E2E_SCHEDULER_V kube-scheduler log verbosity (default 2)
+#   GANGSCHED_E2E_TRAINING_OPERATOR=1  same as --training-operator: apply the TFJob/PyTorchJob/MPIJob CRDs
+#                             and run Kubeflow's training-operator v1 (built by scripts/build-controlplane.sh),
+#                             which creates the pods of those jobs; no gang scheduler name, no webhooks
+#   GANGSCHED_TRAINING_OPERATOR_DIR  use this training-operator (bin/training-operator, crds/) instead of
+#                             scripts/build-controlplane.sh --training-operator
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +46,7 @@ usage() { sed -n '2,/^set -euo pipefail/{/^set /!p}' "$0" >&2; exit 2; }
 CMD="${1:-}"; [[ -n "$CMD" ]] || usage; shift
 RUN_DIR="${GANGSCHED_E2E_RUN_DIR:-}"
 WITH_SCHEDULER=1
+WITH_TRAINING_OPERATOR="${GANGSCHED_E2E_TRAINING_OPERATOR:-0}"
 LAYOUT="${GANGSCHED_E2E_LAYOUT:-1x2x2}"
 RUN_ARGV=()
 while [[ $# -gt 0 ]]; do
@@ -48,6 +54,7 @@ while [[ $# -gt 0 ]]; do
     --run-dir) RUN_DIR="$2"; shift 2 ;;
     --no-scheduler) WITH_SCHEDULER=0; shift ;;
     --layout) LAYOUT="$2"; shift 2 ;;
+    --training-operator) WITH_TRAINING_OPERATOR=1; shift ;;
     --) shift; RUN_ARGV=("$@"); break ;;
     -h|--help) usage ;;
     *) die "unknown argument $1" ;;
@@ -104,9 +111,10 @@ stop_one() {
 
 do_stop() {
   need_run_dir
-  # Reverse start order: the scheduler first, etcd last.
+  # Reverse start order: the training-operator and the scheduler first, etcd last (a client still
+  # watching keeps kube-apiserver from exiting on SIGTERM).
   local name
-  for name in kube-scheduler kube-apiserver etcd; do stop_one "$name"; done
+  for name in training-operator kube-scheduler kube-apiserver etcd; do stop_one "$name"; done
   # Anything else a test registered in pids/ (extenders, gangsched) is stopped too.
   for f in "$RUN_DIR"/pids/*.pid; do [[ -e "$f" ]] && stop_one "$(basename "$f" .pid)"; done
   log "stopped the processes of $RUN_DIR"
@@ -184,6 +192,36 @@ new = new.replace("http://127.0.0.1:8888", f"http://127.0.0.1:{ext_port}")
 new = new.replace("http://127.0.0.1:8889", f"http://127.0.0.1:{bind_port}")
 open(out, "w").write(new)
 EOF
+}
+
+# Kubeflow's training-operator v1 (docs/e2e.md): its CRDs, then the manager with the admin kubeconfig,
+# only the TFJob/PyTorchJob/MPIJob controllers, no gang scheduler (no PodGroups: the pods keep the
+# schedulerName of their templates), no leader election, no metrics/probe/webhook listeners.
+start_training_operator() {
+  local bin="$1" dir="${GANGSCHED_TRAINING_OPERATOR_DIR:-}"
+  if [[ -z "$dir" ]]; then dir="$("$ROOT/scripts/build-controlplane.sh" --training-operator | tail -n 1)"; fi
+  [[ -x "$dir/bin/training-operator" ]] || die "missing $dir/bin/training-operator"
+  [[ -x "$bin/kubectl" ]] || die "missing $bin/kubectl"
+  local kubectl=("$bin/kubectl" --cache-dir "$RUN_DIR/kubectl-cache")
+  # Server-side: the CRDs (about 550 KB each) exceed the client-side last-applied annotation limit.
+  "${kubectl[@]}" apply --server-side -f "$dir/crds/" >&2
+  # (Polled: `kubectl wait` fails outright while a new CRD has no status.conditions yet.)
+  crds_established() {
+    local c
+    for c in tfjobs pytorchjobs mpijobs; do
+      [[ "$("${kubectl[@]}" get crd "$c.kubeflow.org" \
+        -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" == True ]] || return 1
+    done
+  }
+  wait_until kube-apiserver 60 crds_established
+  spawn training-operator "$dir/bin/training-operator" --kubeconfig "$RUN_DIR/admin.kubeconfig" \
+    --enable-scheme=tfjob --enable-scheme=pytorchjob --enable-scheme=mpijob \
+    --gang-scheduler-name= --leader-elect=false \
+    --metrics-bind-address=0 --health-probe-bind-address=0 --monitoring-port=0 --zap-devel=false
+  # Ready when all three controllers run their workers (the manager sets them up in a goroutine).
+  to_workers() { [[ "$(grep -c '"msg":"Starting workers"' "$RUN_DIR/logs/training-operator.log")" -ge 3 ]]; }
+  wait_until training-operator 60 to_workers
+  log "training-operator: TFJob, PyTorchJob and MPIJob controllers running ($dir)"
 }
 
 do_start() {
@@ -268,6 +306,8 @@ do_start() {
     wait_until kube-scheduler 60 python3 "$LIB/cp_setup.py" lease-holder gang-scheduler
   fi
 
+  if [[ "$WITH_TRAINING_OPERATOR" == 1 ]]; then start_training_operator "$bin"; fi
+
   cat >"$RUN_DIR/env" <<EOF
 export GANGSCHED_E2E_RUN_DIR='$RUN_DIR'
 export KUBECONFIG='$RUN_DIR/admin.kubeconfig'
@@ -278,6 +318,7 @@ export GANGSCHED_E2E_SCHEDULER_HEALTHZ='https://127.0.0.1:$sched_port/healthz'
 export GANGSCHED_E2E_EXTENDER_PORT='$EXTENDER_PORT'
 export GANGSCHED_E2E_BIND_PORT='$BIND_PORT'
 export GANGSCHED_E2E_NODES='$nodes'
+export GANGSCHED_E2E_TRAINING_OPERATOR='$WITH_TRAINING_OPERATOR'
 EOF
   trap - EXIT INT TERM
   log "ready in $((SECONDS - t0))s"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The e2e suite (`make e2e`): builds the control plane (cached, scripts/build-controlplane.sh), starts it
-# (scripts/controlplane.sh) with the extender ports of the shipped KubeSchedulerConfiguration, runs every
+# (scripts/controlplane.sh) with the extender ports of the shipped KubeSchedulerConfiguration and with
+# Kubeflow's training-operator (it creates the pods of TFJobs/PyTorchJobs/MPIJobs), runs every
 # tests/e2e/test_*.py against it (each starts the extender it needs on those ports: tests/e2e/lib/
 # extenders.py) and stops everything, also on failure or Ctrl-C.
 #
@@ -12,6 +13,8 @@
 #                                 (a failing run always keeps it and prints where)
 #   GANGSCHED_E2E_CAPTURE_DIR=DIR save the first filter/prioritize/bind request kube-scheduler sends,
 #                                 byte for byte (tests/fixtures/extender/captured/ holds such a capture)
+#   GANGSCHED_E2E_TRAINING_OPERATOR=0  start the control plane without the training-operator (tests
+#                                 that need it skip)
 #   GANGSCHED_E2E_EXTENDER_PORT / GANGSCHED_E2E_BIND_PORT
 #                                 default 8888 / 8889 as shipped; when one is taken (another engineer's
 #                                 gangsched), free ports are used and substituted into the config copy
@@ -47,6 +50,8 @@ if [[ -z "${GANGSCHED_E2E_BIND_PORT:-}" ]]; then
 fi
 export GANGSCHED_E2E_EXTENDER_PORT GANGSCHED_E2E_BIND_PORT
 
+export GANGSCHED_E2E_TRAINING_OPERATOR="${GANGSCHED_E2E_TRAINING_OPERATOR:-1}"
+
 RUN_DIR="$(mktemp -d /tmp/gangsched-e2e.XXXXXX)"
 export GANGSCHED_E2E_RUN_DIR="$RUN_DIR"
 passed=0
@@ -57,7 +62,7 @@ finish() {
   if [[ $failed -eq 0 && $rc -eq 0 && "${GANGSCHED_E2E_KEEP:-0}" != 1 ]]; then
     rm -rf "$RUN_DIR"
   else
-    log "run dir kept: $RUN_DIR (logs/ has etcd, kube-apiserver, kube-scheduler and extender logs)"
+    log "run dir kept: $RUN_DIR (logs/ has etcd, kube-apiserver, kube-scheduler, training-operator and extender logs)"
   fi
   # The suite's closing line, last so CI reads it as the result.
   if [[ -n "${summary:-}" ]]; then echo "$summary"; fi

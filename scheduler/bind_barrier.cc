@@ -205,6 +205,17 @@ int BindBarrier::Arrived(const GangKey& key) const {
                     [](const Slot& s) { return s.state != SlotState::kEmpty; }));
 }
 
+std::vector<std::string> BindBarrier::ArrivedUids(const GangKey& key) const {
+  std::vector<std::string> out;
+  auto it = gangs_.find(key);
+  if (it == gangs_.end()) return out;
+  for (const Slot& s : it->second.slots) {
+    if (s.state != SlotState::kEmpty) out.push_back(s.uid);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 int BindBarrier::Bound(const GangKey& key) const {
   auto it = gangs_.find(key);
   if (it == gangs_.end()) return 0;

@@ -64,6 +64,8 @@ class BindBarrier {
   bool IsOpen(const GangKey& gang) const { return gangs_.count(gang) > 0; }
   std::optional<BarrierPhase> Phase(const GangKey& gang) const;
   int Arrived(const GangKey& gang) const;  // members waiting or bound
+  // UIDs of the members that reached bind (waiting, binding or bound), sorted.
+  std::vector<std::string> ArrivedUids(const GangKey& gang) const;
   int Bound(const GangKey& gang) const;
   int Slots(const GangKey& gang) const;
   // True when every slot is bound (the caller then closes the gang and finishes its hold).

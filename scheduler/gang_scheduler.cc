@@ -666,6 +666,7 @@ GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   s.members_seen = static_cast<int>(g.members.size());
   s.members_bound = BoundCount(g);
   s.members_arrived = std::max(barrier_.Arrived(g.key), s.members_bound);
+  s.arrived_uids = barrier_.ArrivedUids(g.key);
   s.hold_deadline = holds_.Deadline(g.key);
   s.backoff_until = holds_.BackoffUntil(g.key, now);
   if (const Plan* plan = state_.HoldOf(g.key)) {

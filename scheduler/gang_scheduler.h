@@ -66,6 +66,7 @@ struct GangStatus {
   int quorum = 0;
   int members_seen = 0;     // pods known (filtered or from the API)
   int members_arrived = 0;  // waiting in the barrier or bound
+  std::vector<std::string> arrived_uids;  // their UIDs, sorted (the rest may be parked)
   int members_bound = 0;
   std::optional<Millis> hold_deadline;
   std::optional<Millis> backoff_until;

@@ -29,6 +29,9 @@ TEST_CASE("no member is bound before every quorum member reached bind", "[barrie
   CHECK(barrier.Arrive(kGang, "u1", "worker", "n1", 0).action == BarrierAction::kWait);
   CHECK(barrier.Arrive(kGang, "u3", "ps", "n1", 0).action == BarrierAction::kWait);
   CHECK(barrier.Arrived(kGang) == 2);
+  // The notifier requeues only the members that have not reached bind.
+  CHECK(barrier.ArrivedUids(kGang) == std::vector<std::string>{"u1", "u3"});
+  CHECK(barrier.ArrivedUids(GangKey{"ml", "other"}).empty());
   const auto d = barrier.Arrive(kGang, "u2", "worker", "n2", 0);
   REQUIRE(d.action == BarrierAction::kBind);
   CHECK(d.pods.size() == 3);

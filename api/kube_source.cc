@@ -802,6 +802,7 @@ struct GangNotifier::GangView {
   std::string reason;
   int quorum = 0;
   int members_seen = 0;
+  std::vector<std::string> arrived_uids;  // members in the barrier (or bound)
   std::string summary;
 };
 
@@ -857,6 +858,7 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
       v.reason = g.reason;
       v.quorum = g.quorum;
       v.members_seen = g.members_seen;
+      v.arrived_uids = g.arrived_uids;
       if (g.plan) {
         v.summary = scheduler::DescribePlan(*g.plan, engine.state().topology().level_names());
       }
@@ -893,35 +895,72 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
       continue;
     }
     placed_.erase(gang);  // waits again (a member was replaced): placed again later
-    if (g.phase != scheduler::GangPhase::kWaiting || g.reason.empty()) continue;
+    const bool had_quorum = seen_quorum_.count(gang) > 0;
+    const bool has_quorum = g.members_seen >= g.quorum;
+    if (has_quorum) {
+      seen_quorum_.insert(gang);
+    } else {
+      seen_quorum_.erase(gang);
+    }
     std::vector<MemberRef> pending = members_(g.key);
     pending.erase(
         std::remove_if(pending.begin(), pending.end(), [](const MemberRef& m) { return m.bound; }),
         pending.end());
     if (pending.empty()) continue;
+    if (g.phase == scheduler::GangPhase::kPlanned) {
+      // The gang holds its capacity; members that were rejected before it was planned (too few
+      // pods, no room) sit in kube-scheduler's unschedulable queue. Requeue those that have not
+      // reached bind so the barrier fills now rather than at the 5-minute flush.
+      pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                   [&g](const MemberRef& m) {
+                                     return std::binary_search(g.arrived_uids.begin(),
+                                                               g.arrived_uids.end(), m.uid);
+                                   }),
+                    pending.end());
+      if (!pending.empty() && due(last_nudge_, gang, options_.nudge_interval)) {
+        Nudge(gang, pending, "gang planned", now);
+      }
+      continue;
+    }
+    if (g.phase != scheduler::GangPhase::kWaiting || g.reason.empty()) continue;
     if (due(last_event_, gang + "|GangWaiting", options_.event_interval)) {
       PostEvent(pending.front().ns, pending.front().name, pending.front().uid, "GangWaiting", true,
                 "gang " + gang + " waits: " + g.reason, now);
     }
-    if (freed && g.members_seen >= g.quorum && due(last_nudge_, gang, options_.nudge_interval)) {
-      std::string patch = R"({"metadata":{"annotations":{")";
-      patch += kNudgeAnnotation;
-      patch += R"(":)";
-      AppendJsonString(patch, MicroTime(now));
-      patch += "}}}";
-      for (const MemberRef& m : pending) {
-        const KubeResponse r =
-            client_.MergePatch("/api/v1/namespaces/" + m.ns + "/pods/" + m.name, patch);
-        if (r.Ok()) {
-          ++nudges_;
-        } else {
-          spdlog::warn("verb=nudge pod={}/{} gang={} decision=failed error=\"{}\"", m.ns, m.name,
-                       gang, r.Describe());
-        }
-      }
-      spdlog::info("verb=nudge gang={} pods={} reason=\"capacity freed\"", gang, pending.size());
+    // Capacity was freed, or the gang's last pods appeared after its members were rejected for
+    // want of pods: the gang may be plannable now.
+    const bool quorum_reached = has_quorum && !had_quorum && !first;
+    if (has_quorum && (freed || quorum_reached) &&
+        due(last_nudge_, gang, options_.nudge_interval)) {
+      Nudge(gang, pending, freed ? "capacity freed" : "quorum of pods reached", now);
     }
   }
+  // Forget gangs that are gone.
+  for (auto it = seen_quorum_.begin(); it != seen_quorum_.end();) {
+    const bool known = std::any_of(gangs.begin(), gangs.end(),
+                                   [&it](const GangView& g) { return g.key.ToString() == *it; });
+    it = known ? std::next(it) : seen_quorum_.erase(it);
+  }
+}
+
+void GangNotifier::Nudge(const std::string& gang, const std::vector<MemberRef>& pods,
+                         const char* why, std::chrono::system_clock::time_point now) {
+  std::string patch = R"({"metadata":{"annotations":{")";
+  patch += kNudgeAnnotation;
+  patch += R"(":)";
+  AppendJsonString(patch, MicroTime(now));
+  patch += "}}}";
+  for (const MemberRef& m : pods) {
+    const KubeResponse r =
+        client_.MergePatch("/api/v1/namespaces/" + m.ns + "/pods/" + m.name, patch);
+    if (r.Ok()) {
+      ++nudges_;
+    } else {
+      spdlog::warn("verb=nudge pod={}/{} gang={} decision=failed error=\"{}\"", m.ns, m.name, gang,
+                   r.Describe());
+    }
+  }
+  spdlog::info("verb=nudge gang={} pods={} reason=\"{}\"", gang, pods.size(), why);
 }
 
 void GangNotifier::PostEvent(const std::string& ns, const std::string& pod,

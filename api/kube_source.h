@@ -170,7 +170,7 @@ std::string EncodeBinding(const BindingRequest& request);
 class GangNotifier {
  public:
   struct Options {
-    std::chrono::milliseconds period{2'000};           // how often gangs are looked at
+    std::chrono::milliseconds period{1'000};           // how often gangs are looked at
     std::chrono::milliseconds event_interval{30'000};  // per gang and reason
     std::chrono::milliseconds nudge_interval{10'000};  // per gang
     std::string instance;                              // reportingInstance (host name)
@@ -194,6 +194,9 @@ class GangNotifier {
   void PostEvent(const std::string& ns, const std::string& pod, const std::string& pod_uid,
                  const std::string& reason, bool warning, const std::string& note,
                  std::chrono::system_clock::time_point now);
+  // Patches gangsched.io/nudge on each pod so kube-scheduler requeues it.
+  void Nudge(const std::string& gang, const std::vector<MemberRef>& pods, const char* why,
+             std::chrono::system_clock::time_point now);
 
   KubeClient& client_;
   ExtenderService& service_;
@@ -201,7 +204,8 @@ class GangNotifier {
   Options options_;
   std::map<std::string, std::chrono::system_clock::time_point> last_event_;  // gang|reason
   std::map<std::string, std::chrono::system_clock::time_point> last_nudge_;  // gang
-  std::set<std::string> placed_;  // gangs whose GangPlaced was posted
+  std::set<std::string> placed_;       // gangs whose GangPlaced was posted
+  std::set<std::string> seen_quorum_;  // gangs that had a quorum of pods at the last look
   std::int64_t last_free_gpus_ = -1;
   std::atomic<int> events_{0};
   std::atomic<int> nudges_{0};

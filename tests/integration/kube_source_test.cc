@@ -631,5 +631,91 @@ TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed c
   CHECK(api.With([](FakeApiServer& s) { return s.events_.size(); }) == 2);
 }
 
+TEST_CASE("notifier: a planned gang's members that have not reached bind are nudged") {
+  FakeApiServer api;
+  Harness h;
+  KubeClient client(api.Config());
+  // One free 8-GPU node; gang bert (2 x 4 GPUs) was planned when bert-0 was filtered and bert-0
+  // waits in the barrier. bert-1 was rejected earlier (too few pods) and sits in kube-scheduler's
+  // unschedulable queue: only it is nudged.
+  auto node = DecodeNodeJson(RecordedNodes().front());
+  REQUIRE(node);
+  std::vector<scheduler::Pod> members;
+  for (int i = 0; i < 2; ++i) {
+    auto m = DecodePodJson(PodJson("bert-" + std::to_string(i), "uid-" + std::to_string(i), ""));
+    REQUIRE(m);
+    members.push_back(*m);
+  }
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
+    REQUIRE(engine.ReplaceNodes({*node}));
+    for (const auto& m : members) engine.UpsertPod(m);
+    const auto answer = engine.Filter(members[0], {node->name}, now);
+    REQUIRE(answer.feasible == std::vector<std::string>{node->name});
+    CHECK(engine.Bind("default", "bert-0", "uid-0", node->name, now).action ==
+          scheduler::BarrierAction::kWait);
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false},
+                                 {"default", "bert-1", "uid-1", false}};
+  GangNotifier notifier(
+      client, *h.service,
+      [&](const scheduler::GangKey& key) {
+        return key.name == "bert" ? refs : std::vector<MemberRef>{};
+      },
+      GangNotifier::Options{});
+  const auto t0 = std::chrono::system_clock::now();
+  notifier.RunOnce(t0);
+  CHECK(notifier.nudges_posted() == 1);
+  const auto patches = api.With([](FakeApiServer& s) { return s.patches_; });
+  REQUIRE(patches.size() == 1);
+  CHECK(patches[0].find("/api/v1/namespaces/default/pods/bert-1 ") == 0);
+  notifier.RunOnce(t0 + std::chrono::seconds(3));  // rate-limited per gang
+  CHECK(notifier.nudges_posted() == 1);
+  notifier.RunOnce(t0 + std::chrono::seconds(12));  // still not at bind: nudged again
+  CHECK(notifier.nudges_posted() == 2);
+  // A planned gang is not waiting: no GangWaiting Event.
+  CHECK(api.With([](FakeApiServer& s) { return s.events_.size(); }) == 0);
+}
+
+TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its quorum") {
+  FakeApiServer api;
+  Harness h;
+  KubeClient client(api.Config());
+  auto node = DecodeNodeJson(RecordedNodes().front());
+  REQUIRE(node);
+  std::vector<scheduler::Pod> members;
+  for (int i = 0; i < 2; ++i) {
+    auto m = DecodePodJson(PodJson("bert-" + std::to_string(i), "uid-" + std::to_string(i), ""));
+    REQUIRE(m);
+    members.push_back(*m);
+  }
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
+    REQUIRE(engine.ReplaceNodes({*node}));
+    engine.UpsertPod(members[0]);
+    engine.Filter(members[0], {node->name}, now);  // rejected: waiting for 1 more pod
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false}};
+  GangNotifier notifier(
+      client, *h.service,
+      [&](const scheduler::GangKey& key) {
+        return key.name == "bert" ? refs : std::vector<MemberRef>{};
+      },
+      GangNotifier::Options{});
+  const auto t0 = std::chrono::system_clock::now();
+  notifier.RunOnce(t0);
+  CHECK(notifier.nudges_posted() == 0);
+  // bert-1 appears (watch): the gang has its quorum; the parked bert-0 is requeued.
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis) {
+    engine.UpsertPod(members[1]);
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+  refs.push_back({"default", "bert-1", "uid-1", false});
+  notifier.RunOnce(t0 + std::chrono::seconds(1));
+  CHECK(notifier.nudges_posted() == 2);
+  notifier.RunOnce(t0 + std::chrono::seconds(20));  // quorum was already there: no new nudge
+  CHECK(notifier.nudges_posted() == 2);
+}
+
 }  // namespace
 }  // namespace gangsched::api

@@ -3,8 +3,10 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <optional>
 
@@ -14,6 +16,11 @@
 #include "config/config.h"
 
 namespace gangsched::api {
+
+namespace {
+// How long a stop waits for the listeners' workers before exiting anyway.
+constexpr std::chrono::milliseconds kStopGrace{2'000};
+}  // namespace
 
 int RunServe(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   for (const std::string& a : args) {
@@ -111,7 +118,20 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (notifier) notifier->Stop();
   if (source) source->Stop();
   service.Shutdown("gangsched is shutting down");
-  server.Stop();
+  // Held binds are answered; the listeners close. A connection kube-scheduler keeps alive but idle
+  // holds its worker until the keep-alive timeout (cpp-httplib checks for a stop only between
+  // requests), so the join is bounded: after the grace period the process exits with those
+  // connections open. Nothing is lost: all state is rebuilt from the API server or the file.
+  auto stopped = std::async(std::launch::async, [&server] { server.Stop(); });
+  if (stopped.wait_for(kStopGrace) == std::future_status::timeout) {
+    spdlog::info(
+        "verb=stop decision=exit reason=\"idle keep-alive connections still open after {} ms\"",
+        kStopGrace.count());
+    spdlog::shutdown();
+    out << std::flush;
+    err << std::flush;
+    std::_Exit(0);
+  }
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #                                 byte for byte (tests/fixtures/extender/captured/ holds such a capture)
 #   GANGSCHED_E2E_TRAINING_OPERATOR=0  start the control plane without the training-operator (tests
 #                                 that need it skip)
+#   GANGSCHED_E2E_LAYOUT=BxRxN    fake node layout (default 1x2x4: 2 racks of 4 nodes, 8 GPUs each)
 #   GANGSCHED_E2E_EXTENDER_PORT / GANGSCHED_E2E_BIND_PORT
 #                                 default 8888 / 8889 as shipped; when one is taken (another engineer's
 #                                 gangsched), free ports are used and substituted into the config copy
@@ -51,6 +52,8 @@ fi
 export GANGSCHED_E2E_EXTENDER_PORT GANGSCHED_E2E_BIND_PORT
 
 export GANGSCHED_E2E_TRAINING_OPERATOR="${GANGSCHED_E2E_TRAINING_OPERATOR:-1}"
+# 2 racks x 4 nodes x 8 GPUs: a rack holds mycnnjob's 32 GPUs (test_api_gangs.py).
+export GANGSCHED_E2E_LAYOUT="${GANGSCHED_E2E_LAYOUT:-1x2x4}"
 
 RUN_DIR="$(mktemp -d /tmp/gangsched-e2e.XXXXXX)"
 export GANGSCHED_E2E_RUN_DIR="$RUN_DIR"

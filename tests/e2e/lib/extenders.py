@@ -43,6 +43,7 @@ class Extender:
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
+                    self.stop()
                     raise TimeoutError(f"{name} not healthy on :{port} after 20s; log: {self.log_file}")
                 time.sleep(0.1)
 
@@ -88,3 +89,71 @@ def read_log(path: str) -> list[dict]:
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gangsched_binary() -> str:
+    root = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+    path = os.environ.get("GANGSCHED_BIN", os.path.join(root, "build", "gangsched"))
+    if not os.access(path, os.X_OK):
+        raise FileNotFoundError(f"no gangsched binary at {path} (make build, or set GANGSCHED_BIN)")
+    return path
+
+
+class GangschedApi:
+    """`gangsched serve --kubeconfig` on the configured extender ports (API-server state source).
+
+    `ops` is its ops port (GET /readyz, /api/v1/gangs). start() waits until /readyz says ready
+    (nodes and pods listed); kill() is SIGKILL, stop() SIGTERM.
+    """
+
+    def __init__(self, name: str = "gangsched-api", extra: list[str] | None = None):
+        self.name = name
+        self.extra = extra or []
+        self.ops = free_port()
+        self.ext: Extender | None = None
+
+    def start(self) -> "GangschedApi":
+        verbs, bind = ports()
+        argv = [gangsched_binary(), "serve", "--kubeconfig", os.environ["KUBECONFIG"],
+                "--listen", f"127.0.0.1:{verbs}", "--bind-listen", f"127.0.0.1:{bind}",
+                "--ops-listen", f"127.0.0.1:{self.ops}", *self.extra]
+        self.ext = Extender(self.name, argv, os.environ["GANGSCHED_E2E_RUN_DIR"], [verbs, self.ops])
+        deadline = time.monotonic() + 30
+        while self.get("/readyz") is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} not ready after 30s; log: {self.ext.log_file}")
+            time.sleep(0.1)
+        return self
+
+    def get(self, path: str):
+        """The ops listener's JSON answer, or None unless 200."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ops}{path}", timeout=2) as r:
+                return json.loads(r.read()) if r.status == 200 else None
+        except (OSError, ValueError):
+            return None
+
+    def gang(self, ns: str, name: str) -> dict | None:
+        return self.get(f"/api/v1/gangs/{ns}/{name}")
+
+    def kill(self) -> None:
+        assert self.ext is not None
+        self.ext.proc.kill()
+        self.ext.proc.wait()
+        self.ext.stop()  # removes the pid file
+
+    def stop(self) -> None:
+        if self.ext is not None:
+            self.ext.stop()
+
+    @property
+    def log_file(self) -> str:
+        assert self.ext is not None
+        return self.ext.log_file

@@ -225,6 +225,62 @@ int GangScheduler::BoundCount(const GangRecord& g) const {
 // ---- Planning
 // ----------------------------------------------------------------------------------------
 
+PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spec,
+                                        const PlannerOptions& options) const {
+  // A gang with bound members (found so after a restart, or left so by a failed Binding) plans
+  // only its other members, in the narrowest domain around the bound ones that fits them
+  // (DESIGN.md §3 "Recover"). A gang with nothing bound is planned whole.
+  GangSpec rest = spec;
+  std::vector<std::size_t> bound_nodes;
+  int bound = 0;
+  for (const auto& [uid, m] : g.members) {
+    if (!m.bound) continue;
+    ++bound;
+    if (auto n = state_.FindNode(m.node)) bound_nodes.push_back(*n);
+    for (RoleSpec& r : rest.roles) {
+      if (r.name != m.role || r.replicas <= 0) continue;
+      --r.replicas;
+      r.min_members = std::max(r.min_members - 1, 0);
+      break;
+    }
+  }
+  if (bound == 0) return Planner(options).PlanGang(state_, spec);
+  if (rest.TotalReplicas() == 0) {
+    return Unplaceable{"every member of gang " + g.key.ToString() + " is bound", false};
+  }
+  rest.quorum = std::max(spec.EffectiveQuorum() - bound, 1);
+  const topology::ClusterTopology& topo = state_.topology();
+  auto covers = [&](int domain) {
+    const topology::Domain& d = topo.domain(domain);
+    return std::all_of(bound_nodes.begin(), bound_nodes.end(), [&](std::size_t n) {
+      const int p = topo.TreePosition(static_cast<int>(n));
+      return p >= d.first_node && p < d.end_node;
+    });
+  };
+  int domain = bound_nodes.empty() ? 0 : topo.LeafDomainOf(static_cast<int>(bound_nodes.front()));
+  while (domain > 0 && !covers(domain)) domain = topo.domain(domain).parent;
+  PlanResult result = Unplaceable{};
+  for (; domain >= 0; domain = topo.domain(domain).parent) {
+    PlannerOptions confined = options;
+    if (domain > 0) {
+      const topology::Domain& d = topo.domain(domain);
+      std::vector<bool> inside(state_.node_count(), false);
+      for (int p = d.first_node; p < d.end_node; ++p) inside[topo.NodeAt(p)] = true;
+      confined.role_node_mask.resize(rest.roles.size());
+      for (std::vector<bool>& mask : confined.role_node_mask) {
+        if (mask.empty()) {
+          mask = inside;
+        } else {
+          for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = mask[i] && inside[i];
+        }
+      }
+    }
+    result = Planner(confined).PlanGang(state_, rest);
+    if (std::holds_alternative<Plan>(result)) return result;
+  }
+  return result;
+}
+
 bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
   const GangSpec spec = SpecOf(g);
   if (spec.EffectiveQuorum() > options_.max_held_binds) {
@@ -234,7 +290,7 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
                std::to_string(options_.max_held_binds);
     return false;
   }
-  const PlanResult result = Planner(options).PlanGang(state_, spec);
+  const PlanResult result = PlanRemaining(g, spec, options);
   if (const auto* no = std::get_if<Unplaceable>(&result)) {
     g.phase = GangPhase::kWaiting;
     g.reason = no->reason;

@@ -148,6 +148,9 @@ class GangScheduler {
   GangSpec SpecOf(const GangRecord& g) const;
   // Plans (or re-plans) the gang; on success holds it and opens the barrier.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
+  // What PlanAndHold plans: the whole gang, or only the members not bound yet, next to the bound.
+  PlanResult PlanRemaining(const GangRecord& g, const GangSpec& spec,
+                           const PlannerOptions& options) const;
   // The slot of a member in the held plan, assigning a free slot of its role when it has none.
   std::optional<int> SlotFor(GangRecord& g, const Member& m);
   // The planner's feasibility mask confining `role` to the offered nodes (other roles unmasked).

@@ -17,6 +17,7 @@ Scenarios (each leaves the cluster empty of its pods; the suite's fake nodes are
   podgroup    a coscheduling PodGroup's minMember: 2 of 3 pods wait, the third brings the gang
   sigkill     gangsched SIGKILLed while 3 of 4 members wait in its bind barrier (the 4th is held back
               by a scheduling gate), then restarted: no member is ever bound alone, the gang ends whole
+  recover     a gang found with 2 of 4 members already bound: the other 2 go next to them
   replace     a member deleted and recreated while the others wait in the barrier, and a stray 8-GPU
               pod arriving meanwhile: the gang ends bound whole with the new pod, the stray pod never
               gets the gang's capacity
@@ -440,6 +441,27 @@ def clean(kube: Kube) -> None:
             raise
 
 
+def scenario_recover(kube: Kube, gs: GangschedApi) -> None:
+    """A gang found partly bound (an earlier gangsched bound 2 of its 4 members before it died, or
+    2 Bindings failed): the remaining members go next to the bound ones, not to the emptier rack."""
+    rack_of = racks(kube)
+    r2 = sorted(n for n, r in rack_of.items() if r == "b1-r2")
+    names = [f"rec-{i}" for i in range(4)]
+    for name, node in zip(names[:2], r2[:2]):
+        pod = gpu_pod(name, 8, gang="rec", min_members=4)
+        pod["spec"]["nodeName"] = node
+        kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
+    wait_gang_state(gs, "rec", lambda g: g.get("members_bound") == 2, "gangsched sees 2 bound members of rec", 30)
+    for name in names[2:]:
+        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8, gang="rec", min_members=4))
+    placed = wait_bound(kube, NS, names, 90)
+    print("  rec: " + ", ".join(f"{p}->{n}" for p, n in sorted(placed.items())), flush=True)
+    check({rack_of[placed[n]] for n in names[2:]} == {"b1-r2"},
+          "the 2 pending members were placed in the rack of the 2 bound ones (b1-r2), not the free rack")
+    status = gs.gang(NS, "rec") or {}
+    check(status.get("phase") == "Bound", f"gang rec Bound ({status.get('phase')})")
+
+
 def main() -> int:
     kube = Kube()
     ensure_crds(kube)
@@ -450,7 +472,7 @@ def main() -> int:
     try:
         for name, fn in (("tfjobs", scenario_tfjobs), ("not_fit", scenario_not_fit), ("race", scenario_race),
                          ("podgroup", scenario_podgroup), ("sigkill", scenario_sigkill),
-                         ("replace", scenario_replace)):
+                         ("replace", scenario_replace), ("recover", scenario_recover)):
             if only != [""] and name not in only:
                 continue
             print(f"--- {name}", flush=True)

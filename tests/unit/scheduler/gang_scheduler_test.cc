@@ -323,5 +323,56 @@ TEST_CASE("a member offered only a node its gang holds re-plans the whole gang",
   CHECK(engine.state().FreeGpus() == 24 - 16);  // one hold's worth, never two
 }
 
+TEST_CASE("a partly bound gang has its remaining members planned next to the bound ones",
+          "[engine][recover]") {
+  // After a restart gangsched finds 2 of gang rec's 4 members bound in rack b0-r1 (by an earlier
+  // instance, or a Binding that failed for the others). Rack b0-r0 is empty; b0-r1 has 2 whole
+  // nodes left: the other 2 members go there, and the barrier waits only for them.
+  auto engine = MakeEngine(MakeCluster(1, 2, 4, 8));
+  const auto nodes = AllNodes(engine);
+  for (int i = 0; i < 2; ++i) {
+    Pod bound = GangPod("rec", 4, "rec-" + std::to_string(i), 8);
+    bound.node_name = "b0-r1-n" + std::to_string(i);
+    bound.phase = PodPhase::kRunning;
+    engine.UpsertPod(bound);
+  }
+  const Pod p2 = GangPod("rec", 4, "rec-2", 8);
+  const Pod p3 = GangPod("rec", 4, "rec-3", 8);
+  engine.UpsertPod(p2);
+  engine.UpsertPod(p3);
+  const std::string n2 = Narrowed(engine.Filter(p2, nodes, 0));
+  const std::string n3 = Narrowed(engine.Filter(p3, nodes, 1));
+  CHECK(n2.rfind("b0-r1-", 0) == 0);
+  CHECK(n3.rfind("b0-r1-", 0) == 0);
+  CHECK(std::set<std::string>{n2, n3} == std::set<std::string>{"b0-r1-n2", "b0-r1-n3"});
+  CHECK(engine.state().FreeGpus() == 64 - 32);  // 2 bound + 2 held, nothing counted twice
+  CHECK(engine.Bind("ml", "rec-2", "uid-rec-2", n2, 2).action == BarrierAction::kWait);
+  const auto d = engine.Bind("ml", "rec-3", "uid-rec-3", n3, 3);
+  REQUIRE(d.action == BarrierAction::kBind);
+  CHECK(d.pods.size() == 2);
+  for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 4);
+  CHECK(engine.GangOf({"ml", "rec"}, 5)->phase == GangPhase::kBound);
+  CHECK(engine.state().holds().empty());
+}
+
+TEST_CASE("a partly bound gang whose rack is full completes in the nearest domain with room",
+          "[engine][recover]") {
+  auto engine = MakeEngine(MakeCluster(1, 2, 4, 8));
+  const auto nodes = AllNodes(engine);
+  for (int i = 0; i < 4; ++i) {
+    Pod bound = GangPod("rec", 6, "rec-" + std::to_string(i), 8);
+    bound.node_name = "b0-r1-n" + std::to_string(i);
+    bound.phase = PodPhase::kRunning;
+    engine.UpsertPod(bound);
+  }
+  const Pod p4 = GangPod("rec", 6, "rec-4", 8);
+  const Pod p5 = GangPod("rec", 6, "rec-5", 8);
+  engine.UpsertPod(p4);
+  engine.UpsertPod(p5);
+  CHECK(Narrowed(engine.Filter(p4, nodes, 0)).rfind("b0-r0-", 0) == 0);
+  CHECK(Narrowed(engine.Filter(p5, nodes, 1)).rfind("b0-r0-", 0) == 0);
+  CHECK(engine.state().FreeGpus() == 64 - 48);
+}
+
 }  // namespace
 }  // namespace gangsched::scheduler

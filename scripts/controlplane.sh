@@ -9,6 +9,10 @@
 #   scripts/controlplane.sh stop [--run-dir DIR]      stops what `start` started (pid files), keeps logs
 #   scripts/controlplane.sh env  [--run-dir DIR]      prints the exports again
 #   scripts/controlplane.sh status [--run-dir DIR]    which processes are alive
+#   scripts/controlplane.sh restart-scheduler [--run-dir DIR]
+#       stops kube-scheduler (if running) and starts it again with the same flags and port, its
+#       config written anew (GANGSCHED_E2E_SCHEDULER_CONFIG, extender ports from the run's env);
+#       waits for /healthz and for a new holder of the gang-scheduler Lease (benchmarks/e2e_throughput.py)
 #   scripts/controlplane.sh run [start options] -- CMD [ARGS...]
 #       start, run CMD with the exports in its environment, then stop (also on error or Ctrl-C);
 #       exits with CMD's status; a run dir it made itself is removed after a passing CMD
@@ -224,6 +228,40 @@ start_training_operator() {
   log "training-operator: TFJob, PyTorchJob and MPIJob controllers running ($dir)"
 }
 
+# start_scheduler BIN PORT [OLD_HOLDER]: kube-scheduler with the config in the run dir; ready when
+# /healthz answers and the gang-scheduler Lease has a holder (other than OLD_HOLDER: a restarted
+# scheduler whose predecessor did not release the Lease takes it over after its lease duration).
+start_scheduler() {
+  local bin="$1" port="$2" old="${3:-}"
+  spawn kube-scheduler "$bin/kube-scheduler" --config "$RUN_DIR/kube-scheduler-config.yaml" \
+    --bind-address 127.0.0.1 --secure-port "$port" \
+    --authentication-kubeconfig "$RUN_DIR/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$RUN_DIR/scheduler.kubeconfig" \
+    --v "${GANGSCHED_E2E_SCHEDULER_V:-2}"
+  wait_until kube-scheduler 120 curl -skf "https://127.0.0.1:$port/healthz"
+  # Leader: the profile schedules nothing until it holds the gang-scheduler Lease.
+  new_holder() { local h; h="$(python3 "$LIB/cp_setup.py" lease-holder gang-scheduler)" && [[ "$h" != "$old" ]]; }
+  wait_until kube-scheduler 60 new_holder
+}
+
+# restart-scheduler: the bin dir, kubeconfig, ports and extender ports come from the run's env file.
+do_restart_scheduler() {
+  need_run_dir
+  [[ -f "$RUN_DIR/env" ]] || die "$RUN_DIR/env missing: was the control plane started?"
+  local bin port old
+  bin="$(sed -n "s/^export GANGSCHED_E2E_BIN='\(.*\)'$/\1/p" "$RUN_DIR/env")"
+  port="$(sed -n "s|^export GANGSCHED_E2E_SCHEDULER_HEALTHZ='https://127.0.0.1:\([0-9]*\)/healthz'$|\1|p" "$RUN_DIR/env")"
+  EXTENDER_PORT="$(sed -n "s/^export GANGSCHED_E2E_EXTENDER_PORT='\(.*\)'$/\1/p" "$RUN_DIR/env")"
+  BIND_PORT="$(sed -n "s/^export GANGSCHED_E2E_BIND_PORT='\(.*\)'$/\1/p" "$RUN_DIR/env")"
+  [[ -n "$bin" && -n "$port" && -n "$EXTENDER_PORT" && -n "$BIND_PORT" ]] || die "$RUN_DIR/env lacks the bin dir or ports"
+  export KUBECONFIG="$RUN_DIR/admin.kubeconfig"
+  old="$(python3 "$LIB/cp_setup.py" lease-holder gang-scheduler || true)"
+  stop_one kube-scheduler
+  write_scheduler_config
+  start_scheduler "$bin" "$port" "$old"
+  log "kube-scheduler restarted (config ${GANGSCHED_E2E_SCHEDULER_CONFIG:-$ROOT/manifests/base/kube-scheduler-config.yaml})"
+}
+
 do_start() {
   if [[ -z "$RUN_DIR" ]]; then
     RUN_DIR="$(mktemp -d /tmp/gangsched-e2e.XXXXXX)"
@@ -295,16 +333,7 @@ do_start() {
   log "fake GPU nodes: $nodes"
 
   write_scheduler_config
-  if [[ "$WITH_SCHEDULER" == 1 ]]; then
-    spawn kube-scheduler "$bin/kube-scheduler" --config "$RUN_DIR/kube-scheduler-config.yaml" \
-      --bind-address 127.0.0.1 --secure-port "$sched_port" \
-      --authentication-kubeconfig "$RUN_DIR/scheduler.kubeconfig" \
-      --authorization-kubeconfig "$RUN_DIR/scheduler.kubeconfig" \
-      --v "${GANGSCHED_E2E_SCHEDULER_V:-2}"
-    wait_until kube-scheduler 120 curl -skf "https://127.0.0.1:$sched_port/healthz"
-    # Leader: the profile schedules nothing until it holds the gang-scheduler Lease.
-    wait_until kube-scheduler 60 python3 "$LIB/cp_setup.py" lease-holder gang-scheduler
-  fi
+  if [[ "$WITH_SCHEDULER" == 1 ]]; then start_scheduler "$bin" "$sched_port"; fi
 
   if [[ "$WITH_TRAINING_OPERATOR" == 1 ]]; then start_training_operator "$bin"; fi
 
@@ -329,6 +358,7 @@ case "$CMD" in
   start) do_start ;;
   stop) do_stop ;;
   env) print_env ;;
+  restart-scheduler) do_restart_scheduler ;;
   status)
     need_run_dir
     for f in "$RUN_DIR"/pids/*.pid; do

@@ -606,9 +606,38 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   SlotFor(g, member);
   if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
   BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now);
-  if (d.action == BarrierAction::kBind) g.phase = GangPhase::kBinding;
+  if (d.action == BarrierAction::kBind) {
+    if (const std::string why = RecheckTargets(d); !why.empty()) {
+      // The last look before any Binding is posted (DESIGN.md §3.6) found a target changed since
+      // the plan: nothing of the gang is bound; every held bind is answered and it plans again.
+      d.action = BarrierAction::kReject;
+      d.reason = "gang " + g.key.ToString() + ": " + why + "; nothing was bound, re-planning";
+      ReleaseGang(g, d.reason);
+      holds_.Finish(g.key);
+      NameOrders(d);
+      return d;
+    }
+    g.phase = GangPhase::kBinding;
+  }
   NameOrders(d);
   return d;
+}
+
+std::string GangScheduler::RecheckTargets(const BarrierDecision& d) const {
+  std::vector<bool> checked(state_.node_count(), false);
+  for (const BindOrder& o : d.pods) {
+    const auto n = state_.FindNode(o.node);
+    if (!n) return "node " + o.node + " left the cluster";
+    if (checked[*n]) continue;
+    checked[*n] = true;
+    if (state_.node(*n).unschedulable) return "node " + o.node + " was cordoned";
+    const Resources free = state_.Free(*n);
+    if (free.gpus < 0 || free.milli_cpu < 0 || free.memory_bytes < 0 || free.pods < 0) {
+      return "node " + o.node + " no longer has room for its members (a pod gangsched did not " +
+             "place took it)";
+    }
+  }
+  return {};
 }
 
 void GangScheduler::BindResult(const std::string& uid, bool ok, const std::string& error,

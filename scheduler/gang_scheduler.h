@@ -157,6 +157,9 @@ class GangScheduler {
   std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const std::string& role,
                                           const std::vector<std::size_t>& offered) const;
   void ReleaseGang(GangRecord& g, const std::string& reason);
+  // Why the Bindings of a released barrier must not be posted: a target node left, was cordoned
+  // or was filled by pods gangsched did not place since the plan. "" when all is well.
+  std::string RecheckTargets(const BarrierDecision& d) const;
   int BoundCount(const GangRecord& g) const;
   GangStatus StatusOf(const GangRecord& g, Millis now) const;
   // Moves one member of a held plan to another offered node (kube-scheduler's filters excluded the

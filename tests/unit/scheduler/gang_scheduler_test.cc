@@ -374,5 +374,50 @@ TEST_CASE("a partly bound gang whose rack is full completes in the nearest domai
   CHECK(engine.state().FreeGpus() == 64 - 48);
 }
 
+TEST_CASE("before posting Bindings every target node is checked against the latest view",
+          "[engine][barrier]") {
+  for (const char* change : {"filled", "cordoned"}) {
+    SECTION(change) {
+      auto nodes_in = MakeCluster(1, 1, 2, 8);
+      auto engine = MakeEngine(nodes_in);
+      const auto nodes = AllNodes(engine);
+      const Pod a = GangPod("pair", 2, "pair-0", 4);
+      const Pod b = GangPod("pair", 2, "pair-1", 4);
+      engine.UpsertPod(a);
+      engine.UpsertPod(b);
+      const std::string na = Narrowed(engine.Filter(a, nodes, 0));
+      const std::string nb = Narrowed(engine.Filter(b, nodes, 1));
+      CHECK(na == nb);  // 2 x 4 GPUs on one node
+      CHECK(engine.Bind("ml", "pair-0", "uid-pair-0", na, 2).action == BarrierAction::kWait);
+      if (std::string(change) == "filled") {
+        // Another scheduler's 8-GPU pod lands on the planned node (the watch reports it).
+        Pod other;
+        other.uid = "uid-other";
+        other.namespace_name = "default";
+        other.name = "other";
+        other.node_name = na;
+        other.phase = PodPhase::kRunning;
+        other.requests = {1000, 1LL << 30, 8, 1};
+        engine.UpsertPod(other);
+      } else {
+        for (auto& n : nodes_in) n.unschedulable = n.name == na;
+        REQUIRE(engine.ReplaceNodes(nodes_in));
+      }
+      const auto d = engine.Bind("ml", "pair-1", "uid-pair-1", nb, 3);
+      REQUIRE(d.action == BarrierAction::kReject);
+      CHECK(d.pods.size() == 2);  // both held binds are answered, neither is posted
+      CHECK_THAT(d.reason, Catch::Contains(std::string("node ") + na));
+      CHECK_THAT(d.reason, Catch::Contains("nothing was bound"));
+      CHECK(engine.state().holds().empty());
+      const auto status = engine.GangOf({"ml", "pair"}, 4);
+      REQUIRE(status);
+      CHECK(status->phase == GangPhase::kWaiting);
+      // Planned again at once (no backoff), on the other node.
+      const std::string again = Narrowed(engine.Filter(a, nodes, 5));
+      CHECK(again != na);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gangsched::scheduler

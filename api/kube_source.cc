@@ -276,6 +276,26 @@ struct KubeStateSource::Cache {
   std::map<std::string, std::map<std::string, int>> groups;
   // Gang keys each job resource declared a roster for.
   std::map<std::string, std::set<scheduler::GangKey>> rosters;
+  // The pods of each gang (UIDs), kept with `pods` so Members() does not scan every pod.
+  std::map<scheduler::GangKey, std::set<std::string>> gang_pods;
+  std::map<std::string, scheduler::GangKey> gang_of;  // UID -> gang
+
+  void Index(const std::string& uid, const scheduler::Pod& pod) {
+    Unindex(uid);
+    const scheduler::GangKey key = scheduler::IdentifyGang(pod).membership.key;
+    gang_pods[key].insert(uid);
+    gang_of[uid] = key;
+  }
+  void Unindex(const std::string& uid) {
+    auto it = gang_of.find(uid);
+    if (it == gang_of.end()) return;
+    auto members = gang_pods.find(it->second);
+    if (members != gang_pods.end()) {
+      members->second.erase(uid);
+      if (members->second.empty()) gang_pods.erase(members);
+    }
+    gang_of.erase(it);
+  }
 };
 
 namespace {
@@ -440,11 +460,13 @@ const ListWatcher* KubeStateSource::watcher(const std::string& path) const {
 std::vector<MemberRef> KubeStateSource::Members(const scheduler::GangKey& key) const {
   std::vector<MemberRef> out;
   std::lock_guard lock(cache_->mu);
-  for (const auto& [uid, pod] : cache_->pods) {
-    if (pod.namespace_name != key.namespace_name) continue;
-    if (scheduler::IdentifyGang(pod).membership.key == key) {
-      out.push_back(MemberRef{pod.namespace_name, pod.name, uid, !pod.node_name.empty()});
-    }
+  auto members = cache_->gang_pods.find(key);
+  if (members == cache_->gang_pods.end()) return out;
+  for (const std::string& uid : members->second) {
+    auto pod = cache_->pods.find(uid);
+    if (pod == cache_->pods.end()) continue;
+    const scheduler::Pod& p = pod->second;
+    out.push_back(MemberRef{p.namespace_name, p.name, uid, !p.node_name.empty()});
   }
   std::sort(out.begin(), out.end(),
             [](const MemberRef& a, const MemberRef& b) { return a.name < b.name; });
@@ -554,6 +576,9 @@ void KubeStateSource::ReplacePods(std::vector<std::string> items) {
     if (!next.count(uid)) gone.push_back(uid);
   }
   cache_->pods = std::move(next);
+  cache_->gang_pods.clear();
+  cache_->gang_of.clear();
+  for (const auto& [uid, pod] : cache_->pods) cache_->Index(uid, pod);
   std::vector<scheduler::Pod> current;
   current.reserve(cache_->pods.size());
   for (const auto& [uid, pod] : cache_->pods) current.push_back(Enriched(pod, cache_->groups));
@@ -578,6 +603,7 @@ void KubeStateSource::PodEvent(const WatchEvent& event) {
   const std::string uid = pod->uid;
   if (event.type == WatchEventType::kDeleted) {
     cache_->pods.erase(uid);
+    cache_->Unindex(uid);
     service_.UpdateEngine([&](GangScheduler& engine, Millis) {
       std::vector<BarrierDecision> decisions;
       if (auto d = engine.RemovePod(uid)) decisions.push_back(std::move(*d));
@@ -586,6 +612,7 @@ void KubeStateSource::PodEvent(const WatchEvent& event) {
     return;
   }
   const scheduler::Pod enriched = Enriched(*pod, cache_->groups);
+  cache_->Index(uid, *pod);
   cache_->pods[uid] = std::move(*pod);
   service_.UpdateEngine([&](GangScheduler& engine, Millis) {
     engine.UpsertPod(enriched);

@@ -365,8 +365,10 @@ TEST_CASE("state source: paged lists, ready after the first sync, events, bookma
   REQUIRE(WaitUntil([&] {
     return api.Count("GET /api/v1/pods?allowWatchBookmarks=true&resourceVersion=450") == 1;
   }));
+  REQUIRE(source.Members({"default", "bert"}).size() == 1);
   api.AddSession("pods", {200, Event("DELETED", WithRv(pod, "451"))});
   REQUIRE(WaitUntil([&] { return h.UsedGpus("gpu-b1-r1-n1") == 0; }));
+  CHECK(source.Members({"default", "bert"}).empty());  // a DELETED event leaves the index too
   // Kubeflow jobs and PodGroups are not served here: looked for once, readiness not held back.
   CHECK(api.Count("GET /apis/kubeflow.org/v1/tfjobs?limit=1") == 1);
   CHECK(source.watcher("/apis/kubeflow.org/v1/tfjobs")->lists() == 0);
@@ -408,6 +410,15 @@ TEST_CASE("state source: HTTP 410 on the watch relists; pods gone meanwhile are 
   REQUIRE(live.source.WaitSynced(kGenerous));
   REQUIRE(WaitUntil([&] { return live.h.UsedGpus("gpu-b1-r2-n1") == 4; }));
   CHECK(live.h.UsedGpus("gpu-b1-r2-n2") == 4);
+  // The notifier's view of the gang: both members, bound, by name.
+  const scheduler::GangKey bert{"default", "bert"};
+  auto members = live.source.Members(bert);
+  REQUIRE(members.size() == 2);
+  CHECK(members[0].name == "a");
+  CHECK(members[0].uid == "uid-a");
+  CHECK(members[0].bound);
+  CHECK(members[1].name == "b");
+  CHECK(live.source.Members({"default", "other"}).empty());
   api.With([](FakeApiServer& s) {
     s.collections_["pods"].items.pop_back();  // pod b was deleted while the watch was down
     return 0;
@@ -415,6 +426,9 @@ TEST_CASE("state source: HTTP 410 on the watch relists; pods gone meanwhile are 
   api.AddSession("pods", {410, kExpiredStatus});
   REQUIRE(WaitUntil([&] { return live.h.UsedGpus("gpu-b1-r2-n2") == 0; }));
   CHECK(live.h.UsedGpus("gpu-b1-r2-n1") == 4);
+  members = live.source.Members(bert);
+  REQUIRE(members.size() == 1);
+  CHECK(members[0].name == "a");
   CHECK(live.source.watcher("/api/v1/pods")->relists_for_expired() == 1);
 }
 

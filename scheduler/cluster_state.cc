@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 
 namespace gangsched::scheduler {
 
@@ -16,11 +17,37 @@ std::uint64_t AllGpus(std::int64_t count) {
 
 }  // namespace
 
+// A node name's hash: 8 bytes at a time, a multiply and shift each (splitmix64's finaliser).
+std::uint64_t ClusterState::NameIndex::Hash(std::string_view s) {
+  auto mix = [](std::uint64_t h) {
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+  };
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ s.size();
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, s.data() + i, 8);
+    h = mix(h ^ v);
+  }
+  if (i < s.size()) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, s.data() + i, s.size() - i);
+    h = mix(h ^ v);
+  }
+  return h;
+}
+
+namespace {}  // namespace
+
 tl::expected<ClusterState, std::string> ClusterState::Create(std::vector<Node> nodes,
                                                              const StateOptions& options) {
   ClusterState state;
-  auto by_name = std::make_shared<std::unordered_map<std::string, std::size_t>>();
-  by_name->reserve(nodes.size());
+  auto by_name = std::make_shared<NameIndex>();
+  by_name->slots.assign(std::bit_ceil(std::max<std::size_t>(16, 2 * nodes.size())), 0);
+  by_name->starts.reserve(nodes.size() + 1);
+  by_name->starts.push_back(0);
   std::vector<topology::NodeInput> inputs;
   inputs.reserve(nodes.size());
   auto gpu_topologies = std::make_shared<std::vector<topology::GpuTopology>>();
@@ -30,9 +57,16 @@ tl::expected<ClusterState, std::string> ClusterState::Create(std::vector<Node> n
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const Node& node = nodes[i];
     if (node.name.empty()) return tl::unexpected("node #" + std::to_string(i) + " has no name");
-    if (!by_name->emplace(node.name, i).second) {
+    if (by_name->Find(node.name)) {
       return tl::unexpected("node " + node.name + " appears twice in the inventory");
     }
+    const std::uint64_t hash = NameIndex::Hash(node.name);
+    const std::size_t mask = by_name->slots.size() - 1;
+    std::size_t slot = hash & mask;
+    while (by_name->slots[slot] != 0) slot = (slot + 1) & mask;
+    by_name->slots[slot] = (hash >> 32 << 32) | (i + 1);
+    by_name->names += node.name;
+    by_name->starts.push_back(static_cast<std::uint32_t>(by_name->names.size()));
     if (node.allocatable.gpus > 64) {
       return tl::unexpected("node " + node.name + " has " + std::to_string(node.allocatable.gpus) +
                             " GPUs; gangsched supports at most 64 per node");
@@ -88,10 +122,41 @@ tl::expected<ClusterState, std::string> ClusterState::Create(std::vector<Node> n
   return state;
 }
 
-std::optional<std::size_t> ClusterState::FindNode(const std::string& name) const {
-  auto it = by_name_->find(name);
-  if (it == by_name_->end()) return std::nullopt;
-  return it->second;
+std::optional<std::size_t> ClusterState::NameIndex::Find(std::string_view name,
+                                                         std::uint64_t hash) const {
+  const std::uint64_t tag = hash >> 32 << 32;
+  const std::size_t mask = slots.size() - 1;
+  for (std::size_t slot = hash & mask; slots[slot] != 0; slot = (slot + 1) & mask) {
+    if ((slots[slot] & ~std::uint64_t{0xffffffff}) != tag) continue;
+    const std::size_t i = (slots[slot] & 0xffffffff) - 1;
+    if (std::string_view(names).substr(starts[i], starts[i + 1] - starts[i]) == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> ClusterState::FindNode(std::string_view name) const {
+  return by_name_->Find(name);
+}
+
+std::vector<std::int64_t> ClusterState::FindNodes(const std::vector<std::string>& names) const {
+  constexpr std::size_t kAhead = 8;  // lookups in flight
+  const NameIndex& index = *by_name_;
+  const std::size_t mask = index.slots.size() - 1;
+  std::uint64_t hashes[kAhead];
+  std::vector<std::int64_t> out(names.size(), -1);
+  for (std::size_t i = 0; i < names.size() + kAhead; ++i) {
+    if (i >= kAhead) {
+      const std::size_t at = i - kAhead;
+      if (auto n = index.Find(names[at], hashes[at % kAhead])) {
+        out[at] = static_cast<std::int64_t>(*n);
+      }
+    }
+    if (i < names.size()) {
+      hashes[i % kAhead] = NameIndex::Hash(names[i]);
+      __builtin_prefetch(&index.slots[hashes[i % kAhead] & mask]);
+    }
+  }
+  return out;
 }
 
 Resources ClusterState::Free(std::size_t i) const {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 #include <unordered_map>
 #include <vector>
@@ -54,7 +55,10 @@ class ClusterState {
 
   std::size_t node_count() const { return nodes_->size(); }
   const Node& node(std::size_t i) const { return (*nodes_)[i]; }
-  std::optional<std::size_t> FindNode(const std::string& name) const;
+  std::optional<std::size_t> FindNode(std::string_view name) const;
+  // FindNode for many names at once (the next lookups' slots are fetched from memory while one
+  // is compared): each name's node index, or -1.
+  std::vector<std::int64_t> FindNodes(const std::vector<std::string>& names) const;
   const topology::ClusterTopology& topology() const { return *topology_; }
   const topology::GpuTopology& gpu_topology(std::size_t i) const { return (*gpu_topologies_)[i]; }
   const NodeUsage& usage(std::size_t i) const { return usage_[i]; }
@@ -81,8 +85,18 @@ class ClusterState {
   void Apply(std::size_t node, const Resources& req, const std::vector<int>& gpu_ids, int sign,
              bool held);
   std::shared_ptr<const std::vector<Node>> nodes_;
-  // Name lookups are on every filter call (thousands of offered names): hashed, not ordered.
-  std::shared_ptr<const std::unordered_map<std::string, std::size_t>> by_name_;
+  // Name lookups are on every filter call (thousands of offered names): open addressing over
+  // the names kept back to back, so a lookup touches two small arrays instead of chasing a
+  // hash-map node and then the Node.
+  struct NameIndex {
+    std::vector<std::uint64_t> slots;   // (hash tag << 32) | (node index + 1); 0: empty
+    std::string names;                  // every node name, back to back
+    std::vector<std::uint32_t> starts;  // node i's name: names[starts[i], starts[i + 1])
+    std::optional<std::size_t> Find(std::string_view name) const { return Find(name, Hash(name)); }
+    std::optional<std::size_t> Find(std::string_view name, std::uint64_t hash) const;
+    static std::uint64_t Hash(std::string_view name);
+  };
+  std::shared_ptr<const NameIndex> by_name_;
   std::shared_ptr<const topology::ClusterTopology> topology_;
   std::shared_ptr<const std::vector<topology::GpuTopology>> gpu_topologies_;
   std::vector<NodeUsage> usage_;

@@ -64,6 +64,7 @@ tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> no
     }
   }
   state_ = std::move(*next);
+  ++inventory_generation_;
   for (const auto& key : dropped) {
     auto it = gangs_.find(key);
     if (it != gangs_.end()) ReleaseGang(it->second, "a planned node left the cluster; re-planning");
@@ -77,31 +78,51 @@ void GangScheduler::UpsertRoster(const GangSpec& spec) {
   g.kind = spec.kind;
   g.roster = spec;
   g.priority = spec.priority;
+  g.spec.reset();
 }
 
 void GangScheduler::RemoveRoster(const GangKey& key) {
   auto it = gangs_.find(key);
   if (it == gangs_.end()) return;
   it->second.roster.reset();
+  it->second.spec.reset();
   if (it->second.members.empty()) Forget(key);
 }
 
 GangScheduler::GangRecord& GangScheduler::Record(const Pod& pod, const GangMembership& m) {
   GangRecord& g = gangs_[m.key];
   g.key = m.key;
-  if (g.kind.empty()) g.kind = GangSourceName(m.source);
-  if (m.min_members) g.min_members = m.min_members;
-  g.priority = std::max(g.priority, pod.priority);
-  Member& member = g.members[pod.uid];
+  // What SpecOf reads; its cache stays valid while none of it changes (the common case: the same
+  // pending pod filtered again).
+  if (g.kind.empty()) {
+    g.kind = GangSourceName(m.source);
+    g.spec.reset();
+  }
+  if (m.min_members && g.min_members != m.min_members) {
+    g.min_members = m.min_members;
+    g.spec.reset();
+  }
+  if (pod.priority > g.priority) {
+    g.priority = pod.priority;
+    g.spec.reset();
+  }
+  auto [it, fresh] = g.members.try_emplace(pod.uid);
+  Member& member = it->second;
+  Resources requests = pod.requests;
+  requests.pods = 1;
+  std::string role = RoleOf(m);
+  if (fresh || member.role != role || member.requests != requests ||
+      member.node_selector != pod.node_selector || member.tolerations != pod.tolerations) {
+    member.role = std::move(role);
+    member.requests = requests;
+    member.node_selector = pod.node_selector;
+    member.tolerations = pod.tolerations;
+    g.spec.reset();
+  }
   member.uid = pod.uid;
   member.ns = pod.namespace_name;
   member.name = pod.name;
-  member.role = RoleOf(m);
   member.index = m.index;
-  member.requests = pod.requests;
-  member.requests.pods = 1;
-  member.node_selector = pod.node_selector;
-  member.tolerations = pod.tolerations;
   gang_of_uid_[pod.uid] = m.key;
   return g;
 }
@@ -152,6 +173,7 @@ std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) 
   if (decision) NameOrders(*decision);
   g.members.erase(uid);
   g.slot_of.erase(uid);
+  g.spec.reset();
   if (g.members.empty() && !g.roster) {
     if (state_.HoldOf(key)) ReleaseGang(g, "every member was deleted");
     Forget(key);
@@ -172,11 +194,12 @@ void GangScheduler::Forget(const GangKey& key) {
 // ---- Gang shape
 // ------------------------------------------------------------------------------------
 
-GangSpec GangScheduler::SpecOf(const GangRecord& g) const {
+const GangSpec& GangScheduler::SpecOf(const GangRecord& g) const {
+  if (g.spec) return *g.spec;
   if (g.roster) {
     GangSpec spec = *g.roster;
     spec.priority = std::max(spec.priority, g.priority);
-    return spec;
+    return g.spec.emplace(std::move(spec));
   }
   // From the pods seen: one role per role name, in order of first appearance by name.
   GangSpec spec;
@@ -214,7 +237,7 @@ GangSpec GangScheduler::SpecOf(const GangRecord& g) const {
   }
   spec.quorum = quorum;
   spec.pattern = InferPattern(spec.roles);
-  return spec;
+  return g.spec.emplace(std::move(spec));
 }
 
 int GangScheduler::BoundCount(const GangRecord& g) const {
@@ -282,7 +305,7 @@ PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spe
 }
 
 bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
-  const GangSpec spec = SpecOf(g);
+  const GangSpec& spec = SpecOf(g);
   if (spec.EffectiveQuorum() > options_.max_held_binds) {
     g.phase = GangPhase::kWaiting;
     g.reason = "gang " + g.key.ToString() + " needs " + std::to_string(spec.EffectiveQuorum()) +
@@ -320,13 +343,14 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
   return true;
 }
 
-std::vector<std::vector<bool>> GangScheduler::RoleMask(
-    const GangSpec& spec, const std::string& role, const std::vector<std::size_t>& offered) const {
+std::vector<std::vector<bool>> GangScheduler::RoleMask(const GangSpec& spec,
+                                                       const std::string& role,
+                                                       const Offer& offer) const {
   std::vector<std::vector<bool>> mask(spec.roles.size());
   for (std::size_t r = 0; r < spec.roles.size(); ++r) {
     if (spec.roles[r].name != role) continue;
     mask[r].assign(state_.node_count(), false);
-    for (std::size_t n : offered) mask[r][n] = true;
+    for (std::size_t n : offer.nodes) mask[r][n] = true;
   }
   return mask;
 }
@@ -442,8 +466,30 @@ void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
 // ---- Verbs
 // -----------------------------------------------------------------------------------------
 
-FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string>& offered,
-                                   Millis now) {
+Offer GangScheduler::ResolveOffer(std::vector<std::string> names) const {
+  Offer offer;
+  offer.names = std::move(names);
+  offer.nodes.reserve(offer.names.size());
+  offer.position.assign(state_.node_count(), -1);
+  const std::vector<std::int64_t> found = state_.FindNodes(offer.names);
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    if (found[i] < 0) continue;
+    const auto n = static_cast<std::size_t>(found[i]);
+    offer.nodes.push_back(n);
+    if (offer.position[n] < 0) offer.position[n] = static_cast<std::int32_t>(i);
+  }
+  offer.inventory = inventory_generation_;
+  return offer;
+}
+
+FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis now) {
+  if (offer.inventory != inventory_generation_) return Filter(pod, ResolveOffer(offer.names), now);
+  const std::vector<std::string>& offered = offer.names;
+  // Whether a node (by name) is among the offered ones: the planned node is one name, resolved.
+  auto is_offered = [&](const std::string& name) {
+    const auto n = state_.FindNode(name);
+    return n && offer.position[*n] >= 0;
+  };
   FilterAnswer answer;
   auto reject_all = [&](const std::string& reason) {
     for (const auto& n : offered) answer.unresolvable[n] = reason;
@@ -456,11 +502,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
   GangRecord& g = Record(pod, mr.membership);
   const Member member = g.members[pod.uid];
 
-  std::vector<std::size_t> offered_idx;
-  offered_idx.reserve(offered.size());
-  for (const auto& name : offered) {
-    if (auto n = state_.FindNode(name)) offered_idx.push_back(*n);
-  }
+  const std::vector<std::size_t>& offered_idx = offer.nodes;
   if (offered_idx.empty()) return reject_all("node not in gangsched's inventory");
 
   const Plan* hold = state_.HoldOf(g.key);
@@ -477,7 +519,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
       return reject_all("gang " + g.key.ToString() + " backs off for " + Seconds(*until - now) +
                         " after its hold expired" + (g.reason.empty() ? "" : ": " + g.reason));
     }
-    const GangSpec spec = SpecOf(g);
+    const GangSpec& spec = SpecOf(g);
     if (options_.require_quorum_pods &&
         static_cast<int>(g.members.size()) < spec.EffectiveQuorum()) {
       g.phase = GangPhase::kWaiting;
@@ -489,7 +531,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
     // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role.
     PlannerOptions po = options_.planner;
     if (offered_idx.size() < state_.node_count()) {
-      po.role_node_mask = RoleMask(spec, member.role, offered_idx);
+      po.role_node_mask = RoleMask(spec, member.role, offer);
     }
     if (!PlanAndHold(g, po, now)) return reject_all(g.reason);
     hold = state_.HoldOf(g.key);
@@ -513,7 +555,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
     }
     return answer;
   }
-  if (std::find(offered.begin(), offered.end(), planned) != offered.end()) {
+  if (is_offered(planned)) {
     answer.feasible.push_back(planned);
     return answer;
   }
@@ -527,11 +569,11 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
   if (g.phase == GangPhase::kPlanned && BoundCount(g) == 0) {
     const Plan previous = *hold;
     PlannerOptions po = options_.planner;
-    po.role_node_mask = RoleMask(SpecOf(g), member.role, offered_idx);
+    po.role_node_mask = RoleMask(SpecOf(g), member.role, offer);
     if (PlanAndHold(g, po, now)) {
       if (const auto again = SlotFor(g, member)) {
         const std::string node = state_.HoldOf(g.key)->pods[*again].node;
-        if (std::find(offered.begin(), offered.end(), node) != offered.end()) {
+        if (is_offered(node)) {
           answer.feasible.push_back(node);
           return answer;
         }
@@ -546,23 +588,46 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const std::vector<std::string
                     ", which kube-scheduler's filters excluded, and no offered node fits it");
 }
 
-std::vector<HostScore> GangScheduler::Prioritize(const Pod& pod,
-                                                 const std::vector<std::string>& offered,
-                                                 Millis now) {
+std::vector<OfferScore> GangScheduler::Prioritize(const Pod& pod, const Offer& offer,
+                                                  Millis now) const {
   (void)now;
-  std::string planned;
+  const std::string* planned = nullptr;
   if (auto known = gang_of_uid_.find(pod.uid); known != gang_of_uid_.end()) {
     auto g = gangs_.find(known->second);
     const Plan* plan = state_.HoldOf(known->second);
     if (g != gangs_.end() && plan) {
       if (auto slot = g->second.slot_of.find(pod.uid); slot != g->second.slot_of.end()) {
-        planned = plan->pods[slot->second].node;
+        planned = &plan->pods[slot->second].node;
       }
     }
   }
+  std::vector<OfferScore> scores;
+  if (planned == nullptr) return scores;
+  if (offer.inventory == inventory_generation_) {
+    if (const auto n = state_.FindNode(*planned); n && offer.position[*n] >= 0) {
+      scores.push_back({static_cast<std::size_t>(offer.position[*n]), 10});
+    }
+    return scores;
+  }
+  for (std::size_t i = 0; i < offer.names.size(); ++i) {
+    if (offer.names[i] == *planned) {
+      scores.push_back({i, 10});
+      break;  // a name offered twice is scored once, as a resolved offer does
+    }
+  }
+  return scores;
+}
+
+std::vector<HostScore> GangScheduler::Prioritize(const Pod& pod,
+                                                 const std::vector<std::string>& offered,
+                                                 Millis now) const {
+  Offer offer;
+  offer.names = offered;
+  offer.inventory = 0;  // not resolved: matched by name
   std::vector<HostScore> scores;
   scores.reserve(offered.size());
-  for (const auto& n : offered) scores.push_back({n, n == planned ? 10 : 0});
+  for (const auto& n : offered) scores.push_back({n, 0});
+  for (const OfferScore& s : Prioritize(pod, offer, now)) scores[s.at].score = s.score;
   return scores;
 }
 

@@ -51,6 +51,23 @@ struct HostScore {
   std::int64_t score = 0;  // 0..10
 };
 
+// The nodes kube-scheduler offered for one pod (reference/extender-protocol.md §2.3), resolved
+// against the engine's node inventory. A request names thousands of nodes and kube-scheduler sends
+// the same offer pod after pod, so the caller may keep an Offer and pass it again while `inventory`
+// is the engine's inventory_generation(); the engine resolves a stale one again.
+struct Offer {
+  std::vector<std::string> names;      // in request order
+  std::vector<std::size_t> nodes;      // state indices of the names the inventory knows, in order
+  std::vector<std::int32_t> position;  // by state index: first position in `names`, -1 if absent
+  std::uint64_t inventory = 0;
+};
+
+// A non-zero score of one offered node; every offered node not listed scores 0.
+struct OfferScore {
+  std::size_t at = 0;  // position in Offer::names
+  std::int64_t score = 0;
+};
+
 // One candidate of the preempt verb: node -> victim pod UIDs (MetaVictims).
 struct PreemptCandidate {
   std::string node;
@@ -64,8 +81,8 @@ struct GangStatus {
   GangPhase phase = GangPhase::kWaiting;
   std::string reason;  // why it waits, in plain words ("" once bound)
   int quorum = 0;
-  int members_seen = 0;     // pods known (filtered or from the API)
-  int members_arrived = 0;  // waiting in the barrier or bound
+  int members_seen = 0;                   // pods known (filtered or from the API)
+  int members_arrived = 0;                // waiting in the barrier or bound
   std::vector<std::string> arrived_uids;  // their UIDs, sorted (the rest may be parked)
   int members_bound = 0;
   std::optional<Millis> hold_deadline;
@@ -93,9 +110,19 @@ class GangScheduler {
   std::optional<BarrierDecision> RemovePod(const std::string& uid);
 
   // ---- Extender verbs --------------------------------------------------------------------------
-  FilterAnswer Filter(const Pod& pod, const std::vector<std::string>& offered, Millis now);
+  // Resolves offered node names against the inventory (one hash lookup per name).
+  Offer ResolveOffer(std::vector<std::string> names) const;
+  // Changes whenever the node inventory is replaced (an Offer resolved before is stale).
+  std::uint64_t inventory_generation() const { return inventory_generation_; }
+  FilterAnswer Filter(const Pod& pod, const Offer& offer, Millis now);
+  FilterAnswer Filter(const Pod& pod, const std::vector<std::string>& offered, Millis now) {
+    return Filter(pod, ResolveOffer(offered), now);
+  }
+  // The offered nodes that score above 0, in offer order (the pod's planned node scores 10).
+  std::vector<OfferScore> Prioritize(const Pod& pod, const Offer& offer, Millis now) const;
+  // Every offered node with its score.
   std::vector<HostScore> Prioritize(const Pod& pod, const std::vector<std::string>& offered,
-                                    Millis now);
+                                    Millis now) const;
   // The preempt verb: drops candidates whose victims would leave a running gang below its quorum.
   std::vector<PreemptCandidate> Preempt(const Pod& pod, std::vector<PreemptCandidate> candidates);
   // A bind request arrived. kWait: hold the request until a later decision names this pod.
@@ -142,10 +169,14 @@ class GangScheduler {
     std::string reason;
     std::int32_t priority = 0;
     std::optional<Plan> placed;  // the plan the gang was bound with, once bound whole
+    // SpecOf's answer, kept until a member's shape, the roster, min_members, kind or priority
+    // changes (filter calls of a planned gang's members otherwise rebuild it from every member).
+    mutable std::optional<GangSpec> spec;
   };
 
   GangRecord& Record(const Pod& pod, const GangMembership& m);
-  GangSpec SpecOf(const GangRecord& g) const;
+  // The gang's shape (from its roster, else from the members seen), cached on the record.
+  const GangSpec& SpecOf(const GangRecord& g) const;
   // Plans (or re-plans) the gang; on success holds it and opens the barrier.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // What PlanAndHold plans: the whole gang, or only the members not bound yet, next to the bound.
@@ -155,7 +186,7 @@ class GangScheduler {
   std::optional<int> SlotFor(GangRecord& g, const Member& m);
   // The planner's feasibility mask confining `role` to the offered nodes (other roles unmasked).
   std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const std::string& role,
-                                          const std::vector<std::size_t>& offered) const;
+                                          const Offer& offer) const;
   void ReleaseGang(GangRecord& g, const std::string& reason);
   // Why the Bindings of a released barrier must not be posted: a target node left, was cordoned
   // or was filled by pods gangsched did not place since the plan. "" when all is well.
@@ -184,6 +215,7 @@ class GangScheduler {
   BindBarrier barrier_;
   std::map<GangKey, GangRecord> gangs_;
   std::map<std::string, GangKey> gang_of_uid_;
+  std::uint64_t inventory_generation_ = 1;
 };
 
 }  // namespace gangsched::scheduler

@@ -67,6 +67,7 @@ struct Toleration {
   bool op_exists = false;  // operator Exists (true) or Equal (false)
   std::string value;
   std::optional<TaintEffect> effect;  // empty: all effects
+  friend bool operator==(const Toleration&, const Toleration&) = default;
 };
 
 // True when the tolerations tolerate every NoSchedule/NoExecute taint of the node.

@@ -19,6 +19,29 @@ Pod Running(const std::string& uid, const std::string& node, int gpus) {
   return p;
 }
 
+TEST_CASE("node names are found one by one and many at once, and only exact names", "[state]") {
+  auto state = ClusterState::Create(MakeCluster(2, 5, 100, 8));  // 1,000 nodes
+  REQUIRE(state);
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < state->node_count(); ++i) names.push_back(state->node(i).name);
+  // Unknown names: a prefix, an extension, another case, empty, one byte off, a long one.
+  const std::vector<std::string> unknown = {"b0-r0-n", "b0-r0-n10x", "B0-R0-N1",
+                                            "",        "b0-r0-n1 ",  std::string(100, 'b')};
+  for (const std::string& u : unknown) CHECK_FALSE(state->FindNode(u).has_value());
+  std::vector<std::string> asked = unknown;
+  asked.insert(asked.end(), names.rbegin(), names.rend());
+  asked.push_back(names[7]);  // twice
+  const std::vector<std::int64_t> found = state->FindNodes(asked);
+  REQUIRE(found.size() == asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    const auto one = state->FindNode(asked[i]);
+    CHECK(found[i] == (one ? static_cast<std::int64_t>(*one) : -1));
+    if (one) CHECK(state->node(*one).name == asked[i]);
+  }
+  CHECK(found.back() == 7);
+  CHECK(state->FindNodes({}).empty());
+}
+
 TEST_CASE("running pods take capacity and give it back", "[state]") {
   auto state = ClusterState::Create(MakeCluster(1, 1, 2, 8));
   REQUIRE(state);

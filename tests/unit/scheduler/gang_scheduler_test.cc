@@ -1,5 +1,6 @@
 #include "scheduler/gang_scheduler.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <set>
 
@@ -321,6 +322,80 @@ TEST_CASE("a member offered only a node its gang holds re-plans the whole gang",
   const std::string worker_again = Narrowed(engine.Filter(pod("worker"), nodes, 2));
   CHECK(worker_again != worker_node);
   CHECK(engine.state().FreeGpus() == 24 - 16);  // one hold's worth, never two
+}
+
+}  // namespace
+}  // namespace gangsched::scheduler
+
+namespace gangsched::scheduler {
+namespace {
+
+TEST_CASE("a kept offer answers like its names, and is resolved again after the inventory changes",
+          "[engine]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
+  // Unknown names and a name twice are kept in the offer as kube-scheduler sent them.
+  std::vector<std::string> names = {"ghost", "b0-r0-n3", "b0-r0-n1", "b0-r0-n1"};
+  const Offer offer = engine.ResolveOffer(names);
+  CHECK(offer.names == names);
+  CHECK(offer.nodes.size() == 3);
+  const std::string planned = Narrowed(engine.Filter(GangPod("g", 1, "g-0", 8), offer, 0));
+  CHECK((planned == "b0-r0-n3" || planned == "b0-r0-n1"));
+  const auto scores = engine.Prioritize(GangPod("g", 1, "g-0", 8), offer, 0);
+  REQUIRE(scores.size() == 1);  // the planned node; every other offered node scores 0
+  CHECK(names[scores[0].at] == planned);
+  CHECK(scores[0].score == 10);
+  // The by-name form lists every offered node.
+  const auto all = engine.Prioritize(GangPod("g", 1, "g-0", 8), names, 0);
+  REQUIRE(all.size() == 4);
+  CHECK(std::count_if(all.begin(), all.end(), [](const HostScore& s) { return s.score != 0; }) ==
+        1);
+  for (const HostScore& s : all) CHECK((s.score == 0 || s.host == planned));
+
+  // A new inventory in another order: the old offer's indices are stale and must not be used.
+  std::vector<Node> reversed = MakeCluster(1, 1, 4, 8);
+  std::reverse(reversed.begin(), reversed.end());
+  const std::uint64_t before = engine.inventory_generation();
+  REQUIRE(engine.ReplaceNodes(reversed));
+  CHECK(engine.inventory_generation() != before);
+  CHECK(Narrowed(engine.Filter(GangPod("g", 1, "g-0", 8), offer, 1)) == planned);
+  const auto again = engine.Prioritize(GangPod("g", 1, "g-0", 8), offer, 1);
+  REQUIRE(again.size() == 1);
+  CHECK(names[again[0].at] == planned);
+  const std::string other = Narrowed(
+      engine.Filter(GangPod("h", 1, "h-0", 8), engine.ResolveOffer({"b0-r0-n0", "b0-r0-n2"}), 1));
+  CHECK((other == "b0-r0-n0" || other == "b0-r0-n2"));
+}
+
+TEST_CASE("a gang's shape follows its members as they come, change and go", "[engine]") {
+  // The shape is kept between calls; every change to what it is built from must show.
+  EngineOptions options;
+  options.require_quorum_pods = true;
+  auto engine = MakeEngine(MakeCluster(1, 1, 4, 8), options);
+  const auto nodes = AllNodes(engine);
+  CHECK_THAT(engine.Filter(GangPod("s", 3, "s-0", 4), nodes, 0).unresolvable.begin()->second,
+             Catch::Contains("waiting for 2 more pods"));
+  engine.UpsertPod(GangPod("s", 3, "s-1", 4));
+  CHECK_THAT(engine.Filter(GangPod("s", 3, "s-0", 4), nodes, 1).unresolvable.begin()->second,
+             Catch::Contains("waiting for 1 more pods"));
+  CHECK(engine.GangOf({"ml", "s"}, 1)->quorum == 3);
+  // A smaller size annotation on a member lowers the quorum: two pods are now enough.
+  CHECK(engine.Filter(GangPod("s", 2, "s-0", 4), nodes, 2).feasible.size() == 1);
+  CHECK(engine.GangOf({"ml", "s"}, 2)->quorum == 2);
+  const auto plan = engine.GangOf({"ml", "s"}, 2)->plan;
+  REQUIRE(plan);
+  REQUIRE(plan->pods.size() == 2);
+  CHECK(plan->pods[0].requests.gpus == 4);
+  // A member removed: one pod is no longer a quorum of two once the hold is released.
+  engine.RemovePod("uid-s-1");
+  CHECK(engine.GangOf({"ml", "s"}, 3)->members_seen == 1);
+  // A member asking for more GPUs: the next plan is for its new size.
+  auto expired = engine.Tick(70'000);
+  (void)expired;
+  engine.UpsertPod(GangPod("s", 2, "s-1", 8));
+  CHECK(engine.Filter(GangPod("s", 2, "s-0", 8), nodes, 200'000).feasible.size() == 1);
+  const auto bigger = engine.GangOf({"ml", "s"}, 200'000)->plan;
+  REQUIRE(bigger);
+  for (const PodPlacement& p : bigger->pods) CHECK(p.requests.gpus == 8);
 }
 
 TEST_CASE("a partly bound gang has its remaining members planned next to the bound ones",

@@ -470,15 +470,41 @@ Status ReadNode(od::value& v, scheduler::Node& node) {
 // `padded_base`, when given, gets the start of the padded copy that views returned by simdjson
 // (raw_json) point into, so that they can be turned into views of `body`.
 template <typename Fn>
-Status ParseBody(std::string_view body, Fn&& top, const char** padded_base = nullptr) {
+Status ParseBody(std::string_view body, Fn&& top, const char** padded_base = nullptr,
+                 bool array_or_null = false) {
   thread_local od::parser parser;
-  const simdjson::padded_string padded(body);
-  if (padded_base != nullptr) *padded_base = padded.data();
+  // simdjson reads a padded copy. Up to kReusedCopy bytes it goes into this thread's buffer, kept
+  // from request to request: a fresh 76 KB block per filter call (5,000 names) cost a
+  // malloc_consolidate on every free. Larger bodies get their own copy, so no thread keeps one.
+  constexpr std::size_t kReusedCopy = std::size_t{1} << 20;
+  thread_local std::string reused;
+  simdjson::padded_string own;
+  const char* base = nullptr;
+  std::size_t capacity = 0;
+  if (body.size() + simdjson::SIMDJSON_PADDING <= kReusedCopy) {
+    if (reused.size() < body.size() + simdjson::SIMDJSON_PADDING) {
+      reused.resize(std::min(kReusedCopy, 2 * (body.size() + simdjson::SIMDJSON_PADDING)));
+    }
+    std::memcpy(reused.data(), body.data(), body.size());
+    std::memset(reused.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+    base = reused.data();
+    capacity = reused.size();
+  } else {
+    own = simdjson::padded_string(body);
+    base = own.data();
+    capacity = own.size() + simdjson::SIMDJSON_PADDING;
+  }
+  if (padded_base != nullptr) *padded_base = base;
   od::document doc;
-  if (auto e = parser.iterate(padded).get(doc)) return tl::unexpected("the body " + Fail(e));
+  if (auto e = parser.iterate(base, body.size(), capacity).get(doc)) {
+    return tl::unexpected("the body " + Fail(e));
+  }
   od::json_type t{};
   if (auto e = doc.type().get(t)) return tl::unexpected("the body " + Fail(e));
-  if (t != od::json_type::object) {
+  if (array_or_null && t != od::json_type::array && t != od::json_type::null) {
+    return tl::unexpected(std::string("the body must be an array"));
+  }
+  if (!array_or_null && t != od::json_type::object) {
     return tl::unexpected(std::string("the body must be a JSON object"));
   }
   od::value root;
@@ -535,7 +561,38 @@ std::uint64_t RawNodeHash(std::string_view raw) {
   return mix(h0 ^ kP3, h1 ^ raw.size());
 }
 
-WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNode& known) {
+WireResult<std::vector<std::string>> DecodeNodeNames(std::string_view json) {
+  std::vector<std::string> names;
+  if (json.empty()) return names;
+  auto ok = ParseBody(
+      json,
+      [&](od::value& root) -> Status {
+        return ForEachItem(root, [&](std::size_t, od::value& item) -> Status {
+          std::string_view name;
+          if (IsNull(item)) {
+            names.emplace_back();
+            return {};
+          }
+          if (auto e = item.get_string().get(name)) {
+            return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be a string")
+                                                                : " " + Fail(e));
+          }
+          names.emplace_back(name);
+          return {};
+        });
+      },
+      nullptr, true);
+  if (!ok) {
+    // ParseBody speaks of "the body"; here the body is the array.
+    const std::string& e = ok.error();
+    if (e.rfind("the body", 0) == 0) return tl::unexpected("NodeNames" + e.substr(8));
+    return tl::unexpected(Prefix("NodeNames", e));
+  }
+  return names;
+}
+
+WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNode& known,
+                                            NodeNamesDecoding names_decoding) {
   ExtenderArgs args;
   bool has_pod = false;
   bool has_names = false;
@@ -547,14 +604,21 @@ WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNo
         return ForEachField(root, [&](std::string_view key, od::value& value) -> Status {
           if (IEquals(key, "Pod")) return ReadTopPod(value, args.pod, has_pod);
           if (IEquals(key, "NodeNames")) {
+            // Only located here (simdjson skips it); DecodeNodeNames reads the items.
             has_names = !IsNull(value);
-            auto s = ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
-              std::string name;
-              if (auto r = ReadString(item, name); !r) return r;
-              args.node_names.push_back(std::move(name));
-              return {};
-            });
-            if (!s) return tl::unexpected(Prefix("NodeNames", s.error()));
+            args.node_names_json = {};
+            if (!has_names) return {};
+            od::array arr;
+            std::string_view raw;
+            if (auto e = value.get_array().get(arr)) {
+              return tl::unexpected(e == simdjson::INCORRECT_TYPE
+                                        ? std::string("NodeNames must be an array")
+                                        : "NodeNames " + Fail(e));
+            }
+            if (auto e = arr.raw_json().get(raw)) return tl::unexpected("NodeNames " + Fail(e));
+            while (!raw.empty() && raw.back() != ']') raw.remove_suffix(1);  // trailing space
+            args.node_names_json =
+                body.substr(static_cast<std::size_t>(raw.data() - padded_base), raw.size());
             return {};
           }
           if (IEquals(key, "Nodes")) {
@@ -600,9 +664,15 @@ WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNo
       &padded_base);
   if (!ok) return tl::unexpected(ok.error());
   if (!has_pod) return tl::unexpected(std::string("Pod is missing; ExtenderArgs needs the pod"));
+  if (has_names && names_decoding == NodeNamesDecoding::kDecode) {
+    auto names = DecodeNodeNames(args.node_names_json);
+    if (!names) return tl::unexpected(names.error());
+    args.node_names = std::move(*names);
+  }
   if (args.full_nodes && has_names) {
     // Both given: kube-scheduler never does this; the names win as in nodeCacheCapable mode.
     args.full_nodes = false;
+    if (names_decoding == NodeNamesDecoding::kRawOnly) args.node_names.clear();
     args.nodes.clear();
     args.node_at.clear();
     args.raw_nodes.clear();
@@ -710,6 +780,16 @@ WireResult<scheduler::Node> DecodeNodeJson(std::string_view json) {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Most strings (node names, reasons) need no escaping: copied whole.
+  if (std::none_of(s.begin(), s.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+      })) {
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+    return;
+  }
   out.push_back('"');
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -822,20 +902,66 @@ std::string EncodeFilterResult(const scheduler::FilterAnswer& answer, const Exte
   return out;
 }
 
+namespace {
+
+// One HostPriority; returns the offset of its score in `out`.
+std::size_t AppendHostScore(std::string& out, std::string_view host, std::int64_t score) {
+  out += "{\"Host\":";
+  AppendJsonString(out, host);
+  out += ",\"Score\":";
+  const std::size_t at = out.size();
+  char digits[24];
+  const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), score);
+  (void)ec;  // 24 chars hold any int64
+  out.append(digits, end);
+  out += "}";
+  return at;
+}
+
+}  // namespace
+
 std::string EncodeHostPriorityList(const std::vector<scheduler::HostScore>& scores) {
   std::string out = "[";
   out.reserve(2 + scores.size() * 32);
-  bool first = true;
-  for (const scheduler::HostScore& s : scores) {
-    if (!first) out.push_back(',');
-    first = false;
-    out += "{\"Host\":";
-    AppendJsonString(out, s.host);
-    out += ",\"Score\":";
-    out += std::to_string(s.score);
-    out += "}";
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendHostScore(out, scores[i].host, scores[i].score);
   }
   out += "]";
+  return out;
+}
+
+ZeroPriorityList EncodeZeroPriorityList(const std::vector<std::string>& hosts) {
+  ZeroPriorityList list;
+  list.json = "[";
+  list.json.reserve(2 + hosts.size() * 32);
+  list.digit_at.reserve(hosts.size());
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (i > 0) list.json.push_back(',');
+    list.digit_at.push_back(AppendHostScore(list.json, hosts[i], 0));
+  }
+  list.json += "]";
+  return list;
+}
+
+std::string EncodeHostPriorityList(const ZeroPriorityList& zero,
+                                   std::vector<scheduler::OfferScore> scores) {
+  std::sort(scores.begin(), scores.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+  std::string out;
+  out.reserve(zero.json.size() + scores.size() * 20);
+  std::size_t from = 0;
+  for (const scheduler::OfferScore& s : scores) {
+    if (s.at >= zero.digit_at.size()) continue;
+    const std::size_t at = zero.digit_at[s.at];
+    if (at < from) continue;  // the same host twice
+    out.append(zero.json, from, at - from);
+    char digits[24];
+    const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), s.score);
+    (void)ec;
+    out.append(digits, end);
+    from = at + 1;  // past the "0"
+  }
+  out.append(zero.json, from);
   return out;
 }
 

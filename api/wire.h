@@ -26,8 +26,13 @@ using WireResult = tl::expected<T, std::string>;
 // ExtenderArgs (filter and prioritize).
 struct ExtenderArgs {
   scheduler::Pod pod;
-  // The offered nodes in request order, in both modes (from NodeNames, or from Nodes.items).
+  // The offered nodes in request order, in both modes (from NodeNames, or from Nodes.items). In
+  // NodeNames mode decoded with NodeNamesDecoding::kRawOnly, left empty: see node_names_json.
   std::vector<std::string> node_names;
+  // NodeNames mode: the NodeNames array as the body has it (a view into the body; empty when
+  // NodeNames is null or absent). kube-scheduler sends the same array pod after pod, so the server
+  // keys its resolved offers by these bytes and decodes them (DecodeNodeNames) only when new.
+  std::string_view node_names_json;
   // True when `Nodes` was a NodeList (nodeCacheCapable=false): the reply must then carry Nodes.
   bool full_nodes = false;
   // Full mode, parallel to node_names: each Node's JSON verbatim — a view into the decoded body,
@@ -48,7 +53,15 @@ std::uint64_t RawNodeHash(std::string_view raw);
 // already holds that exact Node; such a Node is neither decoded nor copied (only hashed), so a
 // request whose Nodes are all known costs one pass over the items.
 using KnownNode = std::function<bool(std::uint64_t raw_hash, std::string& name)>;
-WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNode& known = {});
+enum class NodeNamesDecoding : std::uint8_t {
+  kDecode,   // fill node_names
+  kRawOnly,  // only node_names_json: the array is skipped, not checked item by item
+};
+WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNode& known = {},
+                                            NodeNamesDecoding names = NodeNamesDecoding::kDecode);
+// The node names of a NodeNames array (ExtenderArgs::node_names_json); empty or `null`: none.
+// Errors name the item ("NodeNames[3] must be a string").
+WireResult<std::vector<std::string>> DecodeNodeNames(std::string_view json);
 
 // ExtenderBindingArgs.
 struct BindingArgs {
@@ -78,6 +91,16 @@ std::string EncodeFilterResult(const scheduler::FilterAnswer& answer, const Exte
                                std::string_view error = {});
 // HostPriorityList: a bare array [{"Host":..,"Score":..}].
 std::string EncodeHostPriorityList(const std::vector<scheduler::HostScore>& scores);
+// The HostPriorityList of one offer with every score 0, and where each host's "0" is: the server
+// encodes it once per offer and splices in the few scores that are not 0.
+struct ZeroPriorityList {
+  std::string json;
+  std::vector<std::size_t> digit_at;  // by position in the offer
+};
+ZeroPriorityList EncodeZeroPriorityList(const std::vector<std::string>& hosts);
+// The same list with `scores` (positions into the hosts, each at most once) in place of their 0.
+std::string EncodeHostPriorityList(const ZeroPriorityList& zero,
+                                   std::vector<scheduler::OfferScore> scores);
 // ExtenderBindingResult {"Error":"..."}; also the JSON body of every error reply.
 std::string EncodeBindingResult(std::string_view error);
 inline std::string EncodeError(std::string_view error) { return EncodeBindingResult(error); }

@@ -187,6 +187,73 @@ TEST_CASE("node-names filter result and priority list use the capitalised keys",
   CHECK(EncodeHostPriorityList({}) == "[]");
 }
 
+TEST_CASE("NodeNames can be located without decoding, then decoded when new", "[wire]") {
+  const char* body =
+      R"({"Pod":{"metadata":{"name":"p"}},"nodenames": ["gpu-a", "gpu\u002db",null] ,"X":1})";
+  auto args = DecodeExtenderArgs(body, {}, NodeNamesDecoding::kRawOnly);
+  REQUIRE(args.has_value());
+  CHECK_FALSE(args->full_nodes);
+  CHECK(args->node_names.empty());
+  CHECK(args->node_names_json == R"(["gpu-a", "gpu\u002db",null])");
+  CHECK(args->node_names_json.data() >= body);  // a view into the body
+  auto names = DecodeNodeNames(args->node_names_json);
+  REQUIRE(names.has_value());
+  CHECK(*names == std::vector<std::string>{"gpu-a", "gpu-b", ""});  // null reads as ""
+  // The default decoding gives the same names.
+  auto decoded = DecodeExtenderArgs(body);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->node_names == *names);
+
+  for (const char* none : {R"({"Pod":{"metadata":{"name":"p"}},"NodeNames":null})",
+                           R"({"Pod":{"metadata":{"name":"p"}}})"}) {
+    auto empty = DecodeExtenderArgs(none, {}, NodeNamesDecoding::kRawOnly);
+    REQUIRE(empty.has_value());
+    CHECK(empty->node_names_json.empty());
+    CHECK(DecodeNodeNames(empty->node_names_json)->empty());
+  }
+  CHECK(DecodeNodeNames("[]")->empty());
+}
+
+TEST_CASE("NodeNames of the wrong shape are refused, naming the item", "[wire]") {
+  struct Case {
+    const char* names;
+    const char* mentions;
+  };
+  auto [names, mentions] = GENERATE(Case{"[1]", "NodeNames[0] must be a string"},
+                                    Case{R"(["a",{"b":1}])", "NodeNames[1] must be a string"},
+                                    Case{R"(["a",["b"]])", "NodeNames[1] must be a string"},
+                                    Case{R"({"a":1})", "NodeNames must be an array"},
+                                    Case{R"("a")", "NodeNames must be an array"},
+                                    Case{"7", "NodeNames must be an array"});
+  const std::string body =
+      std::string(R"({"Pod":{"metadata":{"name":"p"}},"NodeNames":)") + names + "}";
+  auto decoded = DecodeExtenderArgs(body);
+  REQUIRE_FALSE(decoded.has_value());
+  CHECK_THAT(decoded.error(), Catch::Contains(mentions));
+  // Located only, an array is checked when its items are decoded.
+  auto located = DecodeExtenderArgs(body, {}, NodeNamesDecoding::kRawOnly);
+  if (located) {
+    auto items = DecodeNodeNames(located->node_names_json);
+    REQUIRE_FALSE(items.has_value());
+    CHECK_THAT(items.error(), Catch::Contains(mentions));
+  } else {
+    CHECK_THAT(located.error(), Catch::Contains(mentions));
+  }
+}
+
+TEST_CASE("a priority list spliced from the all-zero list equals the one encoded whole", "[wire]") {
+  const std::vector<std::string> hosts = {"gpu-a", "gpu-\"b\"", "gpu-c", "gpu-d"};
+  const ZeroPriorityList zero = EncodeZeroPriorityList(hosts);
+  CHECK(zero.json ==
+        EncodeHostPriorityList({{"gpu-a", 0}, {"gpu-\"b\"", 0}, {"gpu-c", 0}, {"gpu-d", 0}}));
+  // Out of order, two digits, a negative score, the first and the last host.
+  CHECK(EncodeHostPriorityList(zero, {{3, 10}, {0, 7}, {1, -2}}) ==
+        EncodeHostPriorityList({{"gpu-a", 7}, {"gpu-\"b\"", -2}, {"gpu-c", 0}, {"gpu-d", 10}}));
+  CHECK(EncodeHostPriorityList(zero, {}) == zero.json);
+  CHECK(EncodeHostPriorityList(EncodeZeroPriorityList({}), {}) == "[]");
+  CHECK(json::parse(EncodeHostPriorityList(zero, {{2, 10}}))[2]["Score"] == 10);
+}
+
 TEST_CASE("JSON strings are escaped and stay valid UTF-8", "[wire]") {
   std::string out;
   AppendJsonString(out, std::string("a\"b\\c\x01\t\xc3\xa9\xe2\x80\xa6"));

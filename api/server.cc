@@ -324,7 +324,35 @@ bool ExtenderService::KnownRawNode(std::uint64_t raw_hash, std::string& name) co
 
 tl::expected<ExtenderArgs, std::string> ExtenderService::DecodeArgs(std::string_view body) const {
   return DecodeExtenderArgs(
-      body, [this](std::uint64_t hash, std::string& name) { return KnownRawNode(hash, name); });
+      body, [this](std::uint64_t hash, std::string& name) { return KnownRawNode(hash, name); },
+      NodeNamesDecoding::kRawOnly);
+}
+
+tl::expected<std::shared_ptr<ExtenderService::ResolvedOffer>, std::string> ExtenderService::OfferOf(
+    const ExtenderArgs& args, std::uint64_t hash) {
+  if (args.full_nodes) {  // names from the Nodes themselves; resolved each time, not kept
+    auto fresh = std::make_shared<ResolvedOffer>();
+    fresh->offer = engine_->ResolveOffer(args.node_names);
+    return fresh;
+  }
+  for (auto it = offers_.begin(); it != offers_.end(); ++it) {
+    ResolvedOffer& kept = **it;
+    if (kept.hash != hash || kept.json != args.node_names_json) continue;
+    if (kept.offer.inventory != engine_->inventory_generation()) {
+      kept.offer = engine_->ResolveOffer(std::move(kept.offer.names));
+    }
+    std::rotate(offers_.begin(), it, it + 1);  // most recently used first
+    return offers_.front();
+  }
+  auto names = DecodeNodeNames(args.node_names_json);
+  if (!names) return tl::unexpected(names.error());
+  auto fresh = std::make_shared<ResolvedOffer>();
+  fresh->hash = hash;
+  fresh->json = std::string(args.node_names_json);
+  fresh->offer = engine_->ResolveOffer(std::move(*names));
+  if (offers_.size() == kOfferCache) offers_.pop_back();
+  offers_.insert(offers_.begin(), fresh);
+  return fresh;
 }
 
 tl::expected<void, std::string> ExtenderService::MergeInventory(ExtenderArgs& args) {
@@ -391,6 +419,12 @@ tl::expected<void, std::string> ExtenderService::MergeInventory(ExtenderArgs& ar
   return {};
 }
 
+Reply ExtenderService::BadOffer(std::string_view verb, const scheduler::Pod& pod,
+                                const std::string& error, std::int64_t start) {
+  spdlog::warn("verb={} pod={} decision=bad_request error=\"{}\"", verb, PodRef(pod), error);
+  return Observe(verb, "bad_request", start, ErrorReply(400, error));
+}
+
 Reply ExtenderService::Filter(std::string_view body) {
   const std::int64_t start = NowMicros();
   auto args = DecodeArgs(body);
@@ -398,8 +432,11 @@ Reply ExtenderService::Filter(std::string_view body) {
     spdlog::warn("verb=filter decision=bad_request error=\"{}\"", args.error());
     return Observe("filter", "bad_request", start, ErrorReply(400, args.error()));
   }
+  const std::uint64_t names_hash = RawNodeHash(args->node_names_json);
   const scheduler::GangKey gang = scheduler::IdentifyGang(args->pod).membership.key;
   scheduler::FilterAnswer answer;
+  std::size_t offered = 0;
+  bool wake_timer = false;
   {
     std::unique_lock lock(mu_);
     if (args->full_nodes) {
@@ -411,16 +448,23 @@ Reply ExtenderService::Filter(std::string_view body) {
         return Observe("filter", "bad_request", start, ErrorReply(400, "Nodes: " + merged.error()));
       }
     }
+    auto offer = OfferOf(*args, names_hash);
+    if (!offer) {
+      lock.unlock();
+      return BadOffer("filter", args->pod, offer.error(), start);
+    }
+    offered = (*offer)->offer.names.size();
     const scheduler::Plan* before = engine_->state().HoldOf(gang);
     const bool held_before = before != nullptr;
     const std::int64_t engine_start = NowMicros();
-    answer = engine_->Filter(args->pod, args->node_names, Now());
+    answer = engine_->Filter(args->pod, (*offer)->offer, Now());
     const scheduler::Plan* after = engine_->state().HoldOf(gang);
     if (after != nullptr && !held_before) {
       metrics_->plan_latency.Observe(static_cast<double>(NowMicros() - engine_start) / 1e6);
     }
+    wake_timer = TimerSleepsTooLong();  // a new hold may have the earliest deadline
   }
-  timer_cv_.notify_all();  // a new hold may have the earliest deadline
+  if (wake_timer) timer_cv_.notify_all();
   std::string out = EncodeFilterResult(answer, *args);
   const std::string_view outcome = answer.feasible.empty() ? "unschedulable" : "feasible";
   if (spdlog::should_log(spdlog::level::info)) {
@@ -433,7 +477,7 @@ Reply ExtenderService::Filter(std::string_view body) {
         answer.feasible.size() == 1 ? "narrow" : std::string(outcome),
         answer.feasible.size() == 1 ? answer.feasible.front()
                                     : std::to_string(answer.feasible.size()),
-        args->node_names.size(), answer.failed.size(), answer.unresolvable.size(), first_reason,
+        offered, answer.failed.size(), answer.unresolvable.size(), first_reason,
         NowMicros() - start);
   }
   return Observe("filter", outcome, start, JsonReply(200, std::move(out)));
@@ -446,23 +490,46 @@ Reply ExtenderService::Prioritize(std::string_view body) {
     spdlog::warn("verb=prioritize decision=bad_request error=\"{}\"", args.error());
     return Observe("prioritize", "bad_request", start, ErrorReply(400, args.error()));
   }
-  std::vector<scheduler::HostScore> scores;
+  const std::uint64_t names_hash = RawNodeHash(args->node_names_json);
+  std::vector<scheduler::OfferScore> scores;
+  std::shared_ptr<const ZeroPriorityList> zero;
+  std::size_t offered = 0;
+  std::string best;  // the first host with the highest score (for the log)
+  std::int64_t best_score = 0;
   {
-    std::lock_guard lock(mu_);
-    scores = engine_->Prioritize(args->pod, args->node_names, Now());
-  }
-  std::string best;
-  std::int64_t best_score = -1;
-  for (const auto& s : scores) {
-    if (s.score > best_score) {
-      best_score = s.score;
-      best = s.host;
+    std::unique_lock lock(mu_);
+    auto offer = OfferOf(*args, names_hash);
+    if (!offer) {
+      lock.unlock();
+      return BadOffer("prioritize", args->pod, offer.error(), start);
+    }
+    ResolvedOffer& resolved = **offer;
+    scores = engine_->Prioritize(args->pod, resolved.offer, Now());
+    if (!resolved.zero_scores) {
+      resolved.zero_scores =
+          std::make_shared<const ZeroPriorityList>(EncodeZeroPriorityList(resolved.offer.names));
+    }
+    zero = resolved.zero_scores;
+    offered = resolved.offer.names.size();
+    if (spdlog::should_log(spdlog::level::info) && offered > 0) {
+      std::size_t at = 0;
+      for (const scheduler::OfferScore& s : scores) {
+        if (s.score > best_score || (s.score == best_score && s.at < at)) {
+          best_score = s.score;
+          at = s.at;
+        }
+      }
+      best = resolved.offer.names[at];
     }
   }
-  spdlog::info(
-      "verb=prioritize pod={} gang={} decision=scored nodes={} best={} score={} took_us={}",
-      PodRef(args->pod), GangRef(args->pod), scores.size(), best, best_score, NowMicros() - start);
-  return Observe("prioritize", "ok", start, JsonReply(200, EncodeHostPriorityList(scores)));
+  std::string out = EncodeHostPriorityList(*zero, std::move(scores));
+  if (spdlog::should_log(spdlog::level::info)) {
+    spdlog::info(
+        "verb=prioritize pod={} gang={} decision=scored nodes={} best={} score={} took_us={}",
+        PodRef(args->pod), GangRef(args->pod), offered, best, offered > 0 ? best_score : -1,
+        NowMicros() - start);
+  }
+  return Observe("prioritize", "ok", start, JsonReply(200, std::move(out)));
 }
 
 Reply ExtenderService::Preempt(std::string_view body) {
@@ -542,7 +609,7 @@ void ExtenderService::Apply(std::unique_lock<std::mutex>& lock, const BarrierDec
   spdlog::info("verb=bind gang={} decision=bind pods={} failed={} placement=\"{}\"",
                d.gang.ToString(), requests.size(), failed, summary);
   barrier_cv_.notify_all();
-  timer_cv_.notify_all();
+  if (TimerSleepsTooLong()) timer_cv_.notify_all();
 }
 
 Reply ExtenderService::Bind(std::string_view body) {
@@ -568,7 +635,7 @@ Reply ExtenderService::Bind(std::string_view body) {
   waiters_[args->pod_uid] = waiter;
   const BarrierDecision d =
       engine_->Bind(args->pod_namespace, args->pod_name, args->pod_uid, args->node, Now());
-  timer_cv_.notify_all();
+  if (TimerSleepsTooLong()) timer_cv_.notify_all();
   if (d.action == BarrierAction::kWait) {
     metrics_->barrier_waits.Increment();
     metrics_->barrier_waiting.Increment();
@@ -602,10 +669,16 @@ Reply ExtenderService::Bind(std::string_view body) {
                  JsonReply(200, EncodeBindingResult(error)));
 }
 
+bool ExtenderService::TimerSleepsTooLong() const {
+  const std::optional<Millis> next = engine_->NextDeadline();
+  return next && (!timer_armed_ || *next < *timer_armed_);
+}
+
 void ExtenderService::TimerLoop() {
   std::unique_lock lock(mu_);
   while (!timer_stop_) {
     const std::optional<Millis> next = engine_->NextDeadline();
+    timer_armed_ = next;
     if (next) {
       timer_cv_.wait_until(lock,
                            std::chrono::steady_clock::time_point(std::chrono::milliseconds(*next)));
@@ -634,8 +707,9 @@ void ExtenderService::UpdateEngine(const EngineUpdate& update) {
   std::unique_lock lock(mu_);
   const std::vector<BarrierDecision> decisions = update(*engine_, Now());
   for (const BarrierDecision& d : decisions) Apply(lock, d, "");
+  const bool wake_timer = TimerSleepsTooLong();
   lock.unlock();
-  timer_cv_.notify_all();
+  if (wake_timer) timer_cv_.notify_all();
 }
 
 void ExtenderService::MarkSynced() {

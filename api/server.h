@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@ class Registry;
 namespace gangsched::api {
 
 struct ExtenderArgs;
+struct ZeroPriorityList;
 
 // One Binding the barrier asks for.
 struct BindingRequest {
@@ -125,6 +127,17 @@ class ExtenderService {
     std::string error;
   };
   struct MetricSet;
+  // The nodes of one request resolved against the engine's inventory. NodeNames offers are kept
+  // (the last kOfferCache distinct ones, by their JSON) and reused while the inventory stays:
+  // kube-scheduler sends the same NodeNames pod after pod, and resolving 5,000 names is most of a
+  // filter call.
+  struct ResolvedOffer {
+    std::uint64_t hash = 0;  // RawNodeHash of `json`
+    std::string json;        // the NodeNames array it was decoded from ("" for full-Nodes requests)
+    scheduler::Offer offer;
+    std::shared_ptr<const ZeroPriorityList> zero_scores;  // built by the first prioritize call
+  };
+  static constexpr std::size_t kOfferCache = 4;
 
   static scheduler::Millis Now();
   // Adds or updates a full-`Nodes` request's nodes in the inventory (under mu_); the engine's
@@ -134,13 +147,24 @@ class ExtenderService {
   tl::expected<void, std::string> MergeInventory(ExtenderArgs& args);
   // The decoder's KnownNode lookup: the name of the inventory Node with this raw-JSON hash.
   bool KnownRawNode(std::uint64_t raw_hash, std::string& name) const;
-  // Decodes a filter/prioritize body, skipping the Nodes the inventory already holds verbatim.
+  // Decodes a filter/prioritize body, skipping the Nodes the inventory already holds verbatim;
+  // NodeNames are located, not decoded (OfferOf decodes them when they are new).
   tl::expected<ExtenderArgs, std::string> DecodeArgs(std::string_view body) const;
+  // The request's offer (under mu_): a kept one when its NodeNames JSON (`hash`: RawNodeHash) was
+  // seen lately, else decoded, resolved and kept. Fails on NodeNames that are not names.
+  tl::expected<std::shared_ptr<ResolvedOffer>, std::string> OfferOf(const ExtenderArgs& args,
+                                                                    std::uint64_t hash);
+  // The 400 answer (logged, counted) to a request whose NodeNames are not names.
+  Reply BadOffer(std::string_view verb, const scheduler::Pod& pod, const std::string& error,
+                 std::int64_t start);
   // Carries out a barrier decision under `lock` (kBind unlocks while the binder runs).
   void Apply(std::unique_lock<std::mutex>& lock, const scheduler::BarrierDecision& d,
              const std::string& requester);
   void Resolve(const std::string& uid, const std::string& error);
   void TimerLoop();
+  // Under mu_: the engine's next deadline is earlier than the one the timer sleeps until (a
+  // deadline that went away needs no wake-up: the timer wakes, finds nothing due, sleeps again).
+  bool TimerSleepsTooLong() const;
   void UpdateGauges(scheduler::Millis now);
   Reply Observe(std::string_view verb, std::string_view outcome, std::int64_t start_us,
                 Reply reply);
@@ -162,9 +186,13 @@ class ExtenderService {
   // outside mu_; written under mu_ and raw_mu_ together.
   mutable std::shared_mutex raw_mu_;
   std::unordered_map<std::uint64_t, std::string> raw_names_;
+  std::vector<std::shared_ptr<ResolvedOffer>> offers_;      // most recently used first
   std::map<std::string, std::shared_ptr<Waiter>> waiters_;  // by pod UID
   std::condition_variable barrier_cv_;
   std::condition_variable timer_cv_;
+  // The deadline the timer thread sleeps until (none: until notified). A filter wakes it only when
+  // the engine's next deadline is earlier, so filter calls do not hand it the lock each time.
+  std::optional<scheduler::Millis> timer_armed_;
   bool shutting_down_ = false;
   bool timer_stop_ = false;
   std::unique_ptr<MetricSet> metrics_;

@@ -7,7 +7,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test run demo plan bench bench-server bench-placement bench-release format format-check \
-        clean controlplane e2e
+        clean controlplane e2e bench-e2e
 
 all: build
 
@@ -83,6 +83,17 @@ controlplane:
 # that run gangsched itself use $(BUILD_DIR)/gangsched.
 e2e: build controlplane
 	GANGSCHED_BIN=$(abspath $(BUILD_DIR))/gangsched tests/e2e/run.sh $(E2E_TESTS)
+
+# End-to-end scheduling throughput (issue 4, docs/benchmarks.md): pods bound per second through the real
+# kube-scheduler + `gangsched serve --kubeconfig` vs the same kube-scheduler without the extender, on the
+# e2e control plane with 500 fake 8-GPU nodes, gangs from the Philly-derived traces. Not in CI (about
+# 15 minutes); BENCH_E2E_ARGS passes options (--reps, --pods, --phases, --json ...).
+BENCH_E2E_ARGS ?=
+bench-e2e: build
+	uptime
+	GANGSCHED_CP_BIN="$$(scripts/build-controlplane.sh | tail -n 1)" && export GANGSCHED_CP_BIN && \
+	  python3 benchmarks/e2e_throughput.py --gangsched $(BUILD_DIR)/gangsched \
+	  --trace-dir $(SHARED_DIR)/data/gavel/msr_seed0 $(BENCH_E2E_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

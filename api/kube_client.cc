@@ -544,6 +544,7 @@ void KubeClient::Stop() {
   stopped_ = true;
   std::lock_guard lock(mu_);
   for (httplib::ClientImpl* client : live_) client->stop();
+  idle_.clear();
 }
 
 void KubeClient::Track(httplib::ClientImpl* client, bool add) {
@@ -633,14 +634,47 @@ std::unique_ptr<httplib::ClientImpl> KubeClient::Connect(int timeout_seconds,
 }
 
 KubeResponse KubeClient::Run(const std::string& method, const std::string& path,
-                             int timeout_seconds, const Call& call) {
-  KubeResponse out;
+                             int timeout_seconds, const Call& call, bool pooled) {
   if (stopped_) {
+    KubeResponse out;
     out.error = "the API client is stopped";
     return out;
   }
+  std::unique_ptr<httplib::ClientImpl> idle;
+  struct Slot {
+    std::counting_semaphore<kMaxIdle>* sem = nullptr;
+    ~Slot() {
+      if (sem != nullptr) sem->release();
+    }
+  } slot;
+  if (pooled) {
+    short_calls_.acquire();
+    slot.sem = &short_calls_;
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      idle = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (idle) {
+    idle->set_read_timeout(timeout_seconds, 0);
+    KubeResponse out = RunOnce(method, path, timeout_seconds, call, std::move(idle), true);
+    // Sent on a connection the server had closed while it was idle: once more on a new one. A
+    // repeated Binding is harmless (409 on the same node counts as bound).
+    if (out.status != 0 || stopped_) return out;
+  }
+  KubeResponse out;
   auto client = Connect(timeout_seconds, out.error);
   if (!client) return out;
+  if (pooled) client->set_keep_alive(true);
+  return RunOnce(method, path, timeout_seconds, call, std::move(client), pooled);
+}
+
+KubeResponse KubeClient::RunOnce(const std::string& method, const std::string& path,
+                                 int timeout_seconds, const Call& call,
+                                 std::unique_ptr<httplib::ClientImpl> client, bool pooled) {
+  (void)timeout_seconds;
+  KubeResponse out;
   httplib::Headers headers = {{"Accept", "application/json"}};
   if (std::string auth = Authorization(); !auth.empty()) headers.emplace("Authorization", auth);
   Track(client.get(), true);
@@ -656,6 +690,11 @@ KubeResponse KubeClient::Run(const std::string& method, const std::string& path,
   if (result) {
     out.status = result->status;
     out.body = std::move(result->body);
+    const auto connection = result->get_header_value("Connection");
+    if (pooled && !stopped_ && connection != "close") {
+      std::lock_guard lock(mu_);
+      if (idle_.size() < kMaxIdle) idle_.push_back(std::move(client));
+    }
   } else if (out.error.empty()) {
     out.error = method + " " + config_.server + path + ": " + httplib::to_string(result.error());
   }
@@ -663,26 +702,32 @@ KubeResponse KubeClient::Run(const std::string& method, const std::string& path,
 }
 
 KubeResponse KubeClient::Get(const std::string& path, int timeout_seconds) {
-  return Run("GET", path, timeout_seconds,
-             [](httplib::ClientImpl& c, const std::string& full, const httplib::Headers& h) {
-               return c.Get(full, h);
-             });
+  return Run(
+      "GET", path, timeout_seconds,
+      [](httplib::ClientImpl& c, const std::string& full, const httplib::Headers& h) {
+        return c.Get(full, h);
+      },
+      true);
 }
 
 KubeResponse KubeClient::Post(const std::string& path, const std::string& body,
                               int timeout_seconds) {
-  return Run("POST", path, timeout_seconds,
-             [&body](httplib::ClientImpl& c, const std::string& full, const httplib::Headers& h) {
-               return c.Post(full, h, body, "application/json");
-             });
+  return Run(
+      "POST", path, timeout_seconds,
+      [&body](httplib::ClientImpl& c, const std::string& full, const httplib::Headers& h) {
+        return c.Post(full, h, body, "application/json");
+      },
+      true);
 }
 
 KubeResponse KubeClient::MergePatch(const std::string& path, const std::string& body,
                                     int timeout_seconds) {
-  return Run("PATCH", path, timeout_seconds,
-             [&body](httplib::ClientImpl& c, const std::string& full, const httplib::Headers& h) {
-               return c.Patch(full, h, body, "application/merge-patch+json");
-             });
+  return Run(
+      "PATCH", path, timeout_seconds,
+      [&body](httplib::ClientImpl& c, const std::string& full, const httplib::Headers& h) {
+        return c.Patch(full, h, body, "application/merge-patch+json");
+      },
+      true);
 }
 
 KubeResponse KubeClient::Stream(const std::string& path, int timeout_seconds,

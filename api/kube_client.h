@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -98,8 +99,11 @@ struct ListPage {
 };
 tl::expected<ListPage, std::string> DecodeListPage(std::string_view json);
 
-// Requests to one API server. Thread-safe: each call opens its own connection (httplib clients
-// are not shared between threads); Stop() aborts calls in flight (watches) from any thread.
+// Requests to one API server. Thread-safe: each call uses a connection of its own (httplib clients
+// are not shared between threads). Short calls (Get, Post, MergePatch) take a kept-alive
+// connection from a small pool and put it back: a TLS handshake per Binding made gangsched's binds
+// CPU-bound (benchmarks/e2e_throughput.py). Streams (watches) always open their own. Stop() aborts
+// calls in flight (watches) from any thread.
 class KubeClient {
  public:
   explicit KubeClient(KubeConfig config);
@@ -125,9 +129,14 @@ class KubeClient {
   std::unique_ptr<httplib::ClientImpl> Connect(int timeout_seconds, std::string& error) const;
   using Call = std::function<httplib::Result(httplib::ClientImpl& client, const std::string& path,
                                              const httplib::Headers& headers)>;
-  // Connects, adds the headers (Authorization re-read), tracks the call for Stop(), runs `call`.
+  // Connects (or, with `pooled`, takes an idle kept-alive connection), adds the headers
+  // (Authorization re-read), tracks the call for Stop(), runs `call`. A pooled connection that
+  // fails at the transport level (the server closed it while idle) is dropped and the call made
+  // once more on a new one.
   KubeResponse Run(const std::string& method, const std::string& path, int timeout_seconds,
-                   const Call& call);
+                   const Call& call, bool pooled = false);
+  KubeResponse RunOnce(const std::string& method, const std::string& path, int timeout_seconds,
+                       const Call& call, std::unique_ptr<httplib::ClientImpl> client, bool pooled);
   // The Authorization header value ("" without credentials); re-reads token_file.
   std::string Authorization() const;
   void Track(httplib::ClientImpl* client, bool add);
@@ -138,8 +147,13 @@ class KubeClient {
   bool tls_ = true;
   std::string prefix_;  // path prefix of the server URL
   std::atomic<bool> stopped_{false};
-  std::mutex mu_;  // guards live_
+  std::mutex mu_;  // guards live_ and idle_
   std::vector<httplib::ClientImpl*> live_;
+  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;  // kept-alive, ready for a short call
+  static constexpr std::size_t kMaxIdle = 32;
+  // At most kMaxIdle short calls at once, so a burst (many gangs released together, each posting
+  // its Bindings in parallel) reuses the pool instead of opening hundreds of TLS connections.
+  std::counting_semaphore<kMaxIdle> short_calls_{kMaxIdle};
 };
 
 // Percent-encodes a query value (continue tokens, selectors).

@@ -540,6 +540,10 @@ Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& fi
   auto scheduler_name = OptionalString(spec, "schedulerName", file, "spec.schedulerName");
   if (!scheduler_name) return tl::unexpected(scheduler_name.error());
   if (!scheduler_name->empty()) info.scheduler_name = *scheduler_name;
+  auto group = OptionalString(Child(spec, "schedulingGroup"), "podGroupName", file,
+                              "spec.schedulingGroup.podGroupName");
+  if (!group) return tl::unexpected(group.error());
+  info.scheduling_group = *group;
   auto tolerations = DecodeTolerations(Child(spec, "tolerations"), file);
   if (!tolerations) return tl::unexpected(tolerations.error());
   info.tolerations = std::move(*tolerations);
@@ -621,6 +625,7 @@ Decoded<scheduler::Pod> DecodePod(const YAML::Node& object, const std::string& f
   pod.requests = spec->requests;
   pod.node_name = spec->node_name;
   pod.scheduler_name = spec->scheduler_name;
+  pod.scheduling_group = spec->scheduling_group;
   pod.tolerations = std::move(spec->tolerations);
   pod.node_selector = std::move(spec->node_selector);
   pod.priority = spec->priority;

@@ -73,6 +73,7 @@ Decoded<std::vector<SourceObject>> LoadObjectsFromFile(const std::string& path);
 struct PodSpecInfo {
   scheduler::Resources requests;  // effective requests, pods = 1
   std::string scheduler_name;     // "default-scheduler" when absent, as the API server defaults it
+  std::string scheduling_group;   // spec.schedulingGroup.podGroupName (native PodGroup)
   std::vector<scheduler::Toleration> tolerations;
   scheduler::StringMap node_selector;
   std::int32_t priority = 0;

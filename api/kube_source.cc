@@ -257,6 +257,10 @@ const std::vector<WatchedResource>& WatchedResources() {
        true},
       {"/apis/scheduling.volcano.sh/v1beta1/podgroups", "PodGroup", "scheduling.volcano.sh/v1beta1",
        true},
+      // Kubernetes 1.36's native PodGroup (feature gate GenericWorkload, API scheduling.k8s.io/
+      // v1alpha2); pods name it in spec.schedulingGroup.podGroupName.
+      {"/apis/scheduling.k8s.io/v1alpha2/podgroups", "PodGroup", "scheduling.k8s.io/v1alpha2",
+       true},
       {"/apis/kubeflow.org/v1/tfjobs", "TFJob", "kubeflow.org/v1", true},
       {"/apis/kubeflow.org/v1/pytorchjobs", "PyTorchJob", "kubeflow.org/v1", true},
       {"/apis/kubeflow.org/v1/mpijobs", "MPIJob", "kubeflow.org/v1", true},
@@ -320,7 +324,8 @@ bool SameNode(const scheduler::Node& a, const scheduler::Node& b) {
 
 std::string GroupKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
-// A PodGroup's namespace, name and spec.minMember (0 when absent).
+// A PodGroup's namespace, name and size: spec.minMember (coscheduling, Volcano) or
+// spec.schedulingPolicy.gang.minCount (native scheduling.k8s.io); 0 when absent.
 struct GroupInfo {
   std::string key;
   int min_member = 0;
@@ -351,8 +356,19 @@ std::optional<GroupInfo> DecodeGroup(const std::string& json) {
         if (mkey == "name" && !mv.get_string().get(s)) name = std::string(s);
       }
     } else if (key == "spec") {
-      std::int64_t n = 0;
-      if (!v["minMember"].get_int64().get(n)) min_member = n;
+      simdjson::ondemand::object spec;
+      if (v.get_object().get(spec)) return std::nullopt;
+      for (auto f : spec) {
+        std::string_view skey;
+        simdjson::ondemand::value sv;
+        if (f.unescaped_key().get(skey) || f.value().get(sv)) return std::nullopt;
+        std::int64_t n = 0;
+        if (skey == "minMember" && !sv.get_int64().get(n)) min_member = n;
+        if (skey == "schedulingPolicy" &&
+            !sv.find_field_unordered("gang").find_field_unordered("minCount").get_int64().get(n)) {
+          min_member = n;
+        }
+      }
     }
   }
   if (name.empty()) return std::nullopt;
@@ -363,7 +379,8 @@ std::optional<GroupInfo> DecodeGroup(const std::string& json) {
 bool InGroupGang(const scheduler::Pod& pod, std::string& key) {
   const scheduler::MembershipResult m = scheduler::IdentifyGang(pod);
   if (m.membership.source != scheduler::GangSource::kCoscheduling &&
-      m.membership.source != scheduler::GangSource::kVolcano) {
+      m.membership.source != scheduler::GangSource::kVolcano &&
+      m.membership.source != scheduler::GangSource::kNative) {
     return false;
   }
   key = GroupKey(m.membership.key.namespace_name, m.membership.key.name);

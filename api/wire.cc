@@ -304,6 +304,13 @@ Status ReadPodSpec(od::value& v, scheduler::Pod& pod) {
       s = ReadResources(value, overhead);
     } else if (key == "schedulerName") {
       s = ReadString(value, pod.scheduler_name);
+    } else if (key == "schedulingGroup") {
+      s = ForEachField(value, [&](std::string_view k, od::value& f) -> Status {
+        if (k != "podGroupName") return {};
+        if (auto r = ReadString(f, pod.scheduling_group); !r)
+          return tl::unexpected(Prefix(k, r.error()));
+        return {};
+      });
     } else if (key == "nodeName") {
       s = ReadString(value, pod.node_name);
     } else if (key == "priority") {

@@ -155,6 +155,10 @@ MembershipResult IdentifyGang(const Pod& pod) {
   if (const std::string* name = Find(pod.annotations, kGangschedGang)) {
     result = Found(pod, GangSource::kGangsched, *name);
     ReadSize(pod, kGangschedMinMembers, result);
+  } else if (!pod.scheduling_group.empty()) {
+    // Kubernetes 1.36's own gangs: spec.schedulingGroup names a scheduling.k8s.io PodGroup in the
+    // pod's namespace; its size (spec.schedulingPolicy.gang.minCount) comes from api/.
+    result = Found(pod, GangSource::kNative, pod.scheduling_group);
   } else if (const std::string* pg = Find(pod.labels, kCoschedulingPodGroup)) {
     result = Found(pod, GangSource::kCoscheduling, *pg);  // size: the PodGroup's minMember (api/)
   } else if (const std::string* group = Find(pod.annotations, kVolcanoGroupName)) {
@@ -185,8 +189,7 @@ MembershipResult IdentifyGang(const Pod& pod) {
     } else if (const std::string* legacy = Find(pod.labels, kLegacyJobName)) {
       result = Found(pod, GangSource::kKubeflowLegacy, *legacy);
     } else {
-      // Native gangs (spec.schedulingGroup / spec.workloadRef) are pod fields the model does not
-      // carry yet; such pods are gangs of one here.
+      // Not a gang member by any convention gangsched knows: a gang of one.
       result = Found(pod, GangSource::kSinglePod, pod.name);
     }
   }

@@ -101,6 +101,8 @@ struct Pod {
   std::int32_t priority = 0;
   std::vector<int> gpu_ids;  // from gangsched.io/gpu-ids when known
   std::string nominated_node_name;
+  // spec.schedulingGroup.podGroupName: the native scheduling.k8s.io PodGroup (Kubernetes 1.36+).
+  std::string scheduling_group;
 
   // Pods that hold capacity on their node: bound and not finished.
   bool HoldsCapacity() const {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -113,6 +114,17 @@ class FakeApiServer {
     server_.new_task_queue = [] { return new httplib::ThreadPool(32); };
     server_.Get(R"(/api/v1/(nodes|pods))",
                 [this](const httplib::Request& req, httplib::Response& res) { Serve(req, res); });
+    // Kubernetes 1.36's native PodGroups, when a test serves them (else 404 like other groups).
+    server_.Get(R"(/apis/scheduling\.k8s\.io/v1alpha2/(podgroups))",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  if (!serve_native_podgroups_) {
+                    std::lock_guard lock(mu_);
+                    Record(req);
+                    res.status = 404;
+                    return;
+                  }
+                  Serve(req, res);
+                });
     server_.Get(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+))",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   std::lock_guard lock(mu_);
@@ -214,6 +226,7 @@ class FakeApiServer {
   std::vector<std::string> events_;
   std::vector<std::string> patches_;
   std::vector<std::string> authorization_;
+  std::atomic<bool> serve_native_podgroups_{false};
 
  private:
   void Record(const httplib::Request& req) {
@@ -572,6 +585,43 @@ TEST_CASE("binder: an unreachable API server fails every bind with the transport
   const auto errors = binder.BindAll({Request("x", "n1")});
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].find("binding pod default/x to node n1: POST http://127.0.0.1:1") == 0);
+}
+
+TEST_CASE(
+    "state source: a native scheduling.k8s.io PodGroup's gang.minCount sizes its pods' gang") {
+  FakeApiServer api;
+  api.serve_native_podgroups_ = true;
+  api.With([](FakeApiServer& s) {
+    s.collections_["nodes"].items = RecordedNodes();
+    // Kubernetes 1.36 (scheduling.k8s.io/v1alpha2): the size is
+    // spec.schedulingPolicy.gang.minCount.
+    s.collections_["podgroups"].items = {R"({"apiVersion":"scheduling.k8s.io/v1alpha2",
+        "kind":"PodGroup","metadata":{"name":"trainer","namespace":"default"},
+        "spec":{"podGroupTemplateRef":null,"schedulingPolicy":{"gang":{"minCount":3}}}})"};
+    // Two pods name it in spec.schedulingGroup (no gangsched keys).
+    for (int i = 0; i < 2; ++i) {
+      json pod = json::parse(ReadFixture("pod-created.json"));
+      pod["metadata"]["name"] = "trainer-" + std::to_string(i);
+      pod["metadata"]["uid"] = "uid-t" + std::to_string(i);
+      pod["metadata"]["annotations"] = json::object();
+      pod["spec"]["schedulingGroup"] = {{"podGroupName", "trainer"}};
+      s.collections_["pods"].items.push_back(pod.dump());
+    }
+    return 0;
+  });
+  Synced live(api);
+  REQUIRE(live.source.WaitSynced(kGenerous));
+  REQUIRE(WaitUntil([&] {
+    return live.source.watcher("/apis/scheduling.k8s.io/v1alpha2/podgroups")->lists() == 1;
+  }));
+  json gang;
+  REQUIRE(WaitUntil([&] {
+    gang = json::parse(live.h.service->Gang("default", "trainer").body);
+    return gang.contains("quorum") && gang["quorum"] == 3;
+  }));
+  CHECK(gang["members_seen"] == 2);
+  CHECK(gang["phase"] == "Waiting");
+  CHECK(live.source.Members({"default", "trainer"}).size() == 2);
 }
 
 // ---- Notifier

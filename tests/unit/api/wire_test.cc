@@ -35,6 +35,23 @@ TEST_CASE("ExtenderArgs in node-names mode, keys in any case, nulls accepted", "
   REQUIRE(pod.tolerations.size() == 1);
   CHECK(pod.tolerations[0].op_exists);
   CHECK(pod.nominated_node_name == "gpu-b");
+  CHECK(pod.scheduling_group.empty());
+}
+
+TEST_CASE("a pod's native PodGroup (spec.schedulingGroup.podGroupName) is read; null accepted",
+          "[wire]") {
+  auto named = DecodePodJson(R"({"metadata":{"name":"w-0","namespace":"ml","uid":"u"},
+    "spec":{"schedulingGroup":{"podGroupName":"trainer","future":1},"containers":[]}})");
+  REQUIRE(named.has_value());
+  CHECK(named->scheduling_group == "trainer");
+  auto null_group = DecodePodJson(R"({"metadata":{"name":"w-0","uid":"u"},
+    "spec":{"schedulingGroup":null,"containers":[]}})");
+  REQUIRE(null_group.has_value());
+  CHECK(null_group->scheduling_group.empty());
+  auto wrong = DecodePodJson(R"({"metadata":{"name":"w-0","uid":"u"},
+    "spec":{"schedulingGroup":{"podGroupName":7},"containers":[]}})");
+  REQUIRE_FALSE(wrong.has_value());
+  CHECK_THAT(wrong.error(), Catch::Contains("podGroupName"));
 }
 
 TEST_CASE("effective requests follow kube-scheduler: init containers, sidecars, overhead",

@@ -19,6 +19,10 @@ struct PodBuilder {
     pod.annotations[k] = v;
     return *this;
   }
+  PodBuilder& SchedulingGroup(const std::string& group) {
+    pod.scheduling_group = group;
+    return *this;
+  }
   operator Pod() const { return pod; }  // NOLINT(google-explicit-constructor)
 };
 PodBuilder MakePod(const std::string& name, const std::string& ns = "ml") {
@@ -80,6 +84,12 @@ TEST_CASE("IdentifyGang reads the keys of DESIGN.md §4", "[gang]") {
                        .Annotation("gang.scheduling.koordinator.sh/name", "kg")
                        .Annotation("gang.scheduling.koordinator.sh/min-available", "2"),
                    GangSource::kKoordinator, "kg", 2, "", std::nullopt},
+      IdentityCase{"native PodGroup (spec.schedulingGroup, Kubernetes 1.36)",
+                   MakePod("p").SchedulingGroup("npg").Label("training.kubeflow.org/job-name", "j"),
+                   GangSource::kNative, "npg", std::nullopt, "", std::nullopt},
+      IdentityCase{"gangsched wins over the native PodGroup",
+                   MakePod("p").SchedulingGroup("npg").Annotation("gangsched.io/gang", "mine"),
+                   GangSource::kGangsched, "mine", std::nullopt, "", std::nullopt},
       IdentityCase{"kubeflow training-operator labels",
                    MakePod("p")
                        .Label("training.kubeflow.org/job-name", "mnist")

@@ -483,7 +483,8 @@ std::vector<MemberRef> KubeStateSource::Members(const scheduler::GangKey& key) c
     auto pod = cache_->pods.find(uid);
     if (pod == cache_->pods.end()) continue;
     const scheduler::Pod& p = pod->second;
-    out.push_back(MemberRef{p.namespace_name, p.name, uid, !p.node_name.empty()});
+    out.push_back(
+        MemberRef{p.namespace_name, p.name, uid, !p.node_name.empty(), p.marked_unschedulable});
   }
   std::sort(out.begin(), out.end(),
             [](const MemberRef& a, const MemberRef& b) { return a.name < b.name; });
@@ -926,8 +927,9 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
   for (const GangView& g : gangs) {
     const std::string gang = g.key.ToString();
     if (g.phase == scheduler::GangPhase::kBound) {
-      // Gangs found bound at start-up were placed before this process: no Event for them.
-      if (placed_.insert(gang).second && !first) {
+      // Gangs found bound at start-up were placed before this process: no Event for them; nor
+      // for gangs of one pod (kube-scheduler's own Scheduled event says it all).
+      if (placed_.insert(gang).second && !first && g.quorum > 1) {
         const std::vector<MemberRef> members = members_(g.key);
         if (!members.empty()) {
           const std::string note =
@@ -957,7 +959,8 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
       // reached bind so the barrier fills now rather than at the 5-minute flush.
       pending.erase(std::remove_if(pending.begin(), pending.end(),
                                    [&g](const MemberRef& m) {
-                                     return std::binary_search(g.arrived_uids.begin(),
+                                     return !m.parked ||
+                                            std::binary_search(g.arrived_uids.begin(),
                                                                g.arrived_uids.end(), m.uid);
                                    }),
                     pending.end());
@@ -973,8 +976,13 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
     }
     // Capacity was freed, or the gang's last pods appeared after its members were rejected for
     // want of pods: the gang may be plannable now.
+    // Only pods kube-scheduler has parked (PodScheduled=False) need the nudge; the others are
+    // still in its active queue and an update would only churn it.
     const bool quorum_reached = has_quorum && !had_quorum && !first;
-    if (has_quorum && (freed || quorum_reached) &&
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [](const MemberRef& m) { return !m.parked; }),
+                  pending.end());
+    if (has_quorum && (freed || quorum_reached) && !pending.empty() &&
         due(last_nudge_, gang, options_.nudge_interval)) {
       Nudge(gang, pending, freed ? "capacity freed" : "quorum of pods reached", now);
     }

@@ -92,6 +92,8 @@ struct MemberRef {
   std::string name;
   std::string uid;
   bool bound = false;
+  bool parked =
+      false;  // PodScheduled=False: kube-scheduler rejected it (only such pods are nudged)
 };
 
 // The collections gangsched watches (DESIGN.md §3, §4). Optional ones may be absent (404).

@@ -376,6 +376,20 @@ Status ReadPod(od::value& v, scheduler::Pod& pod) {
       s = ForEachField(value, [&](std::string_view k, od::value& f) -> Status {
         Status fs;
         if (k == "nominatedNodeName") fs = ReadString(f, pod.nominated_node_name);
+        if (k == "conditions") {
+          fs = ForEachItem(f, [&](std::size_t, od::value& c) -> Status {
+            std::string type;
+            std::string status;
+            auto r = ForEachField(c, [&](std::string_view ck, od::value& cv) -> Status {
+              if (ck == "type") return ReadString(cv, type);
+              if (ck == "status") return ReadString(cv, status);
+              return {};
+            });
+            if (!r) return r;
+            if (type == "PodScheduled") pod.marked_unschedulable = status == "False";
+            return {};
+          });
+        }
         if (k == "phase") {
           std::string phase;
           fs = ReadString(f, phase);

@@ -103,6 +103,8 @@ struct Pod {
   std::string nominated_node_name;
   // spec.schedulingGroup.podGroupName: the native scheduling.k8s.io PodGroup (Kubernetes 1.36+).
   std::string scheduling_group;
+  // status.conditions has PodScheduled=False: kube-scheduler tried the pod and parked it.
+  bool marked_unschedulable = false;
 
   // Pods that hold capacity on their node: bound and not finished.
   bool HoldsCapacity() const {

@@ -650,8 +650,8 @@ TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed c
     engine.Filter(members[0], {node->name}, now);
     return std::vector<scheduler::BarrierDecision>{};
   });
-  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false},
-                                 {"default", "bert-1", "uid-1", false}};
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, true},
+                                 {"default", "bert-1", "uid-1", false, true}};
   GangNotifier::Options options;
   options.instance = "test-instance";
   GangNotifier notifier(
@@ -719,8 +719,9 @@ TEST_CASE("notifier: a planned gang's members that have not reached bind are nud
           scheduler::BarrierAction::kWait);
     return std::vector<scheduler::BarrierDecision>{};
   });
-  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false},
-                                 {"default", "bert-1", "uid-1", false}};
+  // bert-1 was rejected earlier (PodScheduled=False); bert-0 waits in the barrier.
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, false},
+                                 {"default", "bert-1", "uid-1", false, true}};
   GangNotifier notifier(
       client, *h.service,
       [&](const scheduler::GangKey& key) {
@@ -759,7 +760,7 @@ TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its q
     engine.Filter(members[0], {node->name}, now);  // rejected: waiting for 1 more pod
     return std::vector<scheduler::BarrierDecision>{};
   });
-  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false}};
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, true}};  // parked
   GangNotifier notifier(
       client, *h.service,
       [&](const scheduler::GangKey& key) {
@@ -774,11 +775,14 @@ TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its q
     engine.UpsertPod(members[1]);
     return std::vector<scheduler::BarrierDecision>{};
   });
-  refs.push_back({"default", "bert-1", "uid-1", false});
+  refs.push_back({"default", "bert-1", "uid-1", false, false});  // new: in the active queue
   notifier.RunOnce(t0 + std::chrono::seconds(1));
-  CHECK(notifier.nudges_posted() == 2);
+  CHECK(notifier.nudges_posted() == 1);  // only the parked bert-0
+  const auto patches = api.With([](FakeApiServer& s) { return s.patches_; });
+  REQUIRE(patches.size() == 1);
+  CHECK(patches[0].find("/api/v1/namespaces/default/pods/bert-0 ") == 0);
   notifier.RunOnce(t0 + std::chrono::seconds(20));  // quorum was already there: no new nudge
-  CHECK(notifier.nudges_posted() == 2);
+  CHECK(notifier.nudges_posted() == 1);
 }
 
 }  // namespace

@@ -36,6 +36,16 @@ TEST_CASE("ExtenderArgs in node-names mode, keys in any case, nulls accepted", "
   CHECK(pod.tolerations[0].op_exists);
   CHECK(pod.nominated_node_name == "gpu-b");
   CHECK(pod.scheduling_group.empty());
+  CHECK_FALSE(pod.marked_unschedulable);
+  auto parked = DecodePodJson(R"({"metadata":{"name":"w","uid":"u"},"spec":{"containers":[]},
+    "status":{"phase":"Pending","conditions":[{"type":"Ready","status":"False"},
+      {"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/8 nodes"}]}})");
+  REQUIRE(parked.has_value());
+  CHECK(parked->marked_unschedulable);
+  auto scheduled = DecodePodJson(R"({"metadata":{"name":"w","uid":"u"},"spec":{"containers":[]},
+    "status":{"conditions":[{"type":"PodScheduled","status":"True"}]}})");
+  REQUIRE(scheduled.has_value());
+  CHECK_FALSE(scheduled->marked_unschedulable);
 }
 
 TEST_CASE("a pod's native PodGroup (spec.schedulingGroup.podGroupName) is read; null accepted",

@@ -555,6 +555,7 @@ void ExtenderService::Resolve(const std::string& uid, const std::string& error) 
   if (it == waiters_.end() || it->second->done) return;
   it->second->done = true;
   it->second->error = error;
+  it->second->cv.notify_all();
 }
 
 void ExtenderService::Apply(std::unique_lock<std::mutex>& lock, const BarrierDecision& d,
@@ -565,7 +566,6 @@ void ExtenderService::Apply(std::unique_lock<std::mutex>& lock, const BarrierDec
     if (!requester.empty() && d.pods.empty()) Resolve(requester, d.reason);
     spdlog::info("verb=bind gang={} decision=reject pods={} reason=\"{}\"", d.gang.ToString(),
                  d.pods.size(), d.reason);
-    barrier_cv_.notify_all();
     return;
   }
   // kBind: every quorum member has arrived. Perform the Bindings outside the lock.
@@ -608,7 +608,6 @@ void ExtenderService::Apply(std::unique_lock<std::mutex>& lock, const BarrierDec
   }
   spdlog::info("verb=bind gang={} decision=bind pods={} failed={} placement=\"{}\"",
                d.gang.ToString(), requests.size(), failed, summary);
-  barrier_cv_.notify_all();
   if (TimerSleepsTooLong()) timer_cv_.notify_all();
 }
 
@@ -630,7 +629,6 @@ Reply ExtenderService::Bind(std::string_view body) {
   waiter->name = args->pod_name;
   if (auto old = waiters_.find(args->pod_uid); old != waiters_.end() && !old->second->done) {
     Resolve(args->pod_uid, "superseded by a newer bind request for the same pod");
-    barrier_cv_.notify_all();
   }
   waiters_[args->pod_uid] = waiter;
   const BarrierDecision d =
@@ -647,7 +645,7 @@ Reply ExtenderService::Bind(std::string_view body) {
     // Bounded by the bind extender's httpTimeout: kube-scheduler has given up by then anyway.
     const auto limit =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.holds.bind_timeout);
-    barrier_cv_.wait_until(lock, limit, [&] { return waiter->done || shutting_down_; });
+    waiter->cv.wait_until(lock, limit, [&] { return waiter->done || shutting_down_; });
     if (!waiter->done) {
       waiter->done = true;
       waiter->error = shutting_down_ ? "gangsched is shutting down; the gang's hold is released"
@@ -727,12 +725,12 @@ void ExtenderService::Shutdown(const std::string& reason) {
       if (!waiter->done) {
         waiter->done = true;
         waiter->error = reason + "; the gang's hold is released";
+        waiter->cv.notify_all();
         ++held;
       }
     }
     spdlog::info("verb=shutdown decision=fail_held_binds held_binds={}", held);
   }
-  barrier_cv_.notify_all();
 }
 
 // ---- Views

@@ -848,6 +848,7 @@ struct GangNotifier::GangView {
   int quorum = 0;
   int members_seen = 0;
   std::vector<std::string> arrived_uids;  // members in the barrier (or bound)
+  bool size_known = true;
   std::string summary;
 };
 
@@ -904,6 +905,7 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
       v.quorum = g.quorum;
       v.members_seen = g.members_seen;
       v.arrived_uids = g.arrived_uids;
+      v.size_known = g.size_known;
       if (g.plan) {
         v.summary = scheduler::DescribePlan(*g.plan, engine.state().topology().level_names());
       }
@@ -942,7 +944,7 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
     }
     placed_.erase(gang);  // waits again (a member was replaced): placed again later
     const bool had_quorum = seen_quorum_.count(gang) > 0;
-    const bool has_quorum = g.members_seen >= g.quorum;
+    const bool has_quorum = g.size_known && g.members_seen >= g.quorum;
     if (has_quorum) {
       seen_quorum_.insert(gang);
     } else {

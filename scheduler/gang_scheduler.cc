@@ -248,6 +248,13 @@ int GangScheduler::BoundCount(const GangRecord& g) const {
 // ---- Planning
 // ----------------------------------------------------------------------------------------
 
+bool GangScheduler::SizeKnown(const GangRecord& g) {
+  if (g.roster || g.min_members) return true;
+  return g.kind != GangSourceName(GangSource::kCoscheduling) &&
+         g.kind != GangSourceName(GangSource::kVolcano) &&
+         g.kind != GangSourceName(GangSource::kNative);
+}
+
 PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spec,
                                         const PlannerOptions& options) const {
   // A gang with bound members (found so after a restart, or left so by a failed Binding) plans
@@ -504,6 +511,12 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
 
   const std::vector<std::size_t>& offered_idx = offer.nodes;
   if (offered_idx.empty()) return reject_all("node not in gangsched's inventory");
+  if (!SizeKnown(g)) {
+    g.phase = GangPhase::kWaiting;
+    g.reason = "waiting for the " + g.kind + " PodGroup " + g.key.ToString() + " of pod " +
+               pod.namespace_name + "/" + pod.name + ": the gang's size is not known yet";
+    return reject_all(g.reason);
+  }
 
   const Plan* hold = state_.HoldOf(g.key);
   if (!hold && g.phase == GangPhase::kBound) {
@@ -817,6 +830,7 @@ GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   s.members_bound = BoundCount(g);
   s.members_arrived = std::max(barrier_.Arrived(g.key), s.members_bound);
   s.arrived_uids = barrier_.ArrivedUids(g.key);
+  s.size_known = SizeKnown(g);
   s.hold_deadline = holds_.Deadline(g.key);
   s.backoff_until = holds_.BackoffUntil(g.key, now);
   if (const Plan* plan = state_.HoldOf(g.key)) {

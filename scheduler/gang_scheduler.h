@@ -84,6 +84,7 @@ struct GangStatus {
   int members_seen = 0;                   // pods known (filtered or from the API)
   int members_arrived = 0;                // waiting in the barrier or bound
   std::vector<std::string> arrived_uids;  // their UIDs, sorted (the rest may be parked)
+  bool size_known = true;  // false: a PodGroup's member whose PodGroup (minMember) is not known yet
   int members_bound = 0;
   std::optional<Millis> hold_deadline;
   std::optional<Millis> backoff_until;
@@ -177,6 +178,9 @@ class GangScheduler {
   GangRecord& Record(const Pod& pod, const GangMembership& m);
   // The gang's shape (from its roster, else from the members seen), cached on the record.
   const GangSpec& SpecOf(const GangRecord& g) const;
+  // False for a gang declared by a PodGroup (coscheduling, Volcano, native) whose PodGroup has not
+  // been seen: its size is unknown, so it is not planned (as a gang of the pods seen so far).
+  static bool SizeKnown(const GangRecord& g);
   // Plans (or re-plans) the gang; on success holds it and opens the barrier.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // What PlanAndHold plans: the whole gang, or only the members not bound yet, next to the bound.

@@ -494,5 +494,40 @@ TEST_CASE("before posting Bindings every target node is checked against the late
   }
 }
 
+TEST_CASE("a PodGroup member waits until its PodGroup's size is known", "[engine]") {
+  // The pod names its coscheduling PodGroup by label before gangsched has seen the PodGroup (the
+  // pods and the group are created together): it must not be planned as a gang of the pods seen.
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const auto nodes = AllNodes(engine);
+  Pod p0;
+  p0.uid = "uid-pg-0";
+  p0.namespace_name = "ml";
+  p0.name = "pg-0";
+  p0.labels["scheduling.x-k8s.io/pod-group"] = "pg";
+  p0.requests = {1000, 1LL << 30, 4, 1};
+  engine.UpsertPod(p0);
+  const auto rejected = engine.Filter(p0, nodes, 0);
+  CHECK(rejected.feasible.empty());
+  REQUIRE(rejected.unresolvable.size() == 2);
+  CHECK_THAT(rejected.unresolvable.begin()->second,
+             Catch::Contains("waiting for the coscheduling PodGroup ml/pg"));
+  auto status = engine.GangOf({"ml", "pg"}, 1);
+  REQUIRE(status);
+  CHECK_FALSE(status->size_known);
+  CHECK(engine.state().holds().empty());
+  // The PodGroup arrives (api/ gives its members the size as gangsched's keys): minMember 2.
+  Pod e0 = p0;
+  e0.annotations["gangsched.io/gang"] = "pg";
+  e0.annotations["gangsched.io/min-members"] = "2";
+  Pod e1 = e0;
+  e1.uid = "uid-pg-1";
+  e1.name = "pg-1";
+  engine.UpsertPod(e0);
+  engine.UpsertPod(e1);
+  CHECK(engine.GangOf({"ml", "pg"}, 2)->size_known);
+  CHECK(engine.GangOf({"ml", "pg"}, 2)->quorum == 2);
+  CHECK(Narrowed(engine.Filter(e0, nodes, 3)) == Narrowed(engine.Filter(e1, nodes, 4)));
+}
+
 }  // namespace
 }  // namespace gangsched::scheduler

@@ -383,7 +383,8 @@ TEST_CASE("state source: paged lists, ready after the first sync, events, bookma
   REQUIRE(WaitUntil([&] { return h.UsedGpus("gpu-b1-r1-n1") == 0; }));
   CHECK(source.Members({"default", "bert"}).empty());  // a DELETED event leaves the index too
   // Kubeflow jobs and PodGroups are not served here: looked for once, readiness not held back.
-  CHECK(api.Count("GET /apis/kubeflow.org/v1/tfjobs?limit=1") == 1);
+  // (its watcher thread may still be starting on a loaded machine: wait for the one look)
+  CHECK(WaitUntil([&] { return api.Count("GET /apis/kubeflow.org/v1/tfjobs?limit=1") == 1; }));
   CHECK(source.watcher("/apis/kubeflow.org/v1/tfjobs")->lists() == 0);
   source.Stop();
 }

@@ -248,11 +248,13 @@ int GangScheduler::BoundCount(const GangRecord& g) const {
 // ---- Planning
 // ----------------------------------------------------------------------------------------
 
-bool GangScheduler::SizeKnown(const GangRecord& g) {
-  if (g.roster || g.min_members) return true;
-  return g.kind != GangSourceName(GangSource::kCoscheduling) &&
-         g.kind != GangSourceName(GangSource::kVolcano) &&
-         g.kind != GangSourceName(GangSource::kNative);
+bool GangScheduler::SizeKnown(const GangRecord& g) const {
+  if (g.roster || g.min_members || !options_.require_quorum_pods) return true;
+  for (GangSource s : {GangSource::kCoscheduling, GangSource::kVolcano, GangSource::kNative,
+                       GangSource::kKubeflow, GangSource::kKubeflowLegacy}) {
+    if (g.kind == GangSourceName(s)) return false;
+  }
+  return true;
 }
 
 PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spec,
@@ -513,8 +515,10 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
   if (offered_idx.empty()) return reject_all("node not in gangsched's inventory");
   if (!SizeKnown(g)) {
     g.phase = GangPhase::kWaiting;
-    g.reason = "waiting for the " + g.kind + " PodGroup " + g.key.ToString() + " of pod " +
-               pod.namespace_name + "/" + pod.name + ": the gang's size is not known yet";
+    const bool job = g.kind.rfind("kubeflow", 0) == 0;
+    g.reason = "waiting for the " + std::string(job ? "Kubeflow job " : g.kind + " PodGroup ") +
+               g.key.ToString() + " of pod " + pod.namespace_name + "/" + pod.name +
+               ": the gang's size is not known yet";
     return reject_all(g.reason);
   }
 

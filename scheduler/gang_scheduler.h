@@ -178,9 +178,10 @@ class GangScheduler {
   GangRecord& Record(const Pod& pod, const GangMembership& m);
   // The gang's shape (from its roster, else from the members seen), cached on the record.
   const GangSpec& SpecOf(const GangRecord& g) const;
-  // False for a gang declared by a PodGroup (coscheduling, Volcano, native) whose PodGroup has not
-  // been seen: its size is unknown, so it is not planned (as a gang of the pods seen so far).
-  static bool SizeKnown(const GangRecord& g);
+  // With the API state source (require_quorum_pods): false for a gang whose size lives in an
+  // object not seen yet — a PodGroup (coscheduling, Volcano, native) or a Kubeflow job — so it is
+  // not planned as a gang of the pods seen so far (pods are created right after their group/job).
+  bool SizeKnown(const GangRecord& g) const;
   // Plans (or re-plans) the gang; on success holds it and opens the barrier.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // What PlanAndHold plans: the whole gang, or only the members not bound yet, next to the bound.

@@ -497,7 +497,10 @@ TEST_CASE("before posting Bindings every target node is checked against the late
 TEST_CASE("a PodGroup member waits until its PodGroup's size is known", "[engine]") {
   // The pod names its coscheduling PodGroup by label before gangsched has seen the PodGroup (the
   // pods and the group are created together): it must not be planned as a gang of the pods seen.
-  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  // (API state source; standalone, the pods seen are all gangsched can know.)
+  EngineOptions api_mode;
+  api_mode.require_quorum_pods = true;
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8), api_mode);
   const auto nodes = AllNodes(engine);
   Pod p0;
   p0.uid = "uid-pg-0";
@@ -527,6 +530,32 @@ TEST_CASE("a PodGroup member waits until its PodGroup's size is known", "[engine
   CHECK(engine.GangOf({"ml", "pg"}, 2)->size_known);
   CHECK(engine.GangOf({"ml", "pg"}, 2)->quorum == 2);
   CHECK(Narrowed(engine.Filter(e0, nodes, 3)) == Narrowed(engine.Filter(e1, nodes, 4)));
+}
+
+TEST_CASE("a Kubeflow job's pod waits for its job object in API mode", "[engine]") {
+  EngineOptions api_mode;
+  api_mode.require_quorum_pods = true;
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8), api_mode);
+  const auto nodes = AllNodes(engine);
+  Pod ps;
+  ps.uid = "uid-ps-0";
+  ps.namespace_name = "ml";
+  ps.name = "mycnnjob-ps-0";
+  ps.labels["training.kubeflow.org/job-name"] = "mycnnjob";
+  ps.labels["training.kubeflow.org/replica-type"] = "ps";
+  ps.labels["training.kubeflow.org/replica-index"] = "0";
+  ps.requests = {1000, 1LL << 30, 0, 1};
+  engine.UpsertPod(ps);
+  const auto rejected = engine.Filter(ps, nodes, 0);
+  CHECK(rejected.feasible.empty());
+  REQUIRE_FALSE(rejected.unresolvable.empty());
+  CHECK_THAT(rejected.unresolvable.begin()->second,
+             Catch::Contains("waiting for the Kubeflow job ml/mycnnjob"));
+  CHECK(engine.state().holds().empty());
+  // Standalone (no API), the pods seen are all there is: planned as before.
+  auto standalone = MakeEngine(MakeCluster(1, 1, 2, 8));
+  standalone.UpsertPod(ps);
+  CHECK(standalone.Filter(ps, nodes, 0).feasible.size() == 1);
 }
 
 }  // namespace

@@ -628,6 +628,24 @@ TEST_CASE(
 // ---- Notifier
 // ------------------------------------------------------------------------------------
 
+// Gang bert's two pending members (2 x 4 GPUs, quorum 2) as the watch decodes them.
+std::vector<scheduler::Pod> BertMembers() {
+  std::vector<scheduler::Pod> members;
+  for (int i = 0; i < 2; ++i) {
+    auto m = DecodePodJson(PodJson("bert-" + std::to_string(i), "uid-" + std::to_string(i), ""));
+    REQUIRE(m);
+    members.push_back(*m);
+  }
+  return members;
+}
+
+// The notifier's view of the pod cache: `refs` (read at each call) for gang bert, none for others.
+GangNotifier::MembersFn BertRefs(const std::vector<MemberRef>& refs) {
+  return [&refs](const scheduler::GangKey& key) {
+    return key.name == "bert" ? refs : std::vector<MemberRef>{};
+  };
+}
+
 TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed capacity nudges") {
   FakeApiServer api;
   Harness h;
@@ -638,12 +656,7 @@ TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed c
   auto blocker = DecodePodJson(PodJson("blocker", "uid-blocker", node->name, "other", 1));
   REQUIRE(blocker);
   blocker->requests.gpus = 8;
-  std::vector<scheduler::Pod> members;
-  for (int i = 0; i < 2; ++i) {
-    auto m = DecodePodJson(PodJson("bert-" + std::to_string(i), "uid-" + std::to_string(i), ""));
-    REQUIRE(m);
-    members.push_back(*m);
-  }
+  const std::vector<scheduler::Pod> members = BertMembers();
   h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
     REQUIRE(engine.ReplaceNodes({*node}));
     engine.UpsertPod(*blocker);
@@ -655,12 +668,7 @@ TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed c
                                  {"default", "bert-1", "uid-1", false, true}};
   GangNotifier::Options options;
   options.instance = "test-instance";
-  GangNotifier notifier(
-      client, *h.service,
-      [&](const scheduler::GangKey& key) {
-        return key.name == "bert" ? refs : std::vector<MemberRef>{};
-      },
-      options);
+  GangNotifier notifier(client, *h.service, BertRefs(refs), options);
   const auto t0 = std::chrono::system_clock::now();
   notifier.RunOnce(t0);
   notifier.RunOnce(t0 + std::chrono::seconds(5));  // within 30 s: no second Event
@@ -705,12 +713,7 @@ TEST_CASE("notifier: a planned gang's members that have not reached bind are nud
   // unschedulable queue: only it is nudged.
   auto node = DecodeNodeJson(RecordedNodes().front());
   REQUIRE(node);
-  std::vector<scheduler::Pod> members;
-  for (int i = 0; i < 2; ++i) {
-    auto m = DecodePodJson(PodJson("bert-" + std::to_string(i), "uid-" + std::to_string(i), ""));
-    REQUIRE(m);
-    members.push_back(*m);
-  }
+  const std::vector<scheduler::Pod> members = BertMembers();
   h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
     REQUIRE(engine.ReplaceNodes({*node}));
     for (const auto& m : members) engine.UpsertPod(m);
@@ -723,12 +726,7 @@ TEST_CASE("notifier: a planned gang's members that have not reached bind are nud
   // bert-1 was rejected earlier (PodScheduled=False); bert-0 waits in the barrier.
   std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, false},
                                  {"default", "bert-1", "uid-1", false, true}};
-  GangNotifier notifier(
-      client, *h.service,
-      [&](const scheduler::GangKey& key) {
-        return key.name == "bert" ? refs : std::vector<MemberRef>{};
-      },
-      GangNotifier::Options{});
+  GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});
   const auto t0 = std::chrono::system_clock::now();
   notifier.RunOnce(t0);
   CHECK(notifier.nudges_posted() == 1);
@@ -749,12 +747,7 @@ TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its q
   KubeClient client(api.Config());
   auto node = DecodeNodeJson(RecordedNodes().front());
   REQUIRE(node);
-  std::vector<scheduler::Pod> members;
-  for (int i = 0; i < 2; ++i) {
-    auto m = DecodePodJson(PodJson("bert-" + std::to_string(i), "uid-" + std::to_string(i), ""));
-    REQUIRE(m);
-    members.push_back(*m);
-  }
+  const std::vector<scheduler::Pod> members = BertMembers();
   h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
     REQUIRE(engine.ReplaceNodes({*node}));
     engine.UpsertPod(members[0]);
@@ -762,12 +755,7 @@ TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its q
     return std::vector<scheduler::BarrierDecision>{};
   });
   std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, true}};  // parked
-  GangNotifier notifier(
-      client, *h.service,
-      [&](const scheduler::GangKey& key) {
-        return key.name == "bert" ? refs : std::vector<MemberRef>{};
-      },
-      GangNotifier::Options{});
+  GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});
   const auto t0 = std::chrono::system_clock::now();
   notifier.RunOnce(t0);
   CHECK(notifier.nudges_posted() == 0);

@@ -398,6 +398,17 @@ TEST_CASE("a gang's shape follows its members as they come, change and go", "[en
   for (const PodPlacement& p : bigger->pods) CHECK(p.requests.gpus == 8);
 }
 
+// Members rec-0..rec-(bound-1) of gang rec (min-members `min`, 8 GPUs each) found already bound,
+// one per node of rack b0-r1 (b0-r1-n0, b0-r1-n1, ...), as the watch reports them after a restart.
+void UpsertBoundRecMembers(GangScheduler& engine, int bound, int min) {
+  for (int i = 0; i < bound; ++i) {
+    Pod pod = GangPod("rec", min, "rec-" + std::to_string(i), 8);
+    pod.node_name = "b0-r1-n" + std::to_string(i);
+    pod.phase = PodPhase::kRunning;
+    engine.UpsertPod(pod);
+  }
+}
+
 TEST_CASE("a partly bound gang has its remaining members planned next to the bound ones",
           "[engine][recover]") {
   // After a restart gangsched finds 2 of gang rec's 4 members bound in rack b0-r1 (by an earlier
@@ -405,12 +416,7 @@ TEST_CASE("a partly bound gang has its remaining members planned next to the bou
   // nodes left: the other 2 members go there, and the barrier waits only for them.
   auto engine = MakeEngine(MakeCluster(1, 2, 4, 8));
   const auto nodes = AllNodes(engine);
-  for (int i = 0; i < 2; ++i) {
-    Pod bound = GangPod("rec", 4, "rec-" + std::to_string(i), 8);
-    bound.node_name = "b0-r1-n" + std::to_string(i);
-    bound.phase = PodPhase::kRunning;
-    engine.UpsertPod(bound);
-  }
+  UpsertBoundRecMembers(engine, 2, 4);
   const Pod p2 = GangPod("rec", 4, "rec-2", 8);
   const Pod p3 = GangPod("rec", 4, "rec-3", 8);
   engine.UpsertPod(p2);
@@ -434,12 +440,7 @@ TEST_CASE("a partly bound gang whose rack is full completes in the nearest domai
           "[engine][recover]") {
   auto engine = MakeEngine(MakeCluster(1, 2, 4, 8));
   const auto nodes = AllNodes(engine);
-  for (int i = 0; i < 4; ++i) {
-    Pod bound = GangPod("rec", 6, "rec-" + std::to_string(i), 8);
-    bound.node_name = "b0-r1-n" + std::to_string(i);
-    bound.phase = PodPhase::kRunning;
-    engine.UpsertPod(bound);
-  }
+  UpsertBoundRecMembers(engine, 4, 6);
   const Pod p4 = GangPod("rec", 6, "rec-4", 8);
   const Pod p5 = GangPod("rec", 6, "rec-5", 8);
   engine.UpsertPod(p4);

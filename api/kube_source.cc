@@ -928,6 +928,7 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
   };
   for (const GangView& g : gangs) {
     const std::string gang = g.key.ToString();
+    if (g.phase != scheduler::GangPhase::kWaiting) owed_nudge_.erase(gang);  // it was planned
     if (g.phase == scheduler::GangPhase::kBound) {
       // Gangs found bound at start-up were placed before this process: no Event for them; nor
       // for gangs of one pod (kube-scheduler's own Scheduled event says it all).
@@ -949,6 +950,7 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
       seen_quorum_.insert(gang);
     } else {
       seen_quorum_.erase(gang);
+      owed_nudge_.erase(gang);
     }
     std::vector<MemberRef> pending = members_(g.key);
     pending.erase(
@@ -980,13 +982,20 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
     // want of pods: the gang may be plannable now.
     // Only pods kube-scheduler has parked (PodScheduled=False) need the nudge; the others are
     // still in its active queue and an update would only churn it.
+    // The nudge is owed until it reaches a parked pod: kube-scheduler marks a rejected pod
+    // PodScheduled=False a moment after rejecting it, possibly after this look.
     const bool quorum_reached = has_quorum && !had_quorum && !first;
+    if (has_quorum && (freed || quorum_reached)) {
+      owed_nudge_[gang] = freed ? "capacity freed" : "quorum of pods reached";
+    }
     pending.erase(std::remove_if(pending.begin(), pending.end(),
                                  [](const MemberRef& m) { return !m.parked; }),
                   pending.end());
-    if (has_quorum && (freed || quorum_reached) && !pending.empty() &&
+    auto owed = owed_nudge_.find(gang);
+    if (owed != owed_nudge_.end() && !pending.empty() &&
         due(last_nudge_, gang, options_.nudge_interval)) {
-      Nudge(gang, pending, freed ? "capacity freed" : "quorum of pods reached", now);
+      Nudge(gang, pending, owed->second.c_str(), now);
+      owed_nudge_.erase(owed);
     }
   }
   // Forget gangs that are gone.
@@ -994,6 +1003,9 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
     const bool known = std::any_of(gangs.begin(), gangs.end(),
                                    [&it](const GangView& g) { return g.key.ToString() == *it; });
     it = known ? std::next(it) : seen_quorum_.erase(it);
+  }
+  for (auto it = owed_nudge_.begin(); it != owed_nudge_.end();) {
+    it = seen_quorum_.count(it->first) > 0 ? std::next(it) : owed_nudge_.erase(it);
   }
 }
 

@@ -208,6 +208,8 @@ class GangNotifier {
   std::map<std::string, std::chrono::system_clock::time_point> last_nudge_;  // gang
   std::set<std::string> placed_;       // gangs whose GangPlaced was posted
   std::set<std::string> seen_quorum_;  // gangs that had a quorum of pods at the last look
+  // Waiting gangs owed a nudge (capacity freed, quorum reached) until one reaches a parked pod.
+  std::map<std::string, std::string> owed_nudge_;
   std::int64_t last_free_gpus_ = -1;
   std::atomic<int> events_{0};
   std::atomic<int> nudges_{0};

@@ -774,5 +774,37 @@ TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its q
   CHECK(notifier.nudges_posted() == 1);
 }
 
+TEST_CASE("notifier: a nudge owed for a reached quorum waits until a member is marked parked") {
+  FakeApiServer api;
+  Harness h;
+  KubeClient client(api.Config());
+  auto node = DecodeNodeJson(RecordedNodes().front());
+  REQUIRE(node);
+  const std::vector<scheduler::Pod> members = BertMembers();
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
+    REQUIRE(engine.ReplaceNodes({*node}));
+    engine.UpsertPod(members[0]);
+    engine.Filter(members[0], {node->name}, now);  // rejected: waiting for 1 more pod
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+  // kube-scheduler has rejected bert-0 but not yet written PodScheduled=False.
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, false}};
+  GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});
+  const auto t0 = std::chrono::system_clock::now();
+  notifier.RunOnce(t0);
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis) {
+    engine.UpsertPod(members[1]);
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+  refs.push_back({"default", "bert-1", "uid-1", false, false});
+  notifier.RunOnce(t0 + std::chrono::seconds(1));  // quorum reached, nobody parked yet
+  CHECK(notifier.nudges_posted() == 0);
+  refs[0].parked = true;  // the condition arrives
+  notifier.RunOnce(t0 + std::chrono::seconds(2));
+  CHECK(notifier.nudges_posted() == 1);
+  notifier.RunOnce(t0 + std::chrono::seconds(30));  // paid: not again
+  CHECK(notifier.nudges_posted() == 1);
+}
+
 }  // namespace
 }  // namespace gangsched::api

@@ -363,13 +363,20 @@ def ungate(kube: Kube, name: str) -> None:
                  content_type="application/merge-patch+json")
 
 
-def scenario_sigkill(kube: Kube, gs: GangschedApi) -> GangschedApi:
-    names = [f"kill-{i}" for i in range(4)]
+def held_gang(kube: Kube, gs: GangschedApi, gang: str, gpus: int) -> tuple[list[str], Watcher]:
+    """Gang `gang` of 4 pods x `gpus` GPUs whose 4th member is held back by a scheduling gate; returns
+    once the other 3 wait in gangsched's bind barrier, with a Watcher on the gang."""
+    names = [f"{gang}-{i}" for i in range(4)]
     watcher = Watcher(kube, NS, names)
     for i, name in enumerate(names):
-        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 4, gang="kill", min_members=4, gated=i == 3))
-    wait_gang_state(gs, "kill", lambda g: g.get("members_arrived") == 3,
-                    "3 members of gang kill waiting in the barrier", 60)
+        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, gpus, gang=gang, min_members=4, gated=i == 3))
+    wait_gang_state(gs, gang, lambda g: g.get("members_arrived") == 3,
+                    f"3 members of gang {gang} waiting in the barrier", 60)
+    return names, watcher
+
+
+def scenario_sigkill(kube: Kube, gs: GangschedApi) -> GangschedApi:
+    names, watcher = held_gang(kube, gs, "kill", 4)
     check(not bound_nodes(kube, NS, names), "nothing bound while the 4th member is gated")
     gs.kill()
     print("  gangsched killed (SIGKILL) with 3 binds held", flush=True)
@@ -391,12 +398,7 @@ def scenario_sigkill(kube: Kube, gs: GangschedApi) -> GangschedApi:
 def scenario_replace(kube: Kube, gs: GangschedApi) -> None:
     rack_of = racks(kube)
     fill_rack(kube, "b1-r2", rack_of)
-    names = [f"swap-{i}" for i in range(4)]
-    watcher = Watcher(kube, NS, names)
-    for i, name in enumerate(names):
-        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8, gang="swap", min_members=4, gated=i == 3))
-    wait_gang_state(gs, "swap", lambda g: g.get("members_arrived") == 3,
-                    "3 members of gang swap waiting in the barrier", 60)
+    names, watcher = held_gang(kube, gs, "swap", 8)
     old_uid = pods(kube, NS, ["swap-1"])["swap-1"]["metadata"]["uid"]
     kube.force_delete_pod(NS, "swap-1")
     wait_for("swap-1 gone", lambda: "swap-1" not in pods(kube, NS), 30)

@@ -567,7 +567,9 @@ Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string&
   scheduler::Node node;
   node.name = metadata->name;
   node.labels = std::move(metadata->labels);
-  node.annotations = std::move(metadata->annotations);
+  for (auto& [key, value] : metadata->annotations) {  // only those the core reads (model.h)
+    if (key.starts_with(scheduler::kNodeAnnotationPrefix)) node.annotations.emplace(key, value);
+  }
   const YAML::Node spec = Child(object, "spec");
   auto taints = DecodeTaints(Child(spec, "taints"), file);
   if (!taints) return tl::unexpected(taints.error());

@@ -322,7 +322,7 @@ bool ExtenderService::KnownRawNode(std::uint64_t raw_hash, std::string& name) co
   return true;
 }
 
-tl::expected<ExtenderArgs, std::string> ExtenderService::DecodeArgs(std::string_view body) const {
+tl::expected<ExtenderArgs, std::string> ExtenderService::DecodeArgs(Body body) const {
   return DecodeExtenderArgs(
       body, [this](std::uint64_t hash, std::string& name) { return KnownRawNode(hash, name); },
       NodeNamesDecoding::kRawOnly);
@@ -425,7 +425,7 @@ Reply ExtenderService::BadOffer(std::string_view verb, const scheduler::Pod& pod
   return Observe(verb, "bad_request", start, ErrorReply(400, error));
 }
 
-Reply ExtenderService::Filter(std::string_view body) {
+Reply ExtenderService::Filter(Body body) {
   const std::int64_t start = NowMicros();
   auto args = DecodeArgs(body);
   if (!args) {
@@ -483,7 +483,7 @@ Reply ExtenderService::Filter(std::string_view body) {
   return Observe("filter", outcome, start, JsonReply(200, std::move(out)));
 }
 
-Reply ExtenderService::Prioritize(std::string_view body) {
+Reply ExtenderService::Prioritize(Body body) {
   const std::int64_t start = NowMicros();
   auto args = DecodeArgs(body);
   if (!args) {

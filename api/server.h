@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/wire.h"
 #include "config/config.h"
 #include "scheduler/gang_scheduler.h"
 
@@ -32,7 +33,6 @@ class Registry;
 
 namespace gangsched::api {
 
-struct ExtenderArgs;
 struct ZeroPriorityList;
 
 // One Binding the barrier asks for.
@@ -92,8 +92,8 @@ class ExtenderService {
   ExtenderService(const ExtenderService&) = delete;
   ExtenderService& operator=(const ExtenderService&) = delete;
 
-  Reply Filter(std::string_view body);
-  Reply Prioritize(std::string_view body);
+  Reply Filter(Body body);
+  Reply Prioritize(Body body);
   Reply Preempt(std::string_view body);
   // Blocks while the pod waits in the barrier (on the bind listener's own thread).
   Reply Bind(std::string_view body);
@@ -153,7 +153,7 @@ class ExtenderService {
   bool KnownRawNode(std::uint64_t raw_hash, std::string& name) const;
   // Decodes a filter/prioritize body, skipping the Nodes the inventory already holds verbatim;
   // NodeNames are located, not decoded (OfferOf decodes them when they are new).
-  tl::expected<ExtenderArgs, std::string> DecodeArgs(std::string_view body) const;
+  tl::expected<ExtenderArgs, std::string> DecodeArgs(Body body) const;
   // The request's offer (under mu_): a kept one when its NodeNames JSON (`hash`: RawNodeHash) was
   // seen lately, else decoded, resolved and kept. Fails on NodeNames that are not names.
   tl::expected<std::shared_ptr<ResolvedOffer>, std::string> OfferOf(const ExtenderArgs& args,

@@ -148,11 +148,27 @@ Status ForEachItem(od::value& v, Fn&& fn) {
   return {};
 }
 
-Status ReadStringMap(od::value& v, scheduler::StringMap& out) {
+// A string-to-string map (labels, annotations, nodeSelector); with `prefix`, only the keys that
+// start with it are kept (the other values are skipped unread). Go writes map keys sorted, so each
+// key goes in at the end of the map (constant time) when they come in order.
+Status ReadStringMap(od::value& v, scheduler::StringMap& out, std::string_view prefix = {}) {
   return ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
-    std::string s;
-    if (auto ok = ReadString(value, s); !ok) return tl::unexpected(Prefix(key, ok.error()));
-    out.emplace(std::string(key), std::move(s));
+    if (key.substr(0, prefix.size()) != prefix) return {};
+    std::string_view s;
+    if (!IsNull(value)) {
+      if (auto e = value.get_string().get(s)) {
+        return tl::unexpected(Prefix(
+            key, e == simdjson::INCORRECT_TYPE ? std::string(" must be a string") : " " + Fail(e)));
+      }
+    }
+    const auto hint =
+        out.empty() || out.rbegin()->first < key ? out.end() : out.lower_bound(std::string(key));
+    if (hint != out.end() && hint->first == key) {
+      hint->second.assign(s);  // a repeated key: the last one wins, as in Go
+    } else {
+      out.emplace_hint(hint, std::piecewise_construct, std::forward_as_tuple(key),
+                       std::forward_as_tuple(s));
+    }
     return {};
   });
 }
@@ -267,14 +283,20 @@ struct Metadata {
   scheduler::StringMap labels;
   scheduler::StringMap annotations;
 };
-Status ReadMetadata(od::value& v, Metadata& m) {
+// A Node's metadata: only its name and labels, and of its annotations only gangsched.io/ ones
+// (scheduler::Node); kubelet, CSI and CNI annotations are most of a Node's metadata bytes.
+enum class MetadataOf : std::uint8_t { kPod, kNode };
+Status ReadMetadata(od::value& v, Metadata& m, MetadataOf of = MetadataOf::kPod) {
+  const bool pod = of == MetadataOf::kPod;
   return ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
     Status s;
     if (key == "name") s = ReadString(value, m.name);
-    if (key == "namespace") s = ReadString(value, m.namespace_name);
-    if (key == "uid") s = ReadString(value, m.uid);
+    if (pod && key == "namespace") s = ReadString(value, m.namespace_name);
+    if (pod && key == "uid") s = ReadString(value, m.uid);
     if (key == "labels") s = ReadStringMap(value, m.labels);
-    if (key == "annotations") s = ReadStringMap(value, m.annotations);
+    if (key == "annotations") {
+      s = ReadStringMap(value, m.annotations, pod ? "" : scheduler::kNodeAnnotationPrefix);
+    }
     if (!s) return tl::unexpected(Prefix(key, s.error()));
     return {};
   });
@@ -426,7 +448,7 @@ Status ReadNodeObject(od::object& obj, scheduler::Node& node) {
   auto ok = IterateObject(obj, [&](std::string_view key, od::value& value) -> Status {
     Status s;
     if (key == "metadata") {
-      s = ReadMetadata(value, m);
+      s = ReadMetadata(value, m, MetadataOf::kNode);
     } else if (key == "spec") {
       s = ForEachField(value, [&](std::string_view k, od::value& f) -> Status {
         Status fs;
@@ -491,8 +513,9 @@ Status ReadNode(od::value& v, scheduler::Node& node) {
 // `padded_base`, when given, gets the start of the padded copy that views returned by simdjson
 // (raw_json) point into, so that they can be turned into views of `body`.
 template <typename Fn>
-Status ParseBody(std::string_view body, Fn&& top, const char** padded_base = nullptr,
+Status ParseBody(Body in, Fn&& top, const char** padded_base = nullptr,
                  bool array_or_null = false) {
+  const std::string_view body = in.bytes;
   thread_local od::parser parser;
   // simdjson reads a padded copy. Up to kReusedCopy bytes it goes into this thread's buffer, kept
   // from request to request: a fresh 76 KB block per filter call (5,000 names) cost a
@@ -502,7 +525,10 @@ Status ParseBody(std::string_view body, Fn&& top, const char** padded_base = nul
   simdjson::padded_string own;
   const char* base = nullptr;
   std::size_t capacity = 0;
-  if (body.size() + simdjson::SIMDJSON_PADDING <= kReusedCopy) {
+  if (in.readable >= body.size() + simdjson::SIMDJSON_PADDING) {  // parsed where it is
+    base = body.data();
+    capacity = in.readable;
+  } else if (body.size() + simdjson::SIMDJSON_PADDING <= kReusedCopy) {
     if (reused.size() < body.size() + simdjson::SIMDJSON_PADDING) {
       reused.resize(std::min(kReusedCopy, 2 * (body.size() + simdjson::SIMDJSON_PADDING)));
     }
@@ -612,15 +638,16 @@ WireResult<std::vector<std::string>> DecodeNodeNames(std::string_view json) {
   return names;
 }
 
-WireResult<ExtenderArgs> DecodeExtenderArgs(std::string_view body, const KnownNode& known,
+WireResult<ExtenderArgs> DecodeExtenderArgs(Body in, const KnownNode& known,
                                             NodeNamesDecoding names_decoding) {
+  const std::string_view body = in.bytes;
   ExtenderArgs args;
   bool has_pod = false;
   bool has_names = false;
   const char* padded_base = nullptr;
   std::string known_name;
   auto ok = ParseBody(
-      body,
+      in,
       [&](od::value& root) {
         return ForEachField(root, [&](std::string_view key, od::value& value) -> Status {
           if (IEquals(key, "Pod")) return ReadTopPod(value, args.pod, has_pod);

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gangsched::scheduler {
@@ -75,10 +76,14 @@ bool ToleratesAll(const std::vector<Taint>& taints, const std::vector<Toleration
 // True when every selector pair is among the labels.
 bool MatchesSelector(const StringMap& labels, const StringMap& selector);
 
+// The only Node annotations the core reads (the GPU topology matrix, cluster_state.h) carry this
+// prefix; decoders keep only these (the kubelet's, CSI and CNI annotations are dropped).
+inline constexpr std::string_view kNodeAnnotationPrefix = "gangsched.io/";
+
 struct Node {
   std::string name;
   StringMap labels;
-  StringMap annotations;
+  StringMap annotations;  // only kNodeAnnotationPrefix keys
   std::vector<Taint> taints;
   Resources allocatable;
   bool unschedulable = false;

@@ -107,6 +107,7 @@ TEST_CASE("A NodeList decodes the same from kubectl's JSON and YAML", "[decode][
   CHECK(n.allocatable.memory_bytes == 1056947332 * kKi);
   CHECK(n.allocatable.gpus == 8);
   CHECK(n.allocatable.pods == 110);
+  CHECK(n.annotations.empty());  // the kubelet's annotations are dropped (model.h)
   CHECK(json->pods.empty());
 }
 

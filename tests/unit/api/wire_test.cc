@@ -107,6 +107,45 @@ TEST_CASE("ExtenderArgs in full-Nodes mode skips the Nodes the caller already ho
   CHECK(args->nodes[0].allocatable.gpus == 4);
 }
 
+TEST_CASE("a body with spare capacity is parsed where it is; bytes past its end are not read",
+          "[wire]") {
+  const std::string node =
+      R"({"metadata":{"name":"gpu-a","labels":{"b":"2","a":"1","a":"3"},"annotations":{)"
+      R"("node.alpha.kubernetes.io/ttl":"0","gangsched.io/gpu-topology":"m"}},)"
+      R"("status":{"allocatable":{"nvidia.com/gpu":"8"}}})";
+  const std::string full = R"({"Pod":{"metadata":{"name":"p"}},"Nodes":{"items":[)" + node + "]}}";
+  std::string body = full;
+  body.reserve(full.size() + 256);
+  body.append(200, '}');  // what lies past the end must not count...
+  body.resize(full.size());
+  REQUIRE(body.capacity() >= body.size() + 64);
+  auto in_place = DecodeExtenderArgs(body);
+  REQUIRE(in_place.has_value());
+  REQUIRE(in_place->raw_nodes.size() == 1);
+  CHECK(in_place->raw_nodes[0] == node);
+  CHECK(in_place->raw_nodes[0].data() == body.data() + full.find(node));  // a view into the body
+  const scheduler::Node& n = in_place->nodes.at(0);
+  CHECK(n.labels == scheduler::StringMap{{"a", "3"}, {"b", "2"}});  // unsorted; the last wins
+  // Only the gangsched.io/ annotations are kept (model.h kNodeAnnotationPrefix).
+  CHECK(n.annotations == scheduler::StringMap{{"gangsched.io/gpu-topology", "m"}});
+
+  // ...so a truncated body stays truncated although its spare bytes would close it.
+  std::string cut = body;
+  cut.reserve(full.size() + 256);
+  cut.resize(full.size() - 1);
+  REQUIRE(cut.capacity() >= cut.size() + 64);
+  auto truncated = DecodeExtenderArgs(cut);
+  REQUIRE_FALSE(truncated.has_value());
+  CHECK_THAT(truncated.error(), Catch::Contains("not valid JSON"));
+
+  // Without spare capacity (a view) the body is copied first: the same answer, views into it.
+  const std::string_view view = full;
+  auto copied = DecodeExtenderArgs(view);
+  REQUIRE(copied.has_value());
+  CHECK(copied->raw_nodes[0].data() == full.data() + full.find(node));
+  CHECK(copied->nodes.at(0).labels == n.labels);
+}
+
 TEST_CASE("ExtenderArgs in full-Nodes mode keeps each Node's JSON verbatim", "[wire]") {
   const std::string n1 =
       R"({"metadata":{"name":"gpu-a","labels":{"gangsched.io/rack":"r1"}},"spec":{"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]},"status":{"allocatable":{"cpu":"63500m","memory":"512Gi","nvidia.com/gpu":"8"}}})";

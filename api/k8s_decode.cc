@@ -13,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "api/wire.h"
 #include "scheduler/cluster_state.h"
 #include "topology/gpu_topology.h"
 
@@ -466,12 +467,27 @@ Decoded<std::string> ReadFile(const std::string& path) {
                                       std::string("cannot read the file: ") + std::strerror(errno) +
                                           "; check the path and its permissions"});
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  // Read whole into a string with room for simdjson's padding after it (wire.h Body), so a JSON
+  // file is parsed where it is.
+  std::string text;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0);
+  if (size >= 0 && in) {
+    text.reserve(static_cast<std::size_t>(size) + 64);
+    text.resize(static_cast<std::size_t>(size));
+    in.read(text.data(), size);
+    text.resize(static_cast<std::size_t>(in.gcount()));
+  } else {  // not seekable (a pipe)
+    in.clear();
+    std::ostringstream all;
+    all << in.rdbuf();
+    text = all.str();
+  }
   if (in.bad()) {
     return tl::unexpected(DecodeError{path, 0, 0, "cannot read the file: I/O error"});
   }
-  return text.str();
+  return text;
 }
 
 }  // namespace
@@ -653,33 +669,42 @@ Decoded<scheduler::Pod> DecodePod(const YAML::Node& object, const std::string& f
   auto nominated = OptionalString(status, "nominatedNodeName", file, "status.nominatedNodeName");
   if (!nominated) return tl::unexpected(nominated.error());
   pod.nominated_node_name = *nominated;
-  auto ids = pod.annotations.find(scheduler::kGpuIdsAnnotation);
-  if (ids != pod.annotations.end() && !ids->second.empty()) {
-    const YAML::Node where =
-        Child(Child(Child(object, "metadata"), "annotations"), scheduler::kGpuIdsAnnotation);
-    std::string_view rest = ids->second;
-    while (true) {
-      const std::size_t comma = rest.find(',');
-      std::string_view part = rest.substr(0, comma);
-      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-      while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
-      int id = -1;
-      auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
-      if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || id < 0 ||
-          id >= 64) {
-        return tl::unexpected(ErrorAt(where, file,
-                                      std::string("annotation ") + scheduler::kGpuIdsAnnotation +
-                                          "=" + Quote(ids->second) +
-                                          " must list GPU indices 0-63 separated by commas, "
-                                          "e.g. \"0,1\""));
-      }
-      pod.gpu_ids.push_back(id);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
+  if (auto ids = pod.annotations.find(scheduler::kGpuIdsAnnotation); ids != pod.annotations.end()) {
+    auto parsed = ParseGpuIds(ids->second);
+    if (!parsed) {
+      const YAML::Node where =
+          Child(Child(Child(object, "metadata"), "annotations"), scheduler::kGpuIdsAnnotation);
+      return tl::unexpected(ErrorAt(where, file,
+                                    std::string("annotation ") + scheduler::kGpuIdsAnnotation +
+                                        "=" + Quote(ids->second) +
+                                        " must list GPU indices 0-63 separated by commas, "
+                                        "e.g. \"0,1\""));
     }
-    std::sort(pod.gpu_ids.begin(), pod.gpu_ids.end());
+    pod.gpu_ids = std::move(*parsed);
   }
   return pod;
+}
+
+std::optional<std::vector<int>> ParseGpuIds(std::string_view text) {
+  std::vector<int> ids;
+  if (text.empty()) return ids;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    std::string_view part = text.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    int id = -1;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || id < 0 ||
+        id >= 64) {
+      return std::nullopt;
+    }
+    ids.push_back(id);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 namespace {
@@ -809,35 +834,124 @@ Decoded<std::vector<SourceObject>> LoadObjectsFromFile(const std::string& path) 
   return LoadObjects(*text, path);
 }
 
-Decoded<ClusterInput> DecodeCluster(std::string_view text, const std::string& file) {
+namespace {
+
+// The 1-based line and column of byte offsets into a text, counted on from the last one asked.
+class LineCounter {
+ public:
+  explicit LineCounter(std::string_view text) : text_(text) {}
+  Position At(std::size_t offset) {
+    if (offset < at_) *this = LineCounter(text_);
+    for (; at_ < offset && at_ < text_.size(); ++at_) {
+      if (text_[at_] == '\n') {
+        ++pos_.line;
+        pos_.column = 1;
+      } else {
+        ++pos_.column;
+      }
+    }
+    return pos_;
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t at_ = 0;
+  Position pos_{1, 1};
+};
+
+// The simdjson path of LoadClusterObjects; nothing when it cannot decode the text, or a Node's
+// GPU matrix is malformed (DecodeNode reports that at its place).
+std::optional<ClusterObjects> LoadClusterJson(Body in) {
+  const std::string_view text = in.bytes;
+  auto json = DecodeClusterJson(in);
+  if (!json) return std::nullopt;
+  for (const scheduler::Node& node : json->nodes) {
+    auto matrix = node.annotations.find(scheduler::kGpuTopologyAnnotation);
+    if (matrix != node.annotations.end() && !topology::ParseNvidiaSmiTopo(matrix->second)) {
+      return std::nullopt;
+    }
+  }
+  ClusterObjects out;
+  LineCounter lines(text);
+  for (std::size_t offset : json->pod_offsets)
+    out.cluster.pod_positions.push_back(lines.At(offset));
+  out.cluster.nodes = std::move(json->nodes);
+  out.cluster.pods = std::move(json->pods);
+  for (const JsonObject& o : json->others) {
+    // Placed at its line and column, so the YAML node's marks (and errors) are the file's.
+    const Position at = lines.At(o.offset);
+    std::string placed(static_cast<std::size_t>(at.line - 1), '\n');
+    placed.append(static_cast<std::size_t>(at.column - 1), ' ');
+    placed.append(o.json);
+    try {
+      out.others.push_back(SourceObject{YAML::Load(placed), o.kind, o.api_version});
+    } catch (const YAML::Exception&) {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+// LoadClusterObjects on a text that may have spare bytes after it (a file read by ReadFile).
+Decoded<ClusterObjects> LoadClusterObjectsIn(Body in, const std::string& file) {
+  const std::string_view text = in.bytes;
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && text[first] == '{') {
+    if (auto fast = LoadClusterJson(in)) return std::move(*fast);
+  }
   auto objects = LoadObjects(text, file);
   if (!objects) return tl::unexpected(objects.error());
-  ClusterInput cluster;
+  ClusterObjects out;
   try {
-    for (const SourceObject& object : *objects) {
+    for (SourceObject& object : *objects) {
       if (object.kind == "Node") {
         auto node = DecodeNode(object.node, file);
         if (!node) return tl::unexpected(node.error());
-        cluster.nodes.push_back(std::move(*node));
+        out.cluster.nodes.push_back(std::move(*node));
       } else if (object.kind == "Pod") {
         auto pod = DecodePod(object.node, file);
         if (!pod) return tl::unexpected(pod.error());
-        cluster.pods.push_back(std::move(*pod));
-        cluster.pod_positions.push_back(PositionOf(object.node));
+        out.cluster.pods.push_back(std::move(*pod));
+        out.cluster.pod_positions.push_back(PositionOf(object.node));
       } else {
-        const YAML::Node kind = Child(object.node, "kind");
-        return tl::unexpected(ErrorAt(
-            PositionNode(kind, object.node), file,
-            (object.kind.empty() ? std::string("object has no kind")
-                                 : "unknown kind " + Quote(object.kind)) +
-                " in a cluster file; it may hold Node, Pod, NodeList, PodList or List objects "
-                "(kubectl get nodes -o yaml)"));
+        out.others.push_back(std::move(object));
       }
     }
   } catch (const YAML::Exception& e) {
     const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
     const int column = e.mark.is_null() ? 0 : e.mark.column + 1;
     return tl::unexpected(DecodeError{file, line, column, "cannot decode: " + e.msg});
+  }
+  return out;
+}
+
+}  // namespace
+
+Decoded<ClusterObjects> LoadClusterObjects(std::string_view text, const std::string& file) {
+  return LoadClusterObjectsIn(text, file);
+}
+
+Decoded<ClusterObjects> LoadClusterObjectsFromFile(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text) return tl::unexpected(text.error());
+  return LoadClusterObjectsIn(*text, path);
+}
+
+namespace {
+
+// A cluster file for plan and simulate: Nodes and Pods only.
+Decoded<ClusterInput> ClusterOnly(Decoded<ClusterObjects> objects, const std::string& file) {
+  if (!objects) return tl::unexpected(objects.error());
+  ClusterInput cluster = std::move(objects->cluster);
+  if (!objects->others.empty()) {
+    const SourceObject& object = objects->others.front();
+    const YAML::Node kind = Child(object.node, "kind");
+    return tl::unexpected(
+        ErrorAt(PositionNode(kind, object.node), file,
+                (object.kind.empty() ? std::string("object has no kind")
+                                     : "unknown kind " + Quote(object.kind)) +
+                    " in a cluster file; it may hold Node, Pod, NodeList, PodList or List objects "
+                    "(kubectl get nodes -o yaml)"));
   }
   if (cluster.nodes.empty()) {
     return tl::unexpected(DecodeError{
@@ -846,10 +960,14 @@ Decoded<ClusterInput> DecodeCluster(std::string_view text, const std::string& fi
   return cluster;
 }
 
+}  // namespace
+
+Decoded<ClusterInput> DecodeCluster(std::string_view text, const std::string& file) {
+  return ClusterOnly(LoadClusterObjects(text, file), file);
+}
+
 Decoded<ClusterInput> DecodeClusterFile(const std::string& path) {
-  auto text = ReadFile(path);
-  if (!text) return tl::unexpected(text.error());
-  return DecodeCluster(*text, path);
+  return ClusterOnly(LoadClusterObjectsFromFile(path), path);
 }
 
 }  // namespace gangsched::api

@@ -90,6 +90,9 @@ Decoded<scheduler::StringMap> DecodeStringMap(const YAML::Node& map, const std::
                                               const char* what);
 
 Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string& file);
+// The gangsched.io/gpu-ids annotation ("3, 1"): GPU indices 0-63 separated by commas, sorted;
+// nothing when malformed. "" is no ids.
+std::optional<std::vector<int>> ParseGpuIds(std::string_view text);
 Decoded<scheduler::Pod> DecodePod(const YAML::Node& object, const std::string& file);
 
 // A cluster inventory file (DESIGN.md §2 `--cluster`): Nodes and, optionally, Pods (running pods
@@ -102,6 +105,16 @@ struct ClusterInput {
   std::vector<Position> pod_positions;
 };
 Decoded<ClusterInput> DecodeCluster(std::string_view text, const std::string& file);
+// A cluster file's Nodes and Pods decoded, and its other objects (TFJobs, PodGroups: rosters) left
+// for their decoders, in file order. A kubectl JSON dump is decoded with simdjson (api/wire.h
+// DecodeClusterJson: ~100x faster than yaml-cpp, without its document tree); when that fails, and
+// for YAML, the YAML decoders run and their errors name file:line:column.
+struct ClusterObjects {
+  ClusterInput cluster;
+  std::vector<SourceObject> others;
+};
+Decoded<ClusterObjects> LoadClusterObjects(std::string_view text, const std::string& file);
+Decoded<ClusterObjects> LoadClusterObjectsFromFile(const std::string& path);
 Decoded<ClusterInput> DecodeClusterFile(const std::string& path);
 
 // The 1-based position of a YAML node ({0, 0} for a missing or synthetic node).

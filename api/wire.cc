@@ -384,11 +384,10 @@ Status ReadPodSpec(od::value& v, scheduler::Pod& pod) {
   return {};
 }
 
-Status ReadPod(od::value& v, scheduler::Pod& pod) {
-  if (IsNull(v)) return tl::unexpected(std::string(" is null; the request must carry the pod"));
+Status ReadPodObject(od::object& obj, scheduler::Pod& pod) {
   pod.scheduler_name = "default-scheduler";
   Metadata m;
-  auto ok = ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
+  auto ok = IterateObject(obj, [&](std::string_view key, od::value& value) -> Status {
     Status s;
     if (key == "metadata") {
       s = ReadMetadata(value, m);
@@ -435,7 +434,22 @@ Status ReadPod(od::value& v, scheduler::Pod& pod) {
   pod.labels = std::move(m.labels);
   pod.annotations = std::move(m.annotations);
   if (pod.requests.pods == 0) pod.requests.pods = 1;  // no spec at all
+  // The GPUs gangsched chose for it; malformed ones are ignored here (the pod still holds its GPU
+  // count; ClusterState then takes the lowest free ids), a cluster file refuses them.
+  if (auto ids = pod.annotations.find(scheduler::kGpuIdsAnnotation); ids != pod.annotations.end()) {
+    pod.gpu_ids = ParseGpuIds(ids->second).value_or(std::vector<int>{});
+  }
   return {};
+}
+
+Status ReadPod(od::value& v, scheduler::Pod& pod) {
+  if (IsNull(v)) return tl::unexpected(std::string(" is null; the request must carry the pod"));
+  od::object obj;
+  if (auto e = v.get_object().get(obj)) {
+    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an object")
+                                                        : " " + Fail(e));
+  }
+  return ReadPodObject(obj, pod);
 }
 
 Status ReadNodeObject(od::object& obj, scheduler::Node& node) {
@@ -512,11 +526,14 @@ Status ReadNode(od::value& v, scheduler::Node& node) {
 // Parses a whole body: `top(document)` reads the top-level object; then nothing may follow.
 // `padded_base`, when given, gets the start of the padded copy that views returned by simdjson
 // (raw_json) point into, so that they can be turned into views of `body`.
+// `own_parser`: parse with this parser instead of the thread's (whose buffers, sized to the
+// largest body it has parsed, stay allocated while the thread lives).
 template <typename Fn>
-Status ParseBody(Body in, Fn&& top, const char** padded_base = nullptr,
-                 bool array_or_null = false) {
+Status ParseBody(Body in, Fn&& top, const char** padded_base = nullptr, bool array_or_null = false,
+                 od::parser* own_parser = nullptr) {
   const std::string_view body = in.bytes;
-  thread_local od::parser parser;
+  thread_local od::parser thread_parser;
+  od::parser& parser = own_parser != nullptr ? *own_parser : thread_parser;
   // simdjson reads a padded copy. Up to kReusedCopy bytes it goes into this thread's buffer, kept
   // from request to request: a fresh 76 KB block per filter call (5,000 names) cost a
   // malloc_consolidate on every free. Larger bodies get their own copy, so no thread keeps one.
@@ -822,6 +839,84 @@ WireResult<scheduler::Node> DecodeNodeJson(std::string_view json) {
   auto ok = ParseBody(json, [&](od::value& root) { return ReadNode(root, node); });
   if (!ok) return tl::unexpected(Prefix("Node", ok.error()));
   return node;
+}
+
+WireResult<JsonCluster> DecodeClusterJson(Body in) {
+  const std::string_view text = in.bytes;
+  JsonCluster out;
+  std::string list_kind;
+  std::string list_version;
+  std::vector<JsonObject> kindless;  // items of a NodeList/PodList from the API carry no kind
+  const char* padded_base = nullptr;
+  od::parser parser;  // a cluster file is read once: its parser's buffers go with it
+  auto ok = ParseBody(
+      in,
+      [&](od::value& root) {
+        return ForEachField(root, [&](std::string_view key, od::value& value) -> Status {
+          if (key == "kind") return ReadString(value, list_kind);
+          if (key == "apiVersion") return ReadString(value, list_version);
+          if (key != "items") return {};
+          return ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
+            od::object obj;
+            if (auto e = item.get_object().get(obj)) return tl::unexpected(" " + Fail(e));
+            std::string_view raw;
+            if (auto e = obj.raw_json().get(raw)) return tl::unexpected(" " + Fail(e));
+            JsonObject o;
+            o.offset = static_cast<std::size_t>(raw.data() - padded_base);
+            o.json = text.substr(o.offset, raw.size());
+            if (auto e = obj.reset().error()) return tl::unexpected(" " + Fail(e));
+            if (auto r = IterateObject(obj,
+                                       [&](std::string_view k, od::value& v) -> Status {
+                                         if (k == "kind") return ReadString(v, o.kind);
+                                         if (k == "apiVersion") return ReadString(v, o.api_version);
+                                         return {};
+                                       });
+                !r) {
+              return r;
+            }
+            if (auto e = obj.reset().error()) return tl::unexpected(" " + Fail(e));
+            if (o.kind == "Node") {
+              scheduler::Node node;
+              if (auto r = ReadNodeObject(obj, node); !r) return r;
+              out.nodes.push_back(std::move(node));
+            } else if (o.kind == "Pod") {
+              scheduler::Pod pod;
+              if (auto r = ReadPodObject(obj, pod); !r) return r;
+              out.pods.push_back(std::move(pod));
+              out.pod_offsets.push_back(o.offset);
+            } else if (o.kind.empty()) {
+              kindless.push_back(std::move(o));
+            } else {
+              out.others.push_back(std::move(o));
+            }
+            return {};
+          });
+        });
+      },
+      &padded_base, false, &parser);
+  if (!ok) return tl::unexpected(ok.error());
+  if (list_kind != "List" && list_kind != "NodeList" && list_kind != "PodList") {
+    return tl::unexpected("kind \"" + list_kind + "\" is not a List, NodeList or PodList");
+  }
+  if (!kindless.empty() && list_kind == "List") {
+    return tl::unexpected(std::string("an item of a List has no kind"));
+  }
+  for (JsonObject& o : kindless) {  // decoded after the walk: the list's kind may come last
+    if (list_kind == "NodeList") {
+      auto node = DecodeNodeJson(o.json);
+      if (!node) return tl::unexpected(node.error());
+      out.nodes.push_back(std::move(*node));
+    } else {
+      auto pod = DecodePodJson(o.json);
+      if (!pod) return tl::unexpected(pod.error());
+      out.pods.push_back(std::move(*pod));
+      out.pod_offsets.push_back(o.offset);
+    }
+  }
+  for (JsonObject& o : out.others) {
+    if (o.api_version.empty()) o.api_version = list_version;
+  }
+  return out;
 }
 
 // ---- Encoders -----------------------------------------------------------------------------------

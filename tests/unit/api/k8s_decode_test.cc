@@ -3,6 +3,10 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/wire.h"
 
 namespace gangsched::api {
 namespace {
@@ -229,6 +233,103 @@ TEST_CASE("A pending pod holds nothing; a finished one neither", "[decode][pod]"
   CHECK_FALSE(cluster->pods[1].HoldsCapacity());
   REQUIRE(cluster->pod_positions.size() == 2);
   CHECK(cluster->pod_positions[0].line == 29);  // the first item of the PodList
+}
+
+// A kubectl JSON dump (`kubectl get nodes,pods,tfjobs -o json`: kind after items, as kubectl
+// writes it): decoded by simdjson, with the same values as the YAML decoders give.
+const char* const kJsonDump = R"({
+  "apiVersion": "v1",
+  "items": [
+    {"apiVersion": "v1", "kind": "Node",
+     "metadata": {"name": "gpu-a", "labels": {"gangsched.io/rack": "r1", "zone": "z"},
+                  "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+     "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]},
+     "status": {"capacity": {"cpu": "64", "nvidia.com/gpu": "8"},
+                "allocatable": {"cpu": "63500m", "memory": "512Gi", "nvidia.com/gpu": "8"}}},
+    {"apiVersion": "v1", "kind": "Pod",
+     "metadata": {"name": "busy", "namespace": "ml", "uid": "u-1",
+                  "annotations": {"gangsched.io/gpu-ids": "3, 1"}},
+     "spec": {"nodeName": "gpu-a", "priority": 7, "nodeSelector": {"zone": "z"},
+              "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "2"}}}]},
+     "status": {"phase": "Running"}},
+    {"apiVersion": "kubeflow.org/v1", "kind": "TFJob",
+     "metadata": {"name": "mnist", "namespace": "ml"}, "spec": {}}
+  ],
+  "kind": "List",
+  "metadata": {"resourceVersion": ""}
+})";
+
+TEST_CASE("A kubectl JSON dump decodes through simdjson as the YAML decoders decode it",
+          "[decode][json]") {
+  REQUIRE(DecodeClusterJson(std::string_view(kJsonDump)).has_value());  // the fast path is taken
+  auto fast = LoadClusterObjects(kJsonDump, "dump.json");
+  // The same text through yaml-cpp: a comment first keeps it off the JSON path (one line lower).
+  auto slow = LoadClusterObjects(std::string("# yaml\n") + kJsonDump, "dump.json");
+  REQUIRE(fast.has_value());
+  REQUIRE(slow.has_value());
+  REQUIRE(fast->cluster.nodes.size() == 1);
+  REQUIRE(slow->cluster.nodes.size() == 1);
+  const scheduler::Node& a = fast->cluster.nodes[0];
+  const scheduler::Node& b = slow->cluster.nodes[0];
+  CHECK(a.name == b.name);
+  CHECK(a.labels == b.labels);
+  CHECK(a.annotations.empty());  // only gangsched.io/ annotations are kept, on both paths
+  CHECK(a.annotations == b.annotations);
+  CHECK(a.allocatable == b.allocatable);
+  CHECK(a.allocatable.milli_cpu == 63500);
+  REQUIRE(a.taints.size() == 1);
+  CHECK(a.taints[0].key == b.taints[0].key);
+  CHECK(a.taints[0].effect == b.taints[0].effect);
+  REQUIRE(fast->cluster.pods.size() == 1);
+  REQUIRE(slow->cluster.pods.size() == 1);
+  const scheduler::Pod& p = fast->cluster.pods[0];
+  const scheduler::Pod& q = slow->cluster.pods[0];
+  CHECK(p.uid == q.uid);
+  CHECK(p.namespace_name == q.namespace_name);
+  CHECK(p.requests == q.requests);
+  CHECK(p.node_name == q.node_name);
+  CHECK(p.phase == q.phase);
+  CHECK(p.priority == q.priority);
+  CHECK(p.node_selector == q.node_selector);
+  CHECK(p.scheduler_name == q.scheduler_name);
+  CHECK(p.gpu_ids == std::vector<int>{1, 3});
+  CHECK(p.gpu_ids == q.gpu_ids);
+  REQUIRE(fast->cluster.pod_positions.size() == 1);
+  CHECK(fast->cluster.pod_positions[0].line == 10);
+  CHECK(fast->cluster.pod_positions[0].column == 5);
+  CHECK(slow->cluster.pod_positions[0].line == 11);
+  // The TFJob is left for the job decoders, its YAML node placed at its line in the file.
+  REQUIRE(fast->others.size() == 1);
+  CHECK(fast->others[0].kind == "TFJob");
+  CHECK(fast->others[0].api_version == "kubeflow.org/v1");
+  CHECK(PositionOf(fast->others[0].node).line == 16);
+  CHECK(fast->others[0].node["metadata"]["name"].as<std::string>() == "mnist");
+  CHECK(PositionOf(slow->others[0].node).line == 17);
+}
+
+TEST_CASE("API-server NodeList and PodList JSON (items without kind) take the fast path",
+          "[decode][json]") {
+  auto nodes = DecodeClusterJson(std::string_view(
+      R"({"items":[{"metadata":{"name":"n1"},"status":{"allocatable":{"nvidia.com/gpu":"4"}}}],
+          "kind":"NodeList","apiVersion":"v1"})"));
+  REQUIRE(nodes.has_value());
+  REQUIRE(nodes->nodes.size() == 1);
+  CHECK(nodes->nodes[0].allocatable.gpus == 4);
+  CHECK(nodes->nodes[0].allocatable.pods == 110);  // the kubelet's default
+  auto pods = DecodeClusterJson(std::string_view(
+      R"({"kind":"PodList","items":[{"metadata":{"name":"p","namespace":"ml"},"spec":{}}]})"));
+  REQUIRE(pods.has_value());
+  REQUIRE(pods->pods.size() == 1);
+  CHECK(pods->pods[0].uid == "ml/p");
+  // A List item with no kind is not guessed: the YAML path reports it with its position.
+  auto list =
+      LoadClusterObjects(R"({"kind":"List","items":[{"metadata":{"name":"x"}}]})", "f.json");
+  REQUIRE_FALSE(list.has_value());
+  CHECK_THAT(list.error().message, Catch::Contains("has no kind"));
+  // The kubectl fixture decodes on the fast path too.
+  auto two_racks = LoadClusterObjectsFromFile(Fixture("clusters/two-racks.json"));
+  REQUIRE(two_racks.has_value());
+  CHECK(two_racks->cluster.nodes.size() == 4);
 }
 
 struct ErrorCase {

@@ -329,11 +329,6 @@ Decoded<Resources> DecodeResourceMap(const YAML::Node& map, const std::string& f
   return out;
 }
 
-Resources Max(const Resources& a, const Resources& b) {
-  return Resources{std::max(a.milli_cpu, b.milli_cpu), std::max(a.memory_bytes, b.memory_bytes),
-                   std::max(a.gpus, b.gpus), std::max(a.pods, b.pods)};
-}
-
 // requests, with limits standing in for resources that have no request (API server defaulting).
 Decoded<Resources> ContainerRequests(const YAML::Node& container, const std::string& file,
                                      const std::string& where) {
@@ -516,7 +511,7 @@ Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& fi
     return info;
   }
   if (!spec.IsMap()) return tl::unexpected(ErrorAt(spec, file, "a pod spec must be a map"));
-  Resources containers_sum;
+  PodRequests requests;
   const YAML::Node containers = Child(spec, "containers");
   const YAML::Node& const_containers = containers;
   if (!containers.IsNull() && !containers.IsSequence()) {
@@ -526,10 +521,8 @@ Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& fi
     auto req =
         ContainerRequests(const_containers[i], file, "containers[" + std::to_string(i) + "]");
     if (!req) return tl::unexpected(req.error());
-    containers_sum += *req;
+    requests.AddContainer(*req);
   }
-  Resources sidecars;   // restartable init containers keep running beside the app containers
-  Resources init_peak;  // the largest moment of the init sequence
   const YAML::Node init = Child(spec, "initContainers");
   const YAML::Node& const_init = init;
   if (!init.IsNull() && !init.IsSequence()) {
@@ -540,18 +533,11 @@ Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& fi
     if (!req) return tl::unexpected(req.error());
     auto restart = OptionalString(const_init[i], "restartPolicy", file, "restartPolicy");
     if (!restart) return tl::unexpected(restart.error());
-    if (*restart == "Always") {
-      sidecars += *req;
-      init_peak = Max(init_peak, sidecars);
-    } else {
-      init_peak = Max(init_peak, *req + sidecars);
-    }
+    requests.AddInitContainer(*req, *restart == "Always");
   }
-  info.requests = Max(containers_sum + sidecars, init_peak);
   auto overhead = DecodeResourceMap(Child(spec, "overhead"), file, "spec.overhead");
   if (!overhead) return tl::unexpected(overhead.error());
-  info.requests += *overhead;
-  info.requests.pods = 1;
+  info.requests = requests.Total(*overhead);
 
   auto scheduler_name = OptionalString(spec, "schedulerName", file, "spec.schedulerName");
   if (!scheduler_name) return tl::unexpected(scheduler_name.error());
@@ -683,6 +669,28 @@ Decoded<scheduler::Pod> DecodePod(const YAML::Node& object, const std::string& f
     pod.gpu_ids = std::move(*parsed);
   }
   return pod;
+}
+
+namespace {
+Resources Max(const Resources& a, const Resources& b) {
+  return Resources{std::max(a.milli_cpu, b.milli_cpu), std::max(a.memory_bytes, b.memory_bytes),
+                   std::max(a.gpus, b.gpus), std::max(a.pods, b.pods)};
+}
+}  // namespace
+
+void PodRequests::AddInitContainer(const Resources& requests, bool restartable) {
+  if (restartable) {  // a sidecar keeps running beside everything started after it
+    sidecars_ += requests;
+    init_peak_ = Max(init_peak_, sidecars_);
+  } else {
+    init_peak_ = Max(init_peak_, requests + sidecars_);
+  }
+}
+
+Resources PodRequests::Total(const Resources& overhead) const {
+  Resources total = Max(containers_ + sidecars_, init_peak_) + overhead;
+  total.pods = 1;
+  return total;
 }
 
 std::optional<std::vector<int>> ParseGpuIds(std::string_view text) {

@@ -79,6 +79,23 @@ struct PodSpecInfo {
   std::int32_t priority = 0;
   std::string node_name;
 };
+// A pod's effective requests as kube-scheduler computes them (both the file decoder and the wire
+// decoder feed it): per resource, the larger of the app containers plus the sidecars (restartable
+// init containers) and the peak of the init sequence (each init container beside the sidecars
+// started before it); then the pod overhead; pods = 1.
+class PodRequests {
+ public:
+  void AddContainer(const scheduler::Resources& requests) { containers_ += requests; }
+  // Init containers in their order.
+  void AddInitContainer(const scheduler::Resources& requests, bool restartable);
+  scheduler::Resources Total(const scheduler::Resources& overhead) const;
+
+ private:
+  scheduler::Resources containers_;
+  scheduler::Resources sidecars_;
+  scheduler::Resources init_peak_;
+};
+
 // Effective requests as kube-scheduler computes them: per resource, the larger of the sum over
 // containers (plus restartable init containers, i.e. sidecars) and the largest init container (plus
 // the sidecars started before it); then spec.overhead added. A resource with a limit but no request

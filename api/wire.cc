@@ -259,11 +259,6 @@ Status ReadContainer(od::value& v, Container& c) {
   return {};
 }
 
-Resources Max(const Resources& a, const Resources& b) {
-  return Resources{std::max(a.milli_cpu, b.milli_cpu), std::max(a.memory_bytes, b.memory_bytes),
-                   std::max(a.gpus, b.gpus), std::max(a.pods, b.pods)};
-}
-
 Status ReadEffect(od::value& v, std::optional<scheduler::TaintEffect>& out) {
   std::string s;
   if (auto ok = ReadString(v, s); !ok) return ok;
@@ -303,8 +298,7 @@ Status ReadMetadata(od::value& v, Metadata& m, MetadataOf of = MetadataOf::kPod)
 }
 
 Status ReadPodSpec(od::value& v, scheduler::Pod& pod) {
-  Resources containers_sum;
-  std::vector<Container> init;
+  PodRequests requests;
   Resources overhead;
   auto ok = ForEachField(v, [&](std::string_view key, od::value& value) -> Status {
     Status s;
@@ -312,14 +306,14 @@ Status ReadPodSpec(od::value& v, scheduler::Pod& pod) {
       s = ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
         Container c;
         if (auto r = ReadContainer(item, c); !r) return r;
-        containers_sum += c.requests;
+        requests.AddContainer(c.requests);
         return {};
       });
     } else if (key == "initContainers") {
       s = ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
         Container c;
         if (auto r = ReadContainer(item, c); !r) return r;
-        init.push_back(c);
+        requests.AddInitContainer(c.requests, c.restartable);
         return {};
       });
     } else if (key == "overhead") {
@@ -367,20 +361,7 @@ Status ReadPodSpec(od::value& v, scheduler::Pod& pod) {
     return {};
   });
   if (!ok) return ok;
-  // kube-scheduler's arithmetic (as api/k8s_decode.cc DecodePodSpec): the larger of the app
-  // containers plus sidecars and the peak of the init sequence, plus the pod overhead.
-  Resources sidecars;
-  Resources init_peak;
-  for (const Container& c : init) {
-    if (c.restartable) {
-      sidecars += c.requests;
-      init_peak = Max(init_peak, sidecars);
-    } else {
-      init_peak = Max(init_peak, c.requests + sidecars);
-    }
-  }
-  pod.requests = Max(containers_sum + sidecars, init_peak) + overhead;
-  pod.requests.pods = 1;
+  pod.requests = requests.Total(overhead);  // kube-scheduler's arithmetic (api/k8s_decode.h)
   return {};
 }
 

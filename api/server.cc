@@ -313,9 +313,18 @@ bool ExtenderService::KnownRawNode(std::uint64_t raw_hash, std::string& name) co
 }
 
 tl::expected<ExtenderArgs, std::string> ExtenderService::DecodeArgs(Body body) const {
-  return DecodeExtenderArgs(
-      body, [this](std::uint64_t hash, std::string& name) { return KnownRawNode(hash, name); },
-      NodeNamesDecoding::kRawOnly);
+  bool any_known = false;
+  {
+    std::shared_lock lock(raw_mu_);
+    any_known = !raw_names_.empty();
+  }
+  // With no Node known yet (the first full-Nodes request) no lookup is given: each Node is then
+  // decoded in one walk instead of being skipped, hashed and walked again.
+  KnownNode known;
+  if (any_known) {
+    known = [this](std::uint64_t hash, std::string& name) { return KnownRawNode(hash, name); };
+  }
+  return DecodeExtenderArgs(body, known, NodeNamesDecoding::kRawOnly);
 }
 
 tl::expected<std::shared_ptr<ExtenderService::ResolvedOffer>, std::string> ExtenderService::OfferOf(

@@ -679,20 +679,29 @@ WireResult<ExtenderArgs> DecodeExtenderArgs(Body in, const KnownNode& known,
                                             ? std::string(" must be an object")
                                             : " " + Fail(e));
                 }
+                // The Node's bytes (raw_json skips the object; after ReadNodeObject it only
+                // spans it), in the caller's body (simdjson may have parsed a padded copy).
                 std::string_view raw;
-                if (auto e = obj.raw_json().get(raw)) return tl::unexpected(" " + Fail(e));
-                // The same bytes in the caller's body (simdjson parsed a padded copy).
-                raw = body.substr(static_cast<std::size_t>(raw.data() - padded_base), raw.size());
-                const std::uint64_t hash = RawNodeHash(raw);
-                args.raw_nodes.push_back(raw);
-                args.raw_hashes.push_back(hash);
-                if (known && known(hash, known_name)) {
-                  args.node_names.push_back(known_name);
+                auto take_raw = [&]() -> Status {
+                  if (auto e = obj.raw_json().get(raw)) return tl::unexpected(" " + Fail(e));
+                  raw = body.substr(static_cast<std::size_t>(raw.data() - padded_base), raw.size());
+                  args.raw_nodes.push_back(raw);
+                  args.raw_hashes.push_back(RawNodeHash(raw));
                   return {};
-                }
-                if (auto e = obj.reset().error()) return tl::unexpected(" " + Fail(e));
+                };
                 scheduler::Node node;
-                if (auto r = ReadNodeObject(obj, node); !r) return r;
+                if (known) {  // hashed first: a known Node is not decoded
+                  if (auto r = take_raw(); !r) return r;
+                  if (known(args.raw_hashes.back(), known_name)) {
+                    args.node_names.push_back(known_name);
+                    return {};
+                  }
+                  if (auto e = obj.reset().error()) return tl::unexpected(" " + Fail(e));
+                  if (auto r = ReadNodeObject(obj, node); !r) return r;
+                } else {  // nothing known (a first request): one walk, decoded then spanned
+                  if (auto r = ReadNodeObject(obj, node); !r) return r;
+                  if (auto r = take_raw(); !r) return r;
+                }
                 args.node_names.push_back(node.name);
                 args.nodes.push_back(std::move(node));
                 args.node_at.push_back(i);

@@ -100,6 +100,12 @@ TEST_CASE("ExtenderArgs in full-Nodes mode skips the Nodes the caller already ho
   REQUIRE(args.has_value());
   CHECK(args->node_names == std::vector<std::string>{"gpu-a", "gpu-b"});
   CHECK(args->raw_hashes == std::vector<std::uint64_t>{known_hash, RawNodeHash(n2)});
+  // Without a lookup every Node is decoded first and then spanned: the same bytes and hashes.
+  auto unknown = DecodeExtenderArgs(body);
+  REQUIRE(unknown.has_value());
+  CHECK(unknown->raw_hashes == args->raw_hashes);
+  CHECK(unknown->raw_nodes == args->raw_nodes);
+  CHECK(unknown->nodes.size() == 2);
   CHECK(args->raw_nodes[0] == n1);   // still answered verbatim
   REQUIRE(args->nodes.size() == 1);  // only the unknown Node is decoded
   CHECK(args->node_at == std::vector<std::size_t>{1});

@@ -542,7 +542,7 @@ Reply ExtenderService::Preempt(std::string_view body) {
   std::vector<scheduler::PreemptCandidate> kept;
   {
     std::lock_guard lock(mu_);
-    kept = engine_->Preempt(args->pod, std::move(args->candidates));
+    kept = engine_->Preempt(args->pod, std::move(args->candidates), Now());
   }
   spdlog::info("verb=preempt pod={} gang={} decision=kept candidates={} kept={} took_us={}",
                PodRef(args->pod), GangRef(args->pod), offered, kept.size(), NowMicros() - start);

@@ -206,7 +206,7 @@ bool ClusterState::AddPod(const Pod& pod) {
     }
   }
   Apply(*node, req, ids, +1, false);
-  pods_[pod.uid] = BoundPod{*node, req, std::move(ids)};
+  pods_[pod.uid] = BoundPod{*node, req, std::move(ids), pod.priority, pod.namespace_name, pod.name};
   return true;
 }
 
@@ -216,6 +216,22 @@ bool ClusterState::RemovePod(const std::string& uid) {
   Apply(it->second.node, it->second.requests, it->second.gpu_ids, -1, false);
   pods_.erase(it);
   return true;
+}
+
+std::optional<Pod> ClusterState::PodOf(const std::string& uid) const {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return std::nullopt;
+  const BoundPod& bound = it->second;
+  Pod pod;
+  pod.uid = uid;
+  pod.namespace_name = bound.namespace_name;
+  pod.name = bound.name;
+  pod.node_name = node(bound.node).name;
+  pod.phase = PodPhase::kRunning;
+  pod.requests = bound.requests;
+  pod.gpu_ids = bound.gpu_ids;
+  pod.priority = bound.priority;
+  return pod;
 }
 
 void ClusterState::Hold(const Plan& plan) {

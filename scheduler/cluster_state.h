@@ -37,6 +37,9 @@ struct BoundPod {
   std::size_t node = 0;
   Resources requests;
   std::vector<int> gpu_ids;
+  std::int32_t priority = 0;  // spec.priority: who may preempt it (DESIGN.md §3.9)
+  std::string namespace_name;
+  std::string name;
 };
 
 // What one node can still give: allocatable minus bound pods minus holds.
@@ -70,6 +73,8 @@ class ClusterState {
   bool AddPod(const Pod& pod);
   bool RemovePod(const std::string& uid);
   const std::map<std::string, BoundPod>& bound_pods() const { return pods_; }
+  // A bound pod as AddPod takes it (to carry it into another state).
+  std::optional<Pod> PodOf(const std::string& uid) const;
 
   // Holds: a plan reserves its capacity until released. Replacing a gang's hold releases the old
   // one.

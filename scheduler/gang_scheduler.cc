@@ -44,13 +44,8 @@ tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> no
   if (!next) return tl::unexpected(next.error());
   // Carry bound pods over; holds whose nodes all still exist are kept, the others re-planned later.
   for (const auto& [uid, bound] : state_.bound_pods()) {
-    Pod pod;
-    pod.uid = uid;
-    pod.node_name = state_.node(bound.node).name;
-    pod.phase = PodPhase::kRunning;
-    pod.requests = bound.requests;
-    pod.gpu_ids = bound.gpu_ids;
-    next->AddPod(pod);
+    (void)bound;
+    next->AddPod(*state_.PodOf(uid));
   }
   std::vector<GangKey> dropped;
   for (const auto& [key, plan] : state_.holds()) {
@@ -134,7 +129,8 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     auto known = gang_of_uid_.find(pod.uid);
     if (known != gang_of_uid_.end()) {
       auto g = gangs_.find(known->second);
-      if (g != gangs_.end() && g->second.slot_of.count(pod.uid) && state_.HoldOf(g->first)) {
+      if (g != gangs_.end() && g->second.slot_of.count(pod.uid) && state_.HoldOf(g->first) &&
+          !g->second.preemption) {
         // Its capacity is in the gang's hold until the gang is complete.
         g->second.members[pod.uid].bound = true;
         g->second.members[pod.uid].node = pod.node_name;
@@ -258,7 +254,8 @@ bool GangScheduler::SizeKnown(const GangRecord& g) const {
 }
 
 PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spec,
-                                        const PlannerOptions& options) const {
+                                        const PlannerOptions& options,
+                                        const ClusterState& state) const {
   // A gang with bound members (found so after a restart, or left so by a failed Binding) plans
   // only its other members, in the narrowest domain around the bound ones that fits them
   // (DESIGN.md §3 "Recover"). A gang with nothing bound is planned whole.
@@ -268,7 +265,7 @@ PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spe
   for (const auto& [uid, m] : g.members) {
     if (!m.bound) continue;
     ++bound;
-    if (auto n = state_.FindNode(m.node)) bound_nodes.push_back(*n);
+    if (auto n = state.FindNode(m.node)) bound_nodes.push_back(*n);
     for (RoleSpec& r : rest.roles) {
       if (r.name != m.role || r.replicas <= 0) continue;
       --r.replicas;
@@ -276,12 +273,12 @@ PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spe
       break;
     }
   }
-  if (bound == 0) return Planner(options).PlanGang(state_, spec);
+  if (bound == 0) return Planner(options).PlanGang(state, spec);
   if (rest.TotalReplicas() == 0) {
     return Unplaceable{"every member of gang " + g.key.ToString() + " is bound", false};
   }
   rest.quorum = std::max(spec.EffectiveQuorum() - bound, 1);
-  const topology::ClusterTopology& topo = state_.topology();
+  const topology::ClusterTopology& topo = state.topology();
   auto covers = [&](int domain) {
     const topology::Domain& d = topo.domain(domain);
     return std::all_of(bound_nodes.begin(), bound_nodes.end(), [&](std::size_t n) {
@@ -296,7 +293,7 @@ PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spe
     PlannerOptions confined = options;
     if (domain > 0) {
       const topology::Domain& d = topo.domain(domain);
-      std::vector<bool> inside(state_.node_count(), false);
+      std::vector<bool> inside(state.node_count(), false);
       for (int p = d.first_node; p < d.end_node; ++p) inside[topo.NodeAt(p)] = true;
       confined.role_node_mask.resize(rest.roles.size());
       for (std::vector<bool>& mask : confined.role_node_mask) {
@@ -307,7 +304,7 @@ PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spe
         }
       }
     }
-    result = Planner(confined).PlanGang(state_, rest);
+    result = Planner(confined).PlanGang(state, rest);
     if (std::holds_alternative<Plan>(result)) return result;
   }
   return result;
@@ -322,13 +319,18 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
                std::to_string(options_.max_held_binds);
     return false;
   }
-  const PlanResult result = PlanRemaining(g, spec, options);
+  const PlanResult result = PlanRemaining(g, spec, options, state_);
   if (const auto* no = std::get_if<Unplaceable>(&result)) {
     g.phase = GangPhase::kWaiting;
     g.reason = no->reason;
     return false;
   }
   const Plan& plan = std::get<Plan>(result);
+  // A gang whose victims left: its members keep the nodes the victim plan reserved for them
+  // (kube-scheduler nominated them there) when the new plan has them.
+  std::optional<Plan> reserved;
+  if (const Plan* held = state_.HoldOf(g.key); held && g.preemption) reserved = *held;
+  g.preemption.reset();
   state_.Hold(plan);
   const Millis deadline = holds_.Start(g.key, now);
   barrier_.Open(plan, deadline);
@@ -338,10 +340,13 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
   std::map<std::string, int> kept;
   std::vector<bool> taken(plan.pods.size(), false);
   for (const auto& [uid, slot] : g.slot_of) {
-    (void)slot;
     const Member& m = g.members[uid];
+    std::string node = m.node;
+    if (node.empty() && reserved && slot < static_cast<int>(reserved->pods.size())) {
+      node = reserved->pods[slot].node;
+    }
     for (std::size_t i = 0; i < plan.pods.size(); ++i) {
-      if (!taken[i] && plan.pods[i].role_name == m.role && plan.pods[i].node == m.node) {
+      if (!taken[i] && plan.pods[i].role_name == m.role && plan.pods[i].node == node) {
         taken[i] = true;
         kept[uid] = static_cast<int>(i);
         break;
@@ -350,6 +355,134 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
   }
   g.slot_of = std::move(kept);
   return true;
+}
+
+// ---- Preemption (DESIGN.md §3.9)
+// ----------------------------------------------------------------
+
+std::vector<VictimUnit> GangScheduler::VictimUnits(std::int32_t priority,
+                                                   const GangKey& self) const {
+  std::vector<VictimUnit> units;
+  std::map<GangKey, std::size_t> unit_of_gang;
+  for (const auto& [uid, bound] : state_.bound_pods()) {
+    const GangRecord* gang = nullptr;
+    if (auto known = gang_of_uid_.find(uid); known != gang_of_uid_.end()) {
+      if (auto it = gangs_.find(known->second); it != gangs_.end()) gang = &it->second;
+    }
+    if (gang != nullptr && gang->kind != GangSourceName(GangSource::kSinglePod)) {
+      // A gang goes whole or not at all, at the priority of its highest member.
+      if (gang->key == self || SpecOf(*gang).priority >= priority) continue;
+      auto [at, fresh] = unit_of_gang.try_emplace(gang->key, units.size());
+      if (fresh)
+        units.push_back({"gang " + gang->key.ToString(), {}, SpecOf(*gang).priority, true});
+      units[at->second].uids.push_back(uid);
+      continue;
+    }
+    if (bound.priority >= priority) continue;
+    units.push_back(
+        {"pod " + bound.namespace_name + "/" + bound.name, {uid}, bound.priority, false});
+  }
+  return units;
+}
+
+bool GangScheduler::PlanPreemption(GangRecord& g, Millis now) {
+  const GangSpec& spec = SpecOf(g);
+  if (spec.EffectiveQuorum() <= 1) return false;  // a lone pod: kube-scheduler's own preemption
+  std::vector<VictimUnit> units = VictimUnits(spec.priority, g.key);
+  if (units.empty()) return false;
+  auto plan_on = [&](const ClusterState& state) {
+    return PlanRemaining(g, spec, options_.planner, state);
+  };
+  std::optional<VictimPlan> victims = ChooseVictims(state_, g.key, std::move(units), plan_on);
+  if (!victims) return false;
+  // The reservation: the plan held like a plan, on capacity the victims still use, so what they
+  // free goes to this gang only; it expires and backs off like a hold.
+  state_.Hold(victims->plan);
+  holds_.Start(g.key, now);
+  g.slot_of.clear();
+  g.phase = GangPhase::kWaiting;
+  std::vector<std::string> names;
+  for (const VictimUnit& u : victims->units) names.push_back(u.name);
+  std::string nodes;
+  for (const auto& [node, uids] : victims->victims_by_node) {
+    nodes += (nodes.empty() ? "" : ", ") + node;
+  }
+  g.reason = "gang " + g.key.ToString() + " preempts " + DescribeVictims(victims->pods, names) +
+             " holding " + std::to_string(victims->gpus) + " GPUs on node" +
+             (victims->victims_by_node.size() == 1 ? " " : "s ") + nodes + "; its placement (" +
+             DescribePlan(victims->plan, state_.topology().level_names()) +
+             ") is reserved until they leave";
+  g.preemption = std::move(victims);
+  return true;
+}
+
+void GangScheduler::DropPreemption(GangRecord& g) {
+  if (!g.preemption) return;
+  g.preemption.reset();
+  state_.Release(g.key);
+  holds_.Finish(g.key);
+  g.slot_of.clear();
+}
+
+std::vector<std::string> GangScheduler::VictimsOn(const GangRecord& g,
+                                                  const std::string& node) const {
+  std::vector<std::string> left;
+  if (!g.preemption) return left;
+  auto it = g.preemption->victims_by_node.find(node);
+  if (it == g.preemption->victims_by_node.end()) return left;
+  for (const std::string& uid : it->second) {
+    if (state_.bound_pods().count(uid)) left.push_back(uid);
+  }
+  return left;
+}
+
+int GangScheduler::VictimsLeft(const GangRecord& g) const {
+  int left = 0;
+  if (!g.preemption) return left;
+  for (const auto& [node, uids] : g.preemption->victims_by_node) {
+    left += static_cast<int>(VictimsOn(g, node).size());
+  }
+  return left;
+}
+
+FilterAnswer GangScheduler::PreemptionAnswer(GangRecord& g, const Member& m, const Offer& offer) {
+  FilterAnswer answer;
+  const std::string gang = "gang " + g.key.ToString();
+  const std::optional<int> slot = SlotFor(g, m);
+  if (!slot) {
+    for (const auto& n : offer.names) {
+      answer.unresolvable[n] =
+          gang + ": every " + m.role + " slot of its preemption plan is taken by other pods";
+    }
+    return answer;
+  }
+  const std::string& node = g.preemption->plan.pods[*slot].node;
+  const std::vector<std::string> here = VictimsOn(g, node);
+  std::vector<std::string> names;
+  for (const VictimUnit& u : g.preemption->units) {
+    const bool on_node = std::any_of(u.uids.begin(), u.uids.end(), [&](const std::string& uid) {
+      return std::find(here.begin(), here.end(), uid) != here.end();
+    });
+    if (on_node) names.push_back(u.name);
+  }
+  // Only the planned node is a preemption candidate (FailedNodes); every other offered node stays
+  // unresolvable so kube-scheduler's per-pod preemption looks nowhere else (DESIGN.md §3.3). A
+  // member whose node needs no eviction gets no candidate: its node is reserved while the other
+  // members' victims leave.
+  const std::string elsewhere =
+      here.empty() ? gang + ": node " + node + " is reserved for this pod while " +
+                         std::to_string(VictimsLeft(g)) +
+                         " lower-priority pods preempted for the gang leave its other nodes"
+                   : gang + " planned this pod on node " + node + " after preemption";
+  for (const auto& n : offer.names) {
+    if (n == node && !here.empty()) {
+      answer.failed[n] = gang + " needs this node after preempting " +
+                         DescribeVictims(static_cast<int>(here.size()), names);
+    } else {
+      answer.unresolvable[n] = elsewhere;
+    }
+  }
+  return answer;
 }
 
 std::vector<std::vector<bool>> GangScheduler::RoleMask(const GangSpec& spec,
@@ -466,6 +599,7 @@ bool GangScheduler::PlaceExtra(GangRecord& g, const Member& m,
 
 void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
   state_.Release(g.key);
+  g.preemption.reset();
   barrier_.Close(g.key, reason);
   g.slot_of.clear();
   g.phase = GangPhase::kWaiting;
@@ -522,7 +656,8 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
     return reject_all(g.reason);
   }
 
-  const Plan* hold = state_.HoldOf(g.key);
+  // A victim plan's reservation is no plan to narrow members to (DESIGN.md §3.9).
+  const Plan* hold = g.preemption ? nullptr : state_.HoldOf(g.key);
   if (!hold && g.phase == GangPhase::kBound) {
     // An elastic extra (or a replacement) of a bound gang: one pod, next to the gang's nodes.
     if (!PlaceExtra(g, member, offered_idx, now)) {
@@ -550,7 +685,17 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
     if (offered_idx.size() < state_.node_count()) {
       po.role_node_mask = RoleMask(spec, member.role, offer);
     }
-    if (!PlanAndHold(g, po, now)) return reject_all(g.reason);
+    // The reservation's deadline counts from the plan, not from members' filter calls: members
+    // are requeued on every cluster event, and victims that never leave must not pin it.
+    if (g.preemption && VictimsLeft(g) > 0) return PreemptionAnswer(g, member, offer);
+    // Victims gone: the gang plans normally; its reservation counts as its own capacity.
+    if (!PlanAndHold(g, po, now)) {
+      DropPreemption(g);
+      // Victims are planned on the whole inventory: the nodes they occupy are seldom offered
+      // (kube-scheduler's own filters found them full).
+      if (PlanPreemption(g, now)) return PreemptionAnswer(g, member, offer);
+      return reject_all(g.reason);
+    }
     hold = state_.HoldOf(g.key);
   }
   if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
@@ -648,9 +793,8 @@ std::vector<HostScore> GangScheduler::Prioritize(const Pod& pod,
   return scores;
 }
 
-std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod,
-                                                     std::vector<PreemptCandidate> candidates) {
-  (void)pod;
+std::vector<PreemptCandidate> GangScheduler::DropGangBreakers(
+    std::vector<PreemptCandidate> candidates) const {
   std::vector<PreemptCandidate> kept;
   for (auto& c : candidates) {
     std::map<GangKey, int> victims_per_gang;
@@ -670,6 +814,45 @@ std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod,
     if (!breaks_gang) kept.push_back(std::move(c));
   }
   return kept;
+}
+
+std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod,
+                                                     std::vector<PreemptCandidate> candidates,
+                                                     Millis now) {
+  const MembershipResult mr = IdentifyGang(pod);
+  if (!mr.error.empty() || mr.membership.source == GangSource::kSinglePod) {
+    return DropGangBreakers(std::move(candidates));
+  }
+  GangRecord& g = Record(pod, mr.membership);
+  const GangSpec& spec = SpecOf(g);
+  if (spec.EffectiveQuorum() <= 1) return DropGangBreakers(std::move(candidates));
+  // Per-pod preemption for one member of a gang frees room the gang as a whole may not get:
+  // a member is offered only its node of the gang's victim plan (DESIGN.md §3.3, §3.9).
+  if (!SizeKnown(g) || holds_.BackoffUntil(g.key, now)) return {};
+  if (options_.require_quorum_pods && static_cast<int>(g.members.size()) < spec.EffectiveQuorum()) {
+    return {};
+  }
+  if (!g.preemption) {
+    if (state_.HoldOf(g.key)) return {};  // planned: the gang fits without evicting anyone
+    // kube-scheduler's own filters found no room, so the extender's filter was not asked
+    // (reference/extender-protocol.md §2.3): plan here. A gang that fits needs no victims.
+    if (PlanAndHold(g, options_.planner, now) || !PlanPreemption(g, now)) return {};
+  }
+  const Member& member = g.members[pod.uid];
+  const std::optional<int> slot = SlotFor(g, member);
+  if (!slot) return {};
+  const std::string& node = g.preemption->plan.pods[*slot].node;
+  PreemptCandidate answer{node, VictimsOn(g, node), 0};
+  // A node without victims is no candidate: kube-scheduler refuses a candidate with zero victims
+  // (reference/extender-protocol.md §2.6); such a member waits for the others' victims instead.
+  if (answer.victim_uids.empty()) return {};
+  // The planned node is answered even when kube-scheduler's dry run did not list it (it samples
+  // candidates, and its reprieve logic knows nothing of gangs): the reply may name any node of
+  // its snapshot whose pods it lists (§2.6).
+  for (const PreemptCandidate& c : candidates) {
+    if (c.node == node) answer.pdb_violations = c.pdb_violations;
+  }
+  return {std::move(answer)};
 }
 
 BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& name,
@@ -757,6 +940,9 @@ void GangScheduler::CompleteGang(GangRecord& g) {
     const PodPlacement& p = plan.pods[slot];
     Pod pod;
     pod.uid = uid;
+    pod.namespace_name = g.members[uid].ns;
+    pod.name = g.members[uid].name;
+    pod.priority = SpecOf(g).priority;
     pod.node_name = p.node;
     pod.phase = PodPhase::kRunning;
     pod.requests = p.requests;
@@ -785,6 +971,17 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
       continue;
     }
     GangRecord& g = it->second;
+    if (g.preemption) {
+      const int left = VictimsLeft(g);
+      g.preemption.reset();
+      state_.Release(key);
+      g.slot_of.clear();
+      g.phase = GangPhase::kWaiting;
+      g.reason = "gang " + key.ToString() + ": " + std::to_string(left) +
+                 " lower-priority pods preempted for it had not left when its reservation " +
+                 "expired; capacity released";
+      continue;
+    }
     if (barrier_.Phase(key) == BarrierPhase::kReleased) {
       // Partly bound: never give its capacity away; keep holding while the rest is retried.
       holds_.Start(key, now);

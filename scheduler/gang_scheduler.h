@@ -17,6 +17,7 @@
 #include "scheduler/gang.h"
 #include "scheduler/holds.h"
 #include "scheduler/planner.h"
+#include "scheduler/preemption.h"
 
 namespace gangsched::scheduler {
 
@@ -124,8 +125,12 @@ class GangScheduler {
   // Every offered node with its score.
   std::vector<HostScore> Prioritize(const Pod& pod, const std::vector<std::string>& offered,
                                     Millis now) const;
-  // The preempt verb: drops candidates whose victims would leave a running gang below its quorum.
-  std::vector<PreemptCandidate> Preempt(const Pod& pod, std::vector<PreemptCandidate> candidates);
+  // The preempt verb (DESIGN.md §3.9). A member of a gang (quorum > 1) gets only its node of the
+  // gang's victim plan, with exactly the plan's victims there (planned now if the gang has none),
+  // or no candidate at all. Any other pod keeps kube-scheduler's candidates except those whose
+  // victims would leave a running gang below its quorum.
+  std::vector<PreemptCandidate> Preempt(const Pod& pod, std::vector<PreemptCandidate> candidates,
+                                        Millis now);
   // A bind request arrived. kWait: hold the request until a later decision names this pod.
   // kBind: post the Bindings of all listed pods (then report each with BindResult).
   BarrierDecision Bind(const std::string& ns, const std::string& name, const std::string& uid,
@@ -170,6 +175,10 @@ class GangScheduler {
     std::string reason;
     std::int32_t priority = 0;
     std::optional<Plan> placed;  // the plan the gang was bound with, once bound whole
+    // A gang-wide victim plan (DESIGN.md §3.9): set while lower-priority pods are evicted for the
+    // gang. Its plan is also the gang's hold in the state (a reservation: no barrier is open and
+    // no member is narrowed), so the capacity the victims free goes to no one else.
+    std::optional<VictimPlan> preemption;
     // SpecOf's answer, kept until a member's shape, the roster, min_members, kind or priority
     // changes (filter calls of a planned gang's members otherwise rebuild it from every member).
     mutable std::optional<GangSpec> spec;
@@ -185,8 +194,21 @@ class GangScheduler {
   // Plans (or re-plans) the gang; on success holds it and opens the barrier.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // What PlanAndHold plans: the whole gang, or only the members not bound yet, next to the bound.
-  PlanResult PlanRemaining(const GangRecord& g, const GangSpec& spec,
-                           const PlannerOptions& options) const;
+  PlanResult PlanRemaining(const GangRecord& g, const GangSpec& spec, const PlannerOptions& options,
+                           const ClusterState& state) const;
+  // ---- Preemption (DESIGN.md §3.9)
+  // Bound pods below `priority` as victim units: lone pods, and whole gangs of lower priority.
+  std::vector<VictimUnit> VictimUnits(std::int32_t priority, const GangKey& self) const;
+  // Computes and reserves a victim plan for a gang that does not fit. False when none exists.
+  bool PlanPreemption(GangRecord& g, Millis now);
+  void DropPreemption(GangRecord& g);
+  // The plan's victims on `node` that still hold capacity.
+  std::vector<std::string> VictimsOn(const GangRecord& g, const std::string& node) const;
+  int VictimsLeft(const GangRecord& g) const;
+  // The filter answer of a member while its gang's victims are evicted.
+  FilterAnswer PreemptionAnswer(GangRecord& g, const Member& m, const Offer& offer);
+  // Today's rule for pods outside gangs: drop candidates that would break a running gang.
+  std::vector<PreemptCandidate> DropGangBreakers(std::vector<PreemptCandidate> candidates) const;
   // The slot of a member in the held plan, assigning a free slot of its role when it has none.
   std::optional<int> SlotFor(GangRecord& g, const Member& m);
   // The planner's feasibility mask confining `role` to the offered nodes (other roles unmasked).

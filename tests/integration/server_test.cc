@@ -11,10 +11,12 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -543,6 +545,143 @@ TEST_CASE("preempt answers NodeNameToMetaVictims", "[server]") {
   for (const auto& [node, victims] : reply["NodeNameToMetaVictims"].items()) {
     CHECK(victims.at("Pods").is_array());
     CHECK(victims.contains("NumPDBViolations"));
+  }
+}
+
+// The two-rack cluster with every GPU taken: a low-priority gang ml/old on rack r1, a
+// low-priority lone pod on gpu-b1 and a high-priority one on gpu-b2.
+class FullClusterFile {
+ public:
+  FullClusterFile() {
+    ordered nodes = ordered::parse(Fixture("cluster-two-racks.json"));
+    ordered list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", ordered::array()}};
+    for (ordered node : nodes.at("items")) {
+      node["apiVersion"] = "v1";
+      node["kind"] = "Node";
+      list["items"].push_back(node);
+    }
+    list["items"].push_back(RunningPod("old-0", "gpu-a1", 0, "old"));
+    list["items"].push_back(RunningPod("old-1", "gpu-a2", 0, "old"));
+    list["items"].push_back(RunningPod("loose", "gpu-b1", 0, ""));
+    list["items"].push_back(RunningPod("vip", "gpu-b2", 1000, ""));
+    path_ = std::filesystem::temp_directory_path() /
+            ("gangsched-full-" + std::to_string(::getpid()) + ".json");
+    std::ofstream(path_) << list.dump();
+  }
+  ~FullClusterFile() { std::filesystem::remove(path_); }
+  config::Config Config() const {
+    config::Config c;
+    c.cluster_file = path_.string();
+    return c;
+  }
+  // An 8-GPU pod as the API server prints it, bound to `node`.
+  static ordered RunningPod(const std::string& name, const std::string& node, int priority,
+                            const std::string& gang) {
+    ordered pod = ordered::parse(Fixture("filter-nodecache.json")).at("Pod");
+    pod["apiVersion"] = "v1";
+    pod["kind"] = "Pod";
+    pod["metadata"]["name"] = name;
+    pod["metadata"]["uid"] = "uid-" + name;
+    pod["metadata"]["annotations"] = ordered::object();
+    if (!gang.empty()) {
+      pod["metadata"]["annotations"]["gangsched.io/gang"] = gang;
+      pod["metadata"]["annotations"]["gangsched.io/min-members"] = "2";
+    }
+    ordered& res = pod["spec"]["containers"][0]["resources"];
+    res["limits"]["nvidia.com/gpu"] = "8";
+    res["requests"]["nvidia.com/gpu"] = "8";
+    pod["spec"]["nodeName"] = node;
+    pod["spec"]["priority"] = priority;
+    pod["status"]["phase"] = "Running";
+    return pod;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A member of the high-priority gang ml/bert (2 pods x 8 GPUs).
+ordered Urgent(int index) {
+  ordered args = ordered::parse(MemberArgs("filter-nodecache.json", "bert", index, 2, 8));
+  args["Pod"]["spec"]["priority"] = 100;
+  return args;
+}
+
+TEST_CASE("a high-priority gang is offered for preemption only on its victim plan's nodes",
+          "[server][preempt]") {
+  FullClusterFile cluster;
+  TestServer server(cluster.Config());
+  // kube-scheduler's filter: only the member's planned node is resolvable (FailedNodes).
+  std::vector<std::string> planned;
+  for (int i = 0; i < 2; ++i) {
+    json reply = server.Post("/filter", Urgent(i).dump());
+    CHECK(reply.at("NodeNames").empty());
+    REQUIRE(reply.at("FailedNodes").size() == 1);
+    CHECK(reply.at("FailedAndUnresolvableNodes").size() == 3);
+    const std::string node = reply["FailedNodes"].begin().key();
+    CHECK_THAT(reply["FailedNodes"][node].get<std::string>(),
+               Catch::Contains("gang ml/bert needs this node after preempting 1 lower-priority "
+                               "pod (gang ml/old)"));
+    CHECK_FALSE(reply.at("FailedAndUnresolvableNodes").contains(node));
+    planned.push_back(node);
+  }
+  // The whole low-priority gang on rack r1 goes, not the lone pod (whose eviction would not be
+  // enough) nor the vip.
+  CHECK(std::set<std::string>(planned.begin(), planned.end()) ==
+        std::set<std::string>{"gpu-a1", "gpu-a2"});
+  auto victim_on = [](const std::string& node) {
+    return node == "gpu-a1" ? "uid-old-0" : "uid-old-1";
+  };
+  json gang = server.Get("/api/v1/gangs/ml/bert");
+  CHECK(gang.at("phase") == "Waiting");
+  CHECK_THAT(gang.at("reason").get<std::string>(),
+             Catch::Contains("preempts 2 lower-priority pods (gang ml/old)"));
+
+  SECTION("NodeNameToMetaVictims (nodeCacheCapable)") {
+    ordered args = ordered::parse(Fixture("preempt-nodecache.json"));
+    args["Pod"] = Urgent(0)["Pod"];
+    args["NodeNameToMetaVictims"] = {
+        {"gpu-a1", {{"Pods", {{{"UID", "uid-old-0"}}}}, {"NumPDBViolations", 0}}},
+        {"gpu-a2", {{"Pods", {{{"UID", "uid-old-1"}}}}, {"NumPDBViolations", 0}}},
+        {"gpu-b1", {{"Pods", {{{"UID", "uid-loose"}}}}, {"NumPDBViolations", 0}}}};
+    json reply = server.Post("/preempt", args.dump());
+    const json& kept = reply.at("NodeNameToMetaVictims");
+    REQUIRE(kept.size() == 1);
+    REQUIRE(kept.contains(planned[0]));
+    CHECK(kept[planned[0]].at("Pods") == json::array({{{"UID", victim_on(planned[0])}}}));
+    CHECK(kept[planned[0]].at("NumPDBViolations") == 0);
+  }
+  SECTION("NodeNameToVictims (full pods); the reply is NodeNameToMetaVictims all the same") {
+    ordered args = {{"Pod", Urgent(1)["Pod"]}, {"NodeNameToMetaVictims", nullptr}};
+    args["NodeNameToVictims"] = {
+        {"gpu-a1",
+         {{"Pods", {FullClusterFile::RunningPod("old-0", "gpu-a1", 0, "old")}},
+          {"NumPDBViolations", 0}}},
+        {"gpu-a2",
+         {{"Pods", {FullClusterFile::RunningPod("old-1", "gpu-a2", 0, "old")}},
+          {"NumPDBViolations", 0}}},
+        {"gpu-b1",
+         {{"Pods", {FullClusterFile::RunningPod("loose", "gpu-b1", 0, "")}},
+          {"NumPDBViolations", 0}}}};
+    json reply = server.Post("/preempt", args.dump());
+    CHECK_FALSE(reply.contains("NodeNameToVictims"));
+    const json& kept = reply.at("NodeNameToMetaVictims");
+    REQUIRE(kept.size() == 1);
+    REQUIRE(kept.contains(planned[1]));
+    CHECK(kept[planned[1]].at("Pods") == json::array({{{"UID", victim_on(planned[1])}}}));
+  }
+  SECTION("a pod outside any gang keeps kube-scheduler's candidates that break no gang") {
+    ordered args = ordered::parse(Fixture("preempt-nodecache.json"));
+    args["Pod"] = Urgent(0)["Pod"];
+    args["Pod"]["metadata"]["annotations"] = ordered::object();
+    args["Pod"]["metadata"]["uid"] = "uid-lone";
+    args["NodeNameToMetaVictims"] = {
+        {"gpu-a1", {{"Pods", {{{"UID", "uid-old-0"}}}}, {"NumPDBViolations", 0}}},
+        {"gpu-b1", {{"Pods", {{{"UID", "uid-loose"}}}}, {"NumPDBViolations", 0}}}};
+    json reply = server.Post("/preempt", args.dump());
+    const json& kept = reply.at("NodeNameToMetaVictims");
+    REQUIRE(kept.size() == 1);
+    CHECK(kept.contains("gpu-b1"));
   }
 }
 

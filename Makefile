@@ -7,7 +7,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test run demo plan bench bench-server bench-placement bench-release format format-check \
-        clean controlplane e2e bench-e2e
+        clean controlplane e2e bench-e2e tsan
 
 all: build
 
@@ -94,6 +94,17 @@ bench-e2e: build
 	GANGSCHED_CP_BIN="$$(scripts/build-controlplane.sh | tail -n 1)" && export GANGSCHED_CP_BIN && \
 	  python3 benchmarks/e2e_throughput.py --gangsched $(BUILD_DIR)/gangsched \
 	  --trace-dir $(SHARED_DIR)/data/gavel/msr_seed0 $(BENCH_E2E_ARGS)
+
+# The threaded parts (the HTTP server with its held binds and timer, the API-server state source with
+# its watches, client pool and notifier) under ThreadSanitizer: the integration tests in build-tsan/.
+# tests/tsan.supp names the one suppression (Debian's uninstrumented httplib) and why.
+tsan: deps
+	cmake --preset tsan -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+	cmake --build build-tsan -j $(JOBS) --target server_integration_test kube_source_integration_test
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  build-tsan/tests/integration/server_integration_test
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  build-tsan/tests/integration/kube_source_integration_test
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -699,7 +699,7 @@ class PlanContext {
     for (const auto& [role, count] : count_by_role) {
       if (!s.empty()) s += " + ";
       const auto& r = gang_.roles[role];
-      s += std::to_string(count) + " " + r.name;
+      s += std::to_string(count) + " " + r.name + (count == 1 ? " pod" : " pods");
       s += r.per_pod.gpus > 0
                ? " × " + std::to_string(r.per_pod.gpus) + " GPU" + (r.per_pod.gpus == 1 ? "" : "s")
                : " (CPU only)";
@@ -730,10 +730,36 @@ class PlanContext {
       why += " (room for " + std::to_string(room) + " pod" + (room == 1 ? "" : "s") + " of " +
              std::to_string(g) + " GPU" + (g == 1 ? "" : "s") + ")";
     }
+    why += HeldByOthers();
     if (total_.gpus <= idx.DomainFree(0)) {
       why += "; GPUs are free but fragmented, or CPU, memory, taints or selectors rule nodes out";
     }
     return why;
+  }
+
+  // "; 40 GPUs are held for other gangs: ml/a (32), ml/b (8)": capacity planned for gangs that are
+  // binding (or whose victims are leaving) counts as taken, and a reader should see by whom.
+  std::string HeldByOthers() const {
+    std::int64_t held = 0;
+    for (std::size_t n = 0; n < state_.node_count(); ++n) held += state_.usage(n).held.gpus;
+    std::vector<std::pair<std::int64_t, std::string>> holders;  // (-GPUs, gang)
+    for (const auto& [key, plan] : state_.holds()) {
+      if (key == gang_.key) continue;
+      std::int64_t gpus = 0;
+      for (const PodPlacement& p : plan.pods) gpus += p.requests.gpus;
+      if (gpus > 0) holders.emplace_back(-gpus, key.ToString());
+    }
+    if (held <= 0 || holders.empty()) return "";
+    std::sort(holders.begin(), holders.end());
+    constexpr std::size_t kNamed = 3;
+    std::string s = "; " + std::to_string(held) + " GPU" + (held == 1 ? " is" : "s are") +
+                    " held for other gangs: ";
+    for (std::size_t i = 0; i < holders.size() && i < kNamed; ++i) {
+      if (i > 0) s += ", ";
+      s += holders[i].second + " (" + std::to_string(-holders[i].first) + ")";
+    }
+    if (holders.size() > kNamed) s += " and " + std::to_string(holders.size() - kNamed) + " more";
+    return s;
   }
 
   const ClusterState& state_;

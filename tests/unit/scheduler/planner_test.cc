@@ -141,8 +141,24 @@ TEST_CASE("a gang that does not fit gets one gang-level reason", "[planner]") {
   const auto& why = std::get<Unplaceable>(r);
   CHECK_FALSE(why.never);
   CHECK_THAT(why.reason, Catch::Contains("gang ml/bert"));
-  CHECK_THAT(why.reason, Catch::Contains("4 worker × 8 GPUs = 32 GPUs"));
+  CHECK_THAT(why.reason, Catch::Contains("4 worker pods × 8 GPUs = 32 GPUs"));
   CHECK_THAT(why.reason, Catch::Contains("27 free GPUs"));
+}
+
+TEST_CASE("the reason names the gangs that hold capacity the gang cannot use", "[planner]") {
+  auto state = MakeState(MakeCluster(1, 2, 2, 8));  // 4 nodes x 8 GPUs
+  state.Hold(MustPlan(state, MakeGang("ml", "gpt").Role("worker", 2, 8)));
+  state.Hold(MustPlan(state, MakeGang("cv", "resnet").Role("worker", 1, 4)));
+  const PlanResult r = Planner{}.PlanGang(state, MakeGang("ml", "bert").Role("worker", 2, 8));
+  REQUIRE(std::holds_alternative<Unplaceable>(r));
+  const std::string& why = std::get<Unplaceable>(r).reason;
+  CHECK_THAT(why, Catch::Contains("20 GPUs are held for other gangs: ml/gpt (16), cv/resnet (4)"));
+  // Its own hold does not count against it.
+  auto alone = MakeState(MakeCluster(1, 1, 1, 8));
+  alone.Hold(MustPlan(alone, MakeGang("ml", "bert").Role("worker", 1, 8)));
+  const PlanResult own = Planner{}.PlanGang(alone, MakeGang("ml", "bert").Role("worker", 2, 8));
+  REQUIRE(std::holds_alternative<Unplaceable>(own));
+  CHECK_THAT(std::get<Unplaceable>(own).reason, !Catch::Contains("held for other gangs"));
 }
 
 TEST_CASE("a pod bigger than every node is reported as never fitting", "[planner]") {

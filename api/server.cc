@@ -40,6 +40,7 @@ scheduler::EngineOptions EngineOptionsFrom(const config::Config& config) {
   options.planner.candidates_per_level = config.candidates_per_level;
   options.require_quorum_pods = false;  // standalone: pods are known only from requests
   options.max_held_binds = config.max_held_binds;
+  options.drain_after = config.drain_after;
   return options;
 }
 

@@ -220,7 +220,8 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
           return r.Map(
               v, "planner",
               {{"candidates_per_level",
-                integer(c.candidates_per_level, "planner.candidates_per_level", 1, 100'000)}});
+                integer(c.candidates_per_level, "planner.candidates_per_level", 1, 100'000)},
+               {"drain_after", duration(c.drain_after, "planner.drain_after")}});
         }},
        {"threads", [&](const YAML::Node& v) -> Result {
           return r.Map(v, "threads",
@@ -360,7 +361,8 @@ tl::expected<Config, std::string> LoadConfigFile(const std::string& path) {
 const char* ServeUsage() {
   return "usage: gangsched serve [--config FILE] [--listen ADDR:PORT] [--bind-listen ADDR:PORT]\n"
          "                       [--ops-listen ADDR:PORT] [--cluster FILE | --kubeconfig FILE]\n"
-         "                       [--max-body-bytes N] [--hold-ttl DURATION] [--log-level LEVEL]\n"
+         "                       [--max-body-bytes N] [--hold-ttl DURATION]\n"
+         "                       [--drain-after DURATION] [--log-level LEVEL]\n"
          "Flags override the configuration file (docs/configuration.md lists every key).\n";
 }
 
@@ -414,6 +416,10 @@ tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>
       auto d = ParseDuration(value);
       if (!d) return tl::unexpected(where + d.error());
       config.holds.ttl = *d;
+    } else if (flag == "--drain-after") {
+      auto d = ParseDuration(value);
+      if (!d) return tl::unexpected(where + d.error());
+      config.drain_after = *d;
     } else if (flag == "--log-level") {
       if (!IsLogLevel(value)) return tl::unexpected(where + kLogLevelHelp);
       config.log_level = value;

@@ -47,6 +47,8 @@ struct Config {
   int max_held_binds = 1024;
   topology::LevelKeys topology_levels = topology::LevelKeys::Defaults();
   int candidates_per_level = 16;
+  // A gang that has not fit for this long drains its best domain (DESIGN.md §3.9); 0: never.
+  Millis drain_after = 300'000;
   ThreadConfig threads;
 };
 
@@ -73,7 +75,7 @@ tl::expected<void, std::string> Validate(const Config& config);
 // `gangsched serve` arguments: --config FILE first (anywhere on the line), then every other flag
 // overrides the file's value. Flags take "--flag VALUE" or "--flag=VALUE".
 //   --config --listen --bind-listen --ops-listen --cluster --kubeconfig --max-body-bytes --hold-ttl
-//   --log-level
+//   --drain-after --log-level
 tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>& args);
 const char* ServeUsage();
 

@@ -15,6 +15,17 @@ std::string Seconds(Millis ms) {
 
 std::string RoleOf(const GangMembership& m) { return m.role.empty() ? "member" : m.role; }
 
+// GPUs of the pods the planner places for a gang (its quorum).
+std::int64_t NeedGpus(const GangSpec& spec) {
+  std::int64_t gpus = 0;
+  for (const auto& [role, index] : spec.QuorumMembers()) gpus += spec.roles[role].per_pod.gpus;
+  return gpus;
+}
+
+bool Overlap(const topology::Domain& a, const topology::Domain& b) {
+  return a.first_node < b.end_node && b.first_node < a.end_node;
+}
+
 }  // namespace
 
 const char* GangPhaseName(GangPhase phase) {
@@ -60,6 +71,8 @@ tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> no
   }
   state_ = std::move(*next);
   ++inventory_generation_;
+  // Domains are numbered anew: drains end and start again on the gang's next filter call.
+  for (const GangKey& key : std::set<GangKey>(draining_)) EndDrain(gangs_.at(key));
   for (const auto& key : dropped) {
     auto it = gangs_.find(key);
     if (it != gangs_.end()) ReleaseGang(it->second, "a planned node left the cluster; re-planning");
@@ -130,7 +143,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     if (known != gang_of_uid_.end()) {
       auto g = gangs_.find(known->second);
       if (g != gangs_.end() && g->second.slot_of.count(pod.uid) && state_.HoldOf(g->first) &&
-          !g->second.preemption) {
+          !Reserving(g->second)) {
         // Its capacity is in the gang's hold until the gang is complete.
         g->second.members[pod.uid].bound = true;
         g->second.members[pod.uid].node = pod.node_name;
@@ -148,7 +161,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     }
     return;
   }
-  state_.RemovePod(pod.uid);  // e.g. it finished
+  if (state_.RemovePod(pod.uid)) RefreshDrains();  // e.g. it finished
   if (pod.phase == PodPhase::kSucceeded || pod.phase == PodPhase::kFailed) {
     RemovePod(pod.uid);
     return;
@@ -157,9 +170,12 @@ void GangScheduler::UpsertPod(const Pod& pod) {
 }
 
 std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) {
-  state_.RemovePod(uid);
+  const bool freed = state_.RemovePod(uid);
   auto known = gang_of_uid_.find(uid);
-  if (known == gang_of_uid_.end()) return std::nullopt;
+  if (known == gang_of_uid_.end()) {
+    if (freed) RefreshDrains();
+    return std::nullopt;
+  }
   const GangKey key = known->second;
   gang_of_uid_.erase(known);
   auto it = gangs_.find(key);
@@ -174,6 +190,7 @@ std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) 
     if (state_.HoldOf(key)) ReleaseGang(g, "every member was deleted");
     Forget(key);
   }
+  RefreshDrains();  // what the pod freed in a drained domain is kept there
   return decision;
 }
 
@@ -184,6 +201,7 @@ void GangScheduler::Forget(const GangKey& key) {
   barrier_.Close(key, "gang forgotten");
   holds_.Finish(key);
   state_.Release(key);
+  draining_.erase(key);
   gangs_.erase(it);
 }
 
@@ -331,6 +349,9 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
   std::optional<Plan> reserved;
   if (const Plan* held = state_.HoldOf(g.key); held && g.preemption) reserved = *held;
   g.preemption.reset();
+  g.drain.reset();  // the plan replaces the drain's hold
+  draining_.erase(g.key);
+  g.waiting_since.reset();
   state_.Hold(plan);
   const Millis deadline = holds_.Start(g.key, now);
   barrier_.Open(plan, deadline);
@@ -397,7 +418,9 @@ bool GangScheduler::PlanPreemption(GangRecord& g, Millis now) {
   if (!victims) return false;
   // The reservation: the plan held like a plan, on capacity the victims still use, so what they
   // free goes to this gang only; it expires and backs off like a hold.
-  state_.Hold(victims->plan);
+  state_.Hold(victims->plan);  // replaces a drain's hold
+  g.drain.reset();
+  draining_.erase(g.key);
   holds_.Start(g.key, now);
   g.slot_of.clear();
   g.phase = GangPhase::kWaiting;
@@ -483,6 +506,146 @@ FilterAnswer GangScheduler::PreemptionAnswer(GangRecord& g, const Member& m, con
     }
   }
   return answer;
+}
+
+// ---- Drain reservations (DESIGN.md §3.9)
+// ------------------------------------------------------
+
+void GangScheduler::Starve(GangRecord& g, Millis now) {
+  if (!g.waiting_since) g.waiting_since = now;
+  if (options_.drain_after <= 0 || now - *g.waiting_since < options_.drain_after) return;
+  const GangSpec& spec = SpecOf(g);
+  if (spec.EffectiveQuorum() <= 1 || NeedGpus(spec) == 0) return;
+  const std::optional<int> domain = DrainDomain(g);
+  if (!domain) {
+    EndDrain(g);
+    return;
+  }
+  const topology::ClusterTopology& topo = state_.topology();
+  // One drain per domain: weaker ones on it (or on a domain inside or around it) end.
+  for (const GangKey& key : std::set<GangKey>(draining_)) {
+    GangRecord& other = gangs_.at(key);
+    if (&other == &g || !Overlap(topo.domain(*other.drain), topo.domain(*domain))) continue;
+    EndDrain(other);
+    other.reason = "gang " + key.ToString() + " waits: its drain reservation went to gang " +
+                   g.key.ToString() + " (higher priority or waiting longer)";
+  }
+  g.drain = *domain;
+  draining_.insert(g.key);
+  RefreshDrain(g);
+}
+
+std::optional<int> GangScheduler::DrainDomain(const GangRecord& g) const {
+  const topology::ClusterTopology& topo = state_.topology();
+  const GangSpec& spec = SpecOf(g);
+  const std::int64_t need = NeedGpus(spec);
+  // Per node: the GPUs the gang may ever use there, and those free or freeable now (free, its own
+  // reservation, and pods of lower priority).
+  std::vector<std::int64_t> capacity(state_.node_count(), 0);
+  std::vector<std::int64_t> soon(state_.node_count(), 0);
+  for (std::size_t n = 0; n < state_.node_count(); ++n) {
+    const Node& node = state_.node(n);
+    const bool eligible =
+        !node.unschedulable && std::any_of(spec.roles.begin(), spec.roles.end(), [&](auto& r) {
+          return r.per_pod.gpus > 0 && ToleratesAll(node.taints, r.tolerations) &&
+                 MatchesSelector(node.labels, r.node_selector);
+        });
+    if (!eligible) continue;
+    capacity[n] = node.allocatable.gpus;
+    soon[n] = std::max<std::int64_t>(0, state_.Free(n).gpus);
+  }
+  if (const Plan* own = g.drain ? state_.HoldOf(g.key) : nullptr) {
+    for (const PodPlacement& p : own->pods) {
+      if (auto n = state_.FindNode(p.node)) soon[*n] += p.requests.gpus;
+    }
+  }
+  for (const auto& [uid, bound] : state_.bound_pods()) {
+    if (bound.priority < spec.priority && capacity[bound.node] > 0) {
+      soon[bound.node] += bound.requests.gpus;
+    }
+  }
+  const auto outranked = [&](const topology::Domain& d) {
+    return std::any_of(draining_.begin(), draining_.end(), [&](const GangKey& key) {
+      const GangRecord& other = gangs_.at(key);
+      if (&other == &g || !Overlap(topo.domain(*other.drain), d)) return false;
+      const GangSpec& o = SpecOf(other);
+      return std::make_tuple(-o.priority, other.waiting_since.value_or(0), other.key) <
+             std::make_tuple(-spec.priority, g.waiting_since.value_or(0), g.key);
+    });
+  };
+  // The planner's objective: the narrowest level whose domains can hold the gang at all; there the
+  // domain where it would fit soonest, with the most GPUs free and freeable.
+  for (int level = topo.level_count() - 1; level >= 0; --level) {
+    std::optional<int> best;
+    std::int64_t best_soon = -1;
+    for (const topology::Domain& d : topo.domains()) {
+      if (d.level != level) continue;
+      std::int64_t cap = 0;
+      std::int64_t free = 0;
+      for (int p = d.first_node; p < d.end_node; ++p) {
+        cap += capacity[topo.NodeAt(p)];
+        free += soon[topo.NodeAt(p)];
+      }
+      if (cap < need || free <= best_soon || outranked(d)) continue;
+      best = d.id;
+      best_soon = free;
+    }
+    if (best) return best;
+  }
+  return std::nullopt;
+}
+
+void GangScheduler::RefreshDrain(GangRecord& g) {
+  if (!g.drain) return;
+  const topology::ClusterTopology& topo = state_.topology();
+  const topology::Domain& d = topo.domain(*g.drain);
+  const std::int64_t need = NeedGpus(SpecOf(g));
+  state_.Release(g.key);
+  // The free GPUs of the domain, fullest-free nodes first so the reservation gathers into whole
+  // nodes, up to the gang's need; the rest stays free for other pods.
+  std::vector<std::pair<std::int64_t, int>> free;  // (-free GPUs, tree position)
+  for (int p = d.first_node; p < d.end_node; ++p) {
+    const auto n = static_cast<std::size_t>(topo.NodeAt(p));
+    if (state_.node(n).unschedulable) continue;
+    if (const std::int64_t f = state_.Free(n).gpus; f > 0) free.emplace_back(-f, p);
+  }
+  std::sort(free.begin(), free.end());
+  Plan plan;
+  plan.gang = g.key;
+  plan.span_level = topo.level_count() - d.level;
+  plan.span_domain = d.name;
+  std::int64_t reserved = 0;
+  for (const auto& [minus_free, p] : free) {
+    if (reserved >= need) break;
+    const auto n = static_cast<std::size_t>(topo.NodeAt(p));
+    PodPlacement hold;
+    hold.role_name = "drain";
+    hold.node = state_.node(n).name;
+    hold.requests.gpus = std::min(-minus_free, need - reserved);
+    const std::uint64_t mask = state_.FreeGpuMask(n);
+    for (int gpu = 0; gpu < 64 && std::ssize(hold.gpu_ids) < hold.requests.gpus; ++gpu) {
+      if (mask & (std::uint64_t{1} << gpu)) hold.gpu_ids.push_back(gpu);
+    }
+    reserved += hold.requests.gpus;
+    plan.pods.push_back(std::move(hold));
+  }
+  plan.nodes_used = static_cast<int>(plan.pods.size());
+  if (!plan.pods.empty()) state_.Hold(plan);
+  g.phase = GangPhase::kWaiting;
+  g.reason = "draining " + topo.level_names()[d.level] + " " + d.name + " for gang " +
+             g.key.ToString() + ": " + std::to_string(reserved) + " of " + std::to_string(need) +
+             " GPUs free";
+}
+
+void GangScheduler::RefreshDrains() {
+  for (const GangKey& key : draining_) RefreshDrain(gangs_.at(key));
+}
+
+void GangScheduler::EndDrain(GangRecord& g) {
+  if (!g.drain) return;
+  g.drain.reset();
+  draining_.erase(g.key);
+  state_.Release(g.key);
 }
 
 std::vector<std::vector<bool>> GangScheduler::RoleMask(const GangSpec& spec,
@@ -657,7 +820,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
   }
 
   // A victim plan's reservation is no plan to narrow members to (DESIGN.md §3.9).
-  const Plan* hold = g.preemption ? nullptr : state_.HoldOf(g.key);
+  const Plan* hold = Reserving(g) ? nullptr : state_.HoldOf(g.key);
   if (!hold && g.phase == GangPhase::kBound) {
     // An elastic extra (or a replacement) of a bound gang: one pod, next to the gang's nodes.
     if (!PlaceExtra(g, member, offered_idx, now)) {
@@ -694,6 +857,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
       // Victims are planned on the whole inventory: the nodes they occupy are seldom offered
       // (kube-scheduler's own filters found them full).
       if (PlanPreemption(g, now)) return PreemptionAnswer(g, member, offer);
+      Starve(g, now);
       return reject_all(g.reason);
     }
     hold = state_.HoldOf(g.key);
@@ -833,7 +997,7 @@ std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod,
     return {};
   }
   if (!g.preemption) {
-    if (state_.HoldOf(g.key)) return {};  // planned: the gang fits without evicting anyone
+    if (state_.HoldOf(g.key) && !g.drain) return {};  // planned: fits without evicting anyone
     // kube-scheduler's own filters found no room, so the extender's filter was not asked
     // (reference/extender-protocol.md §2.3): plan here. A gang that fits needs no victims.
     if (PlanAndHold(g, options_.planner, now) || !PlanPreemption(g, now)) return {};
@@ -1001,6 +1165,7 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
   }
   for (auto& d : barrier_.Expire(now)) out.push_back(std::move(d));
   for (auto& d : out) NameOrders(d);
+  RefreshDrains();  // released capacity in a drained domain is kept there
   return out;
 }
 
@@ -1034,7 +1199,7 @@ GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   s.size_known = SizeKnown(g);
   s.hold_deadline = holds_.Deadline(g.key);
   s.backoff_until = holds_.BackoffUntil(g.key, now);
-  if (const Plan* plan = state_.HoldOf(g.key)) {
+  if (const Plan* plan = state_.HoldOf(g.key); plan && !g.drain) {
     s.plan = *plan;
   } else if (g.placed) {
     s.plan = g.placed;

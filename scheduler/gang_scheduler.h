@@ -30,6 +30,9 @@ struct EngineOptions {
   bool require_quorum_pods = false;
   // Largest number of binds one gang may hold at once (the bind listener's pool, DESIGN.md §3.6).
   int max_held_binds = 1024;
+  // A gang that has not fit for this long gets a drain reservation on its best domain (DESIGN.md
+  // §3.9). 0: never.
+  Millis drain_after = 300'000;
 };
 
 enum class GangPhase : std::uint8_t {
@@ -179,6 +182,11 @@ class GangScheduler {
     // gang. Its plan is also the gang's hold in the state (a reservation: no barrier is open and
     // no member is narrowed), so the capacity the victims free goes to no one else.
     std::optional<VictimPlan> preemption;
+    // Since when the gang has not fit (cleared when it is planned).
+    std::optional<Millis> waiting_since;
+    // A drain reservation (DESIGN.md §3.9): the topology domain whose freed GPUs are kept for the
+    // gang, up to its need. Held in the state as the gang's hold, like a victim plan's.
+    std::optional<int> drain;
     // SpecOf's answer, kept until a member's shape, the roster, min_members, kind or priority
     // changes (filter calls of a planned gang's members otherwise rebuild it from every member).
     mutable std::optional<GangSpec> spec;
@@ -207,6 +215,17 @@ class GangScheduler {
   int VictimsLeft(const GangRecord& g) const;
   // The filter answer of a member while its gang's victims are evicted.
   FilterAnswer PreemptionAnswer(GangRecord& g, const Member& m, const Offer& offer);
+  // A victim plan or a drain: the gang's hold is a reservation, not a plan to narrow members to.
+  static bool Reserving(const GangRecord& g) { return g.preemption || g.drain; }
+  // ---- Drain reservations (DESIGN.md §3.9)
+  // Called when the gang did not fit: starts (or moves) its drain once it has waited long enough.
+  void Starve(GangRecord& g, Millis now);
+  // The domain where the gang would fit soonest, or nothing (another drain outranks it on each).
+  std::optional<int> DrainDomain(const GangRecord& g) const;
+  // Holds the free GPUs of the gang's drain domain up to its need; updates its reason.
+  void RefreshDrain(GangRecord& g);
+  void RefreshDrains();
+  void EndDrain(GangRecord& g);
   // Today's rule for pods outside gangs: drop candidates that would break a running gang.
   std::vector<PreemptCandidate> DropGangBreakers(std::vector<PreemptCandidate> candidates) const;
   // The slot of a member in the held plan, assigning a free slot of its role when it has none.
@@ -242,6 +261,7 @@ class GangScheduler {
   BindBarrier barrier_;
   std::map<GangKey, GangRecord> gangs_;
   std::map<std::string, GangKey> gang_of_uid_;
+  std::set<GangKey> draining_;  // gangs with a drain reservation
   std::uint64_t inventory_generation_ = 1;
 };
 

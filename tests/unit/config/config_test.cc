@@ -65,7 +65,7 @@ topology:
   levels:
     - {name: block, keys: [my/block]}
     - {name: rack, keys: [my/rack, other/rack]}
-planner: {candidates_per_level: 4}
+planner: {candidates_per_level: 4, drain_after: 90s}
 threads: {filter: 2, bind: 64, ops: 1}
 )";
   auto c = LoadConfig(text, "g.yaml");
@@ -83,6 +83,7 @@ threads: {filter: 2, bind: 64, ops: 1}
   REQUIRE(c->topology_levels.levels.size() == 2);
   CHECK(c->topology_levels.levels[1].keys.size() == 2);
   CHECK(c->candidates_per_level == 4);
+  CHECK(c->drain_after == 90'000);
   CHECK(c->max_held_binds == 64);
   CHECK(c->threads.bind == 64);
 }
@@ -124,14 +125,16 @@ TEST_CASE("flags override the file", "[config]") {
     std::ofstream out(path);
     out << "listen: 127.0.0.1:7000\nbarrier: {hold_ttl: 30s}\nlog_level: warn\n";
   }
-  auto c = ParseServeFlags({"--listen=127.0.0.1:7100", "--config", path, "--hold-ttl", "5s",
-                            "--max-body-bytes", "1048576", "--ops-listen", ""});
+  auto c =
+      ParseServeFlags({"--listen=127.0.0.1:7100", "--config", path, "--hold-ttl", "5s",
+                       "--max-body-bytes", "1048576", "--ops-listen", "", "--drain-after", "10m"});
   REQUIRE(c.has_value());
   CHECK(c->listen == "127.0.0.1:7100");  // the flag wins although it came before --config
   CHECK(c->holds.ttl == 5000);
   CHECK(c->log_level == "warn");  // from the file
   CHECK(c->max_body_bytes == 1 << 20);
   CHECK(c->ops_listen.empty());
+  CHECK(c->drain_after == 600'000);
   std::remove(path.c_str());
 
   CHECK_FALSE(ParseServeFlags({"--hold-ttl", "5"}).has_value());
@@ -162,6 +165,7 @@ TEST_CASE("the shipped example configuration holds exactly the defaults", "[conf
   CHECK(shipped->holds.backoff_max == d.holds.backoff_max);
   CHECK(shipped->max_held_binds == d.max_held_binds);
   CHECK(shipped->candidates_per_level == d.candidates_per_level);
+  CHECK(shipped->drain_after == d.drain_after);
   CHECK(shipped->threads.filter == d.threads.filter);
   CHECK(shipped->threads.bind == d.threads.bind);
   CHECK(shipped->threads.ops == d.threads.ops);

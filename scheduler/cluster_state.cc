@@ -207,6 +207,7 @@ bool ClusterState::AddPod(const Pod& pod) {
   }
   Apply(*node, req, ids, +1, false);
   pods_[pod.uid] = BoundPod{*node, req, std::move(ids), pod.priority, pod.namespace_name, pod.name};
+  ++priorities_[pod.priority];
   return true;
 }
 
@@ -214,6 +215,9 @@ bool ClusterState::RemovePod(const std::string& uid) {
   auto it = pods_.find(uid);
   if (it == pods_.end()) return false;
   Apply(it->second.node, it->second.requests, it->second.gpu_ids, -1, false);
+  if (auto p = priorities_.find(it->second.priority); p != priorities_.end() && --p->second == 0) {
+    priorities_.erase(p);
+  }
   pods_.erase(it);
   return true;
 }

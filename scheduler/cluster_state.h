@@ -75,6 +75,11 @@ class ClusterState {
   const std::map<std::string, BoundPod>& bound_pods() const { return pods_; }
   // A bound pod as AddPod takes it (to carry it into another state).
   std::optional<Pod> PodOf(const std::string& uid) const;
+  // Whether some bound pod has a priority below `priority` (nothing to preempt otherwise: the
+  // filter of a waiting gang then skips the victim search over every bound pod).
+  bool AnyPodBelow(std::int32_t priority) const {
+    return !priorities_.empty() && priorities_.begin()->first < priority;
+  }
 
   // Holds: a plan reserves its capacity until released. Replacing a gang's hold releases the old
   // one.
@@ -111,6 +116,7 @@ class ClusterState {
 
  private:
   std::map<std::string, BoundPod> pods_;
+  std::map<std::int32_t, int> priorities_;  // bound pods per priority
   std::map<GangKey, Plan> holds_;
 };
 

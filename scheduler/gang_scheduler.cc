@@ -409,6 +409,7 @@ std::vector<VictimUnit> GangScheduler::VictimUnits(std::int32_t priority,
 bool GangScheduler::PlanPreemption(GangRecord& g, Millis now) {
   const GangSpec& spec = SpecOf(g);
   if (spec.EffectiveQuorum() <= 1) return false;  // a lone pod: kube-scheduler's own preemption
+  if (!state_.AnyPodBelow(spec.priority)) return false;
   std::vector<VictimUnit> units = VictimUnits(spec.priority, g.key);
   if (units.empty()) return false;
   auto plan_on = [&](const ClusterState& state) {
@@ -559,7 +560,9 @@ std::optional<int> GangScheduler::DrainDomain(const GangRecord& g) const {
       if (auto n = state_.FindNode(p.node)) soon[*n] += p.requests.gpus;
     }
   }
+  const bool freeable = state_.AnyPodBelow(spec.priority);
   for (const auto& [uid, bound] : state_.bound_pods()) {
+    if (!freeable) break;
     if (bound.priority < spec.priority && capacity[bound.node] > 0) {
       soon[bound.node] += bound.requests.gpus;
     }

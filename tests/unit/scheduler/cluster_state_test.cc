@@ -115,5 +115,29 @@ TEST_CASE("holds reserve capacity until released", "[state]") {
   CHECK(state->HoldOf(plan.gang) == nullptr);
 }
 
+TEST_CASE("bound pods' priorities say whether anything could be preempted", "[state]") {
+  auto state = ClusterState::Create({MakeNode("n1").Gpus(8)});
+  REQUIRE(state);
+  CHECK_FALSE(state->AnyPodBelow(100));
+  Pod low;
+  low.uid = "low";
+  low.node_name = "n1";
+  low.phase = PodPhase::kRunning;
+  low.requests = {1000, 0, 2, 1};
+  low.priority = 5;
+  Pod high = low;
+  high.uid = "high";
+  high.priority = 500;
+  state->AddPod(low);
+  state->AddPod(high);
+  state->AddPod(low);  // again: counted once
+  CHECK(state->AnyPodBelow(6));
+  CHECK_FALSE(state->AnyPodBelow(5));
+  CHECK(state->PodOf("low")->priority == 5);
+  state->RemovePod("low");
+  CHECK_FALSE(state->AnyPodBelow(100));
+  CHECK(state->AnyPodBelow(501));
+}
+
 }  // namespace
 }  // namespace gangsched::scheduler

@@ -23,6 +23,7 @@
 
 #include "api/jobs.h"
 #include "api/k8s_decode.h"
+#include "api/web_page.h"
 #include "api/wire.h"
 
 namespace gangsched::api {
@@ -819,6 +820,7 @@ Reply ExtenderService::State() {
     holds.push_back(std::move(h));
   }
   nlohmann::json j = {{"ready", inventory_loaded_},
+                      {"levels", state.topology().level_names()},
                       {"gpus", {{"total", state.TotalGpus()}, {"free", state.FreeGpus()}}},
                       {"nodes", std::move(nodes)},
                       {"holds", std::move(holds)},
@@ -853,8 +855,8 @@ namespace {
 constexpr std::uint64_t kDrainAllowance = 64ULL << 20;
 
 constexpr const char* kVerbs[] = {"/filter", "/prioritize", "/preempt", "/bind"};
-constexpr const char* kViews[] = {"/healthz", "/readyz", "/metrics", "/api/v1/state",
-                                  "/api/v1/gangs"};
+constexpr const char* kViews[] = {"/",        "/healthz",      "/readyz",
+                                  "/metrics", "/api/v1/state", "/api/v1/gangs"};
 
 bool IsView(const std::string& path) {
   if (std::find(std::begin(kViews), std::end(kViews), path) != std::end(kViews)) return true;
@@ -998,6 +1000,11 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
     }
   }
   if (views) {
+    srv->Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Security-Policy", std::string(WebPageSecurityPolicy()));
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(WebPage().data(), WebPage().size(), "text/html; charset=utf-8");
+    });
     srv->Get("/healthz", guard([&service](const httplib::Request&) { return service.Healthz(); }));
     srv->Get("/readyz", guard([&service](const httplib::Request&) { return service.Readyz(); }));
     srv->Get("/metrics", guard([&service](const httplib::Request&) { return service.Metrics(); }));

@@ -791,6 +791,14 @@ Offer GangScheduler::ResolveOffer(std::vector<std::string> names) const {
   return offer;
 }
 
+namespace {
+// kube-scheduler first filters a pod with status.nominatedNodeName on that one node alone.
+bool NominatedProbe(const Pod& pod, const std::vector<std::string>& offered) {
+  return offered.size() == 1 && !pod.nominated_node_name.empty() &&
+         offered.front() == pod.nominated_node_name;
+}
+}  // namespace
+
 FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis now) {
   if (offer.inventory != inventory_generation_) return Filter(pod, ResolveOffer(offer.names), now);
   const std::vector<std::string>& offered = offer.names;
@@ -846,9 +854,11 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
                  " more pods of gang " + g.key.ToString();
       return reject_all(g.reason);
     }
-    // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role.
+    // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role. Not
+    // its nominated-node probe (one node: the one a preemption freed): planning a gang inside one
+    // node would fail, drop its plan and search victims for a gang that fits (DESIGN.md §3.5).
     PlannerOptions po = options_.planner;
-    if (offered_idx.size() < state_.node_count()) {
+    if (offered_idx.size() < state_.node_count() && !NominatedProbe(pod, offered)) {
       po.role_node_mask = RoleMask(spec, member.role, offer);
     }
     // The reservation's deadline counts from the plan, not from members' filter calls: members
@@ -874,8 +884,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
   }
   const std::string planned = hold->pods[*slot].node;
   // kube-scheduler's nominated-node probe: answer it, never re-plan on it (DESIGN.md §3.5).
-  if (offered.size() == 1 && !pod.nominated_node_name.empty() &&
-      offered.front() == pod.nominated_node_name) {
+  if (NominatedProbe(pod, offered)) {
     if (planned == offered.front()) {
       answer.feasible.push_back(planned);
     } else {

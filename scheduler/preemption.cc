@@ -59,6 +59,9 @@ std::optional<VictimPlan> ChooseVictims(const ClusterState& state, const GangKey
   });
   ClusterState base = state;
   base.Release(preemptor);  // a reservation the gang holds already is its own capacity
+  // A gang that fits without evicting anything needs no victim plan (its filter failed on the
+  // nodes offered, e.g. kube-scheduler's one-node probe): evicting would only disrupt.
+  if (std::holds_alternative<Plan>(plan_on(base))) return std::nullopt;
 
   auto remove = [&](ClusterState& s, const Candidate& c) {
     for (const std::string& uid : c.unit.uids) s.RemovePod(uid);

@@ -21,6 +21,10 @@ Scenarios (each leaves the cluster empty of its pods; the suite's fake nodes are
   replace     a member deleted and recreated while the others wait in the barrier, and a stray 8-GPU
               pod arriving meanwhile: the gang ends bound whole with the new pod, the stray pod never
               gets the gang's capacity
+  preempt     every GPU taken by a low-priority gang (one rack) and four lone low-priority pods (the
+              other): a high-priority gang evicts exactly the lone pods through kube-scheduler's own
+              preemption (gangsched's FailedNodes and preempt answers) and is bound whole; the
+              running gang is untouched
 
 Run alone: tests/e2e/run.sh api_gangs
 """
@@ -464,6 +468,68 @@ def scenario_recover(kube: Kube, gs: GangschedApi) -> None:
     check(status.get("phase") == "Bound", f"gang rec Bound ({status.get('phase')})")
 
 
+LOW, HIGH = "gangsched-e2e-gang-low", "gangsched-e2e-gang-high"
+
+
+def ensure_priority_classes(kube: Kube) -> None:
+    for name, value in ((LOW, 100), (HIGH, 1000)):
+        try:
+            kube.create("/apis/scheduling.k8s.io/v1/priorityclasses", {
+                "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+                "value": value, "preemptionPolicy": "PreemptLowerPriority",
+                "description": "gangsched e2e: gang preemption"})
+        except ApiError as e:
+            if e.status != 409:
+                raise
+
+
+def scenario_preempt(kube: Kube, gs: GangschedApi) -> None:
+    """DESIGN.md §3.9 through the real kube-scheduler: a high-priority gang that does not fit evicts
+    exactly its victim plan. Rack b1-r1 runs a low-priority gang of 4 x 8 GPUs, rack b1-r2 four lone
+    low-priority 8-GPU pods: every GPU is taken. A high-priority gang of 4 x 8 GPUs arrives. The least
+    disruptive plan evicts the four lone pods (kube-scheduler's DefaultPreemption deletes them, one per
+    member, guided by gangsched's FailedNodes and preempt answers), never the running gang; the high
+    gang is then bound whole in b1-r2."""
+    ensure_priority_classes(kube)
+    rack_of = racks(kube)
+    old = [f"old-{i}" for i in range(4)]
+    for name in old:
+        pod = gpu_pod(name, 8, gang="old", min_members=4)
+        pod["spec"]["priorityClassName"] = LOW
+        kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
+    old_nodes = wait_bound(kube, NS, old, 60)
+    old_rack = {rack_of[n] for n in old_nodes.values()}
+    check(len(old_rack) == 1, f"the low-priority gang old runs whole in one rack ({sorted(old_rack)})")
+    other_rack = ({"b1-r1", "b1-r2"} - old_rack).pop()
+    lone = []
+    for node in sorted(n for n, r in rack_of.items() if r == other_rack):
+        pod = gpu_pod(f"lone-{node}", 8, node=node)
+        pod["spec"]["priorityClassName"] = LOW
+        kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
+        lone.append(pod["metadata"]["name"])
+    old_uids = {n: p["metadata"]["uid"] for n, p in pods(kube, NS, old).items()}
+    urgent = [f"urgent-{i}" for i in range(4)]
+    watcher = Watcher(kube, NS, urgent)
+    t0 = time.monotonic()
+    for name in urgent:
+        pod = gpu_pod(name, 8, gang="urgent", min_members=4)
+        pod["spec"]["priorityClassName"] = HIGH
+        kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
+    placed = wait_bound(kube, NS, urgent, 120)
+    print(f"  urgent bound {time.monotonic() - t0:.1f}s after it was created: "
+          + ", ".join(f"{p}->{n}" for p, n in sorted(placed.items())), flush=True)
+    check({rack_of[n] for n in placed.values()} == {other_rack},
+          f"the high-priority gang urgent was bound whole in rack {other_rack}, the lone pods' rack")
+    check(len(set(placed.values())) == 4, "urgent on 4 whole nodes")
+    check(not pods(kube, NS, lone), "the four lone low-priority pods were preempted (deleted)")
+    still = pods(kube, NS, old)
+    check({n: p["metadata"]["uid"] for n, p in still.items()} == old_uids
+          and bound_nodes(kube, NS, old) == old_nodes,
+          "the running low-priority gang old was not touched (same pods, same nodes)")
+    check(watcher.whole(), f"gang urgent was never left bound in part ({watcher.describe()})")
+    gpu_ids_valid(kube)
+
+
 def main() -> int:
     kube = Kube()
     ensure_crds(kube)
@@ -474,7 +540,8 @@ def main() -> int:
     try:
         for name, fn in (("tfjobs", scenario_tfjobs), ("not_fit", scenario_not_fit), ("race", scenario_race),
                          ("podgroup", scenario_podgroup), ("sigkill", scenario_sigkill),
-                         ("replace", scenario_replace), ("recover", scenario_recover)):
+                         ("replace", scenario_replace), ("recover", scenario_recover),
+                         ("preempt", scenario_preempt)):
             if only != [""] and name not in only:
                 continue
             print(f"--- {name}", flush=True)

@@ -273,6 +273,33 @@ TEST_CASE("a high-priority gang that does not fit gets a victim plan: one candid
   CHECK(sampled[0].node == n1);
 }
 
+// Found by the e2e (test_api_gangs.py preempt): once the lone pods a gang preempted had left, a
+// member's nominated-node probe (one node) failed to plan the gang inside that node, and the
+// victim search then evicted a running gang although the gang fitted in the freed rack.
+TEST_CASE("a gang that fits without evicting anything is given no victim plan",
+          "[engine][preempt]") {
+  auto engine = MakeEngine(MakeCluster(1, 2, 2, 8));  // r0: a low-priority gang; r1: free
+  engine.UpsertPod(Running("old-0", "b0-r0-n0", 8, 0, "old", 2));
+  engine.UpsertPod(Running("old-1", "b0-r0-n1", 8, 0, "old", 2));
+  SECTION("an offer of one full node is not a reason to preempt") {
+    const FilterAnswer a = engine.Filter(Urgent("bert", 2, 0, 8), {"b0-r0-n0"}, 0);
+    CHECK(a.feasible.empty());
+    CHECK(a.failed.empty());  // no FailedNodes: kube-scheduler must not preempt for it
+    CHECK(engine.Preempt(Urgent("bert", 2, 0, 8), {{"b0-r0-n0", {"uid-old-0"}, 0}}, 1).empty());
+  }
+  SECTION("the nominated-node probe plans the gang on the whole inventory") {
+    Pod probe = Urgent("bert", 2, 0, 8);
+    probe.nominated_node_name = "b0-r1-n0";
+    const FilterAnswer a = engine.Filter(probe, {"b0-r1-n0"}, 0);
+    CHECK(a.failed.empty());
+    const auto status = engine.GangOf({"ml", "bert"}, 1);
+    REQUIRE(status);
+    REQUIRE(status->plan);
+    CHECK(status->plan->span_domain == "b0-r1");  // the free rack, not the running gang's
+    CHECK(status->phase == GangPhase::kPlanned);
+  }
+}
+
 TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a gang",
           "[engine][preempt]") {
   SECTION("one lone pod rather than a gang of two") {

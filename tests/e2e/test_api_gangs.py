@@ -25,6 +25,9 @@ Scenarios (each leaves the cluster empty of its pods; the suite's fake nodes are
               other): a high-priority gang evicts exactly the lone pods through kube-scheduler's own
               preemption (gangsched's FailedNodes and preempt answers) and is bound whole; the
               running gang is untouched
+  drain       (gangsched restarted with --drain-after 2s) a gang waiting on a full cluster drains the
+              rack where a node freed: a lone pod does not take the freed node, the gang is bound
+              whole once the rack frees
 
 Run alone: tests/e2e/run.sh api_gangs
 """
@@ -530,6 +533,55 @@ def scenario_preempt(kube: Kube, gs: GangschedApi) -> None:
     gpu_ids_valid(kube)
 
 
+def scenario_drain(kube: Kube, gs: GangschedApi) -> GangschedApi:
+    """DESIGN.md §3.9 drain reservation (gangsched restarted with --drain-after 2s): every GPU is
+    taken by pods of another scheduler; a gang of 4 x 8 GPUs waits. One node of rack b1-r2 frees:
+    past 2 s of waiting the gang drains b1-r2 (the rack nearest to fitting it), so a lone 8-GPU pod
+    that arrives does not get the freed node; when the rest of b1-r2 frees, the gang is bound whole
+    there and the lone pod still waits."""
+    gs.stop()
+    gs = GangschedApi(extra=["--drain-after", "2s"]).start()
+    try:
+        rack_of = racks(kube)
+        fill_rack(kube, "b1-r1", rack_of)
+        fill_rack(kube, "b1-r2", rack_of)
+        r2 = sorted(n for n, r in rack_of.items() if r == "b1-r2")
+        big = [f"drain-{i}" for i in range(4)]
+        watcher = Watcher(kube, NS, big)
+        for name in big:
+            kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8, gang="drain", min_members=4))
+        wait_gang_state(gs, "drain", lambda g: g.get("phase") == "Waiting", "gang drain waiting", 30)
+        # A full cluster: kube-scheduler's own filters reject every node and never ask gangsched.
+        # A freed node of b1-r2 brings the gang's first filter calls (its wait starts there) ...
+        kube.force_delete_pod(NS, f"other-{r2[0]}")
+        wait_for("gang drain filtered by gangsched",
+                 lambda: "free GPUs" in ((gs.gang(NS, "drain") or {}).get("reason") or ""), 30)
+        time.sleep(2.5)  # ... past --drain-after; then any cluster event requeues it: a CPU-only pod
+        poke = gpu_pod("poke", 0, node=sorted(n for n, r in rack_of.items() if r == "b1-r1")[0])
+        kube.create(f"/api/v1/namespaces/{NS}/pods", poke)
+        status = wait_gang_state(gs, "drain", lambda g: "draining" in (g.get("reason") or ""),
+                                 "gang drain drains a rack", 30)
+        print(f"  drain: {status.get('reason')}", flush=True)
+        check("b1-r2" in status.get("reason", ""), "the drain is on rack b1-r2, where a node freed")
+        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod("intruder", 8))
+        time.sleep(3)
+        check(not bound_nodes(kube, NS, ["intruder"]),
+              f"a lone 8-GPU pod did not take the node freed in the drained rack ({r2[0]})")
+        check(not bound_nodes(kube, NS, big), "no member of gang drain bound while it cannot fit whole")
+        for node in r2[1:]:
+            kube.force_delete_pod(NS, f"other-{node}")
+        placed = wait_bound(kube, NS, big, 90)
+        print("  drain: " + ", ".join(f"{p}->{n}" for p, n in sorted(placed.items())), flush=True)
+        check({rack_of[n] for n in placed.values()} == {"b1-r2"}, "gang drain bound whole in rack b1-r2")
+        check(watcher.whole(), f"gang drain was never left bound in part ({watcher.describe()})")
+        time.sleep(1)
+        check(not bound_nodes(kube, NS, ["intruder"]), "the lone pod still waits (nothing is free)")
+        delete_all(kube, NS)
+    finally:
+        gs.stop()
+    return GangschedApi().start()
+
+
 def main() -> int:
     kube = Kube()
     ensure_crds(kube)
@@ -541,7 +593,7 @@ def main() -> int:
         for name, fn in (("tfjobs", scenario_tfjobs), ("not_fit", scenario_not_fit), ("race", scenario_race),
                          ("podgroup", scenario_podgroup), ("sigkill", scenario_sigkill),
                          ("replace", scenario_replace), ("recover", scenario_recover),
-                         ("preempt", scenario_preempt)):
+                         ("preempt", scenario_preempt), ("drain", scenario_drain)):
             if only != [""] and name not in only:
                 continue
             print(f"--- {name}", flush=True)

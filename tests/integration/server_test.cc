@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "tests/integration/in_process_server.h"
 
 namespace gangsched::api {
 namespace {
@@ -63,34 +64,13 @@ std::string BindArgs(const std::string& gang, int index, const std::string& node
   return args.dump();
 }
 
-// An in-process gangsched on free ports.
+// An in-process gangsched on free ports (no ops listener), with kube-scheduler's calls.
 class TestServer {
  public:
-  explicit TestServer(config::Config c) : config_(std::move(c)) {
-    config_.listen = "127.0.0.1:0";
-    config_.bind_listen = "127.0.0.1:0";
-    config_.ops_listen = "";
-    config_.threads.filter = 4;
-    config_.threads.bind = 64;
-    config_.max_held_binds = 64;
-    config_.log_level = "warn";
-    spdlog::set_level(spdlog::level::warn);
-    auto state = LoadStandaloneState(config_);
-    REQUIRE(state.has_value());
-    service_ = std::make_unique<ExtenderService>(config_, std::move(state->engine),
-                                                 state->inventory_loaded,
-                                                 std::make_unique<StandaloneBinder>());
-    server_ = std::make_unique<ExtenderServer>(config_, *service_);
-    auto started = server_->Start();
-    REQUIRE(started.has_value());
-  }
-  ~TestServer() {
-    service_->Shutdown("test over");
-    server_->Stop();
-  }
-  httplib::Client Main() const { return Client(server_->main_port()); }
-  httplib::Client Binds() const { return Client(server_->bind_port()); }
-  int main_port() const { return server_->main_port(); }
+  explicit TestServer(config::Config c) : gs_(WithTestThreads(std::move(c))) {}
+  httplib::Client Main() const { return Client(gs_.server().main_port()); }
+  httplib::Client Binds() const { return Client(gs_.server().bind_port()); }
+  int main_port() const { return gs_.server().main_port(); }
 
   json Post(const std::string& path, const std::string& body, int expect = 200) const {
     auto cli = Main();
@@ -109,7 +89,7 @@ class TestServer {
   }
   // The bind runs on the bind listener, on its own connection, as kube-scheduler's binding cycle.
   std::future<std::string> BindAsync(std::string body) const {
-    const int port = server_->bind_port();
+    const int port = gs_.server().bind_port();
     return std::async(std::launch::async, [port, body] {
       auto cli = Client(port);
       cli.set_read_timeout(60, 0);
@@ -129,15 +109,20 @@ class TestServer {
   }
 
  private:
+  static config::Config WithTestThreads(config::Config c) {
+    c.ops_listen = "";
+    c.threads.filter = 4;
+    c.threads.bind = 64;
+    c.max_held_binds = 64;
+    return c;
+  }
   static httplib::Client Client(int port) {
     httplib::Client cli("127.0.0.1", port);
     cli.set_connection_timeout(5, 0);
     cli.set_read_timeout(30, 0);
     return cli;
   }
-  config::Config config_;
-  std::unique_ptr<ExtenderService> service_;
-  std::unique_ptr<ExtenderServer> server_;
+  InProcessServer gs_;
 };
 
 config::Config TwoRacks() {

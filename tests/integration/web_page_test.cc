@@ -13,6 +13,7 @@
 
 #include "api/server.h"
 #include "config/config.h"
+#include "tests/integration/in_process_server.h"
 
 namespace gangsched::api {
 namespace {
@@ -20,42 +21,26 @@ namespace {
 // gangsched on the two-rack fixture with its main, bind and ops listeners on free ports.
 class WebServer {
  public:
-  WebServer() {
-    config_.cluster_file =
-        std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/cluster-two-racks.json";
-    config_.listen = "127.0.0.1:0";
-    config_.bind_listen = "127.0.0.1:0";
-    config_.ops_listen = "127.0.0.1:0";
-    config_.threads.filter = 2;
-    config_.threads.bind = 2;
-    config_.threads.ops = 2;
-    config_.log_level = "warn";
-    spdlog::set_level(spdlog::level::warn);
-    auto state = LoadStandaloneState(config_);
-    REQUIRE(state.has_value());
-    service_ = std::make_unique<ExtenderService>(config_, std::move(state->engine),
-                                                 state->inventory_loaded,
-                                                 std::make_unique<StandaloneBinder>());
-    server_ = std::make_unique<ExtenderServer>(config_, *service_);
-    REQUIRE(server_->Start().has_value());
-  }
-  ~WebServer() {
-    service_->Shutdown("test over");
-    server_->Stop();
-  }
-  WebServer(const WebServer&) = delete;
-  WebServer& operator=(const WebServer&) = delete;
+  WebServer() : gs_(TwoRacksWithOps()) {}
 
   int port(const std::string& listener) const {
-    if (listener == "main") return server_->main_port();
-    if (listener == "ops") return server_->ops_port();
-    return server_->bind_port();
+    if (listener == "main") return gs_.server().main_port();
+    if (listener == "ops") return gs_.server().ops_port();
+    return gs_.server().bind_port();
   }
 
  private:
-  config::Config config_;
-  std::unique_ptr<ExtenderService> service_;
-  std::unique_ptr<ExtenderServer> server_;
+  static config::Config TwoRacksWithOps() {
+    config::Config c;
+    c.cluster_file =
+        std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/cluster-two-racks.json";
+    c.ops_listen = "127.0.0.1:0";
+    c.threads.filter = 2;
+    c.threads.bind = 2;
+    c.threads.ops = 2;
+    return c;
+  }
+  InProcessServer gs_;
 };
 
 httplib::Result Get(int port, const std::string& path) {

@@ -649,6 +649,19 @@ GangNotifier::MembersFn BertRefs(const std::vector<MemberRef>& refs) {
   };
 }
 
+// The recorded node alone, and bert-0 (of `members`) seen and filtered: rejected, its gang waits
+// for bert-1.
+void OnlyBert0Filtered(Harness& h, const std::vector<scheduler::Pod>& members) {
+  auto node = DecodeNodeJson(RecordedNodes().front());
+  REQUIRE(node);
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
+    REQUIRE(engine.ReplaceNodes({*node}));
+    engine.UpsertPod(members[0]);
+    engine.Filter(members[0], {node->name}, now);  // rejected: waiting for 1 more pod
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+}
+
 TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed capacity nudges") {
   FakeApiServer api;
   Harness h;
@@ -748,15 +761,8 @@ TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its q
   FakeApiServer api;
   Harness h;
   KubeClient client(api.Config());
-  auto node = DecodeNodeJson(RecordedNodes().front());
-  REQUIRE(node);
   const std::vector<scheduler::Pod> members = BertMembers();
-  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
-    REQUIRE(engine.ReplaceNodes({*node}));
-    engine.UpsertPod(members[0]);
-    engine.Filter(members[0], {node->name}, now);  // rejected: waiting for 1 more pod
-    return std::vector<scheduler::BarrierDecision>{};
-  });
+  OnlyBert0Filtered(h, members);
   std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, true}};  // parked
   GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});
   const auto t0 = std::chrono::system_clock::now();
@@ -781,15 +787,8 @@ TEST_CASE("notifier: a nudge owed for a reached quorum waits until a member is m
   FakeApiServer api;
   Harness h;
   KubeClient client(api.Config());
-  auto node = DecodeNodeJson(RecordedNodes().front());
-  REQUIRE(node);
   const std::vector<scheduler::Pod> members = BertMembers();
-  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
-    REQUIRE(engine.ReplaceNodes({*node}));
-    engine.UpsertPod(members[0]);
-    engine.Filter(members[0], {node->name}, now);  // rejected: waiting for 1 more pod
-    return std::vector<scheduler::BarrierDecision>{};
-  });
+  OnlyBert0Filtered(h, members);
   // kube-scheduler has rejected bert-0 but not yet written PodScheduled=False.
   std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, false}};
   GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});

@@ -114,15 +114,21 @@ Status IterateObject(od::object& obj, Fn&& fn) {
   return {};
 }
 
+// The object a value holds; an error naming the wrong type otherwise.
+Status GetObject(od::value& v, od::object& obj) {
+  if (auto e = v.get_object().get(obj)) {
+    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an object")
+                                                        : " " + Fail(e));
+  }
+  return {};
+}
+
 // The same over a value; null reads as an empty object.
 template <typename Fn>
 Status ForEachField(od::value& v, Fn&& fn) {
   if (IsNull(v)) return {};
   od::object obj;
-  if (auto e = v.get_object().get(obj)) {
-    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an object")
-                                                        : " " + Fail(e));
-  }
+  if (auto ok = GetObject(v, obj); !ok) return ok;
   return IterateObject(obj, std::forward<Fn>(fn));
 }
 
@@ -426,10 +432,7 @@ Status ReadPodObject(od::object& obj, scheduler::Pod& pod) {
 Status ReadPod(od::value& v, scheduler::Pod& pod) {
   if (IsNull(v)) return tl::unexpected(std::string(" is null; the request must carry the pod"));
   od::object obj;
-  if (auto e = v.get_object().get(obj)) {
-    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an object")
-                                                        : " " + Fail(e));
-  }
+  if (auto ok = GetObject(v, obj); !ok) return ok;
   return ReadPodObject(obj, pod);
 }
 
@@ -497,10 +500,7 @@ Status ReadNodeObject(od::object& obj, scheduler::Node& node) {
 
 Status ReadNode(od::value& v, scheduler::Node& node) {
   od::object obj;
-  if (auto e = v.get_object().get(obj)) {
-    return tl::unexpected(e == simdjson::INCORRECT_TYPE ? std::string(" must be an object")
-                                                        : " " + Fail(e));
-  }
+  if (auto ok = GetObject(v, obj); !ok) return ok;
   return ReadNodeObject(obj, node);
 }
 
@@ -674,11 +674,7 @@ WireResult<ExtenderArgs> DecodeExtenderArgs(Body in, const KnownNode& known,
               if (k != "items") return {};
               auto items = ForEachItem(list, [&](std::size_t i, od::value& item) -> Status {
                 od::object obj;
-                if (auto e = item.get_object().get(obj)) {
-                  return tl::unexpected(e == simdjson::INCORRECT_TYPE
-                                            ? std::string(" must be an object")
-                                            : " " + Fail(e));
-                }
+                if (auto got = GetObject(item, obj); !got) return got;
                 // The Node's bytes (raw_json skips the object; after ReadNodeObject it only
                 // spans it), in the caller's body (simdjson may have parsed a padded copy).
                 std::string_view raw;
@@ -848,7 +844,7 @@ WireResult<JsonCluster> DecodeClusterJson(Body in) {
           if (key != "items") return {};
           return ForEachItem(value, [&](std::size_t, od::value& item) -> Status {
             od::object obj;
-            if (auto e = item.get_object().get(obj)) return tl::unexpected(" " + Fail(e));
+            if (auto got = GetObject(item, obj); !got) return got;
             std::string_view raw;
             if (auto e = obj.raw_json().get(raw)) return tl::unexpected(" " + Fail(e));
             JsonObject o;

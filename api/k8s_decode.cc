@@ -9,6 +9,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <system_error>
 #include <utility>
@@ -873,11 +874,12 @@ std::optional<ClusterObjects> LoadClusterJson(Body in) {
   const std::string_view text = in.bytes;
   auto json = DecodeClusterJson(in);
   if (!json) return std::nullopt;
+  std::set<std::string_view> valid;  // most nodes carry the same matrix: checked once
   for (const scheduler::Node& node : json->nodes) {
     auto matrix = node.annotations.find(scheduler::kGpuTopologyAnnotation);
-    if (matrix != node.annotations.end() && !topology::ParseNvidiaSmiTopo(matrix->second)) {
-      return std::nullopt;
-    }
+    if (matrix == node.annotations.end() || valid.count(matrix->second)) continue;
+    if (!topology::ParseNvidiaSmiTopo(matrix->second)) return std::nullopt;
+    valid.insert(matrix->second);
   }
   ClusterObjects out;
   LineCounter lines(text);

@@ -55,7 +55,7 @@ bench:
 # Extender server figures (issue 3, docs/benchmarks.md): verbs on 5,000 nodes inside the server and over
 # loopback, full-Nodes decode (simdjson vs nlohmann), the 1,024-member barrier, serve's RSS with 10,000
 # nodes + 100,000 pods (generated into build-release/). -Wno-error=restrict: GCC 12 at -O3 reports a
-# false -Wrestrict inside std::string (GCC bug 105329) in benchmarks/sim/cluster_builder.cc.
+# false -Wrestrict inside std::string (GCC bug 105329) in sim/cluster_builder.cc.
 bench-server:
 	$(MAKE) BUILD_DIR=build-release BUILD_TYPE=Release \
 	  CMAKE_FLAGS=-DCMAKE_CXX_FLAGS=-Wno-error=restrict configure
@@ -69,7 +69,7 @@ bench-server:
 SHARED_DIR ?= ../shared
 bench-placement: build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target placement_gap
-	/usr/bin/python3 benchmarks/sim/placement_report.py --gangsched $(BUILD_DIR)/gangsched \
+	/usr/bin/python3 benchmarks/placement_report.py --gangsched $(BUILD_DIR)/gangsched \
 	  --gap $(BUILD_DIR)/benchmarks/placement_gap --shared $(SHARED_DIR) --out docs/placement.md \
 	  --workdir $(BUILD_DIR)/placement
 

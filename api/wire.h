@@ -13,6 +13,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "k8s/json.h"
 #include "scheduler/gang_scheduler.h"
 #include "scheduler/model.h"
 
@@ -57,20 +58,7 @@ enum class NodeNamesDecoding : std::uint8_t {
   kDecode,   // fill node_names
   kRawOnly,  // only node_names_json: the array is skipped, not checked item by item
 };
-// A request body: its bytes, and how many bytes from their start are allocated and may be read.
-// When simdjson's padding (64 bytes) fits after the bytes, the body is parsed where it is;
-// otherwise a padded copy is parsed (for a 48 MB full-Nodes body: a 48 MB copy into ~12,000 fresh
-// pages per request, a third of the decode time). A std::string's spare capacity serves: httplib
-// grows request bodies by appending, which leaves spare capacity nearly always.
-struct Body {
-  Body(std::string_view b) : bytes(b), readable(b.size()) {}  // NOLINT(google-explicit-constructor)
-  Body(const char* b) : Body(std::string_view(b)) {}          // NOLINT(google-explicit-constructor)
-  // capacity() + 1: the string's terminating NUL is allocated too.
-  Body(const std::string& b)  // NOLINT(google-explicit-constructor)
-      : bytes(b), readable(b.capacity() + 1) {}
-  std::string_view bytes;
-  std::size_t readable;
-};
+using k8s::Body;
 WireResult<ExtenderArgs> DecodeExtenderArgs(Body body, const KnownNode& known = {},
                                             NodeNamesDecoding names = NodeNamesDecoding::kDecode);
 // The node names of a NodeNames array (ExtenderArgs::node_names_json); empty or `null`: none.
@@ -93,28 +81,6 @@ struct PreemptionArgs {
   std::vector<scheduler::PreemptCandidate> candidates;
 };
 WireResult<PreemptionArgs> DecodePreemptionArgs(std::string_view body);
-
-// A Pod object in API JSON (also used for files' JSON fast path and tests).
-WireResult<scheduler::Pod> DecodePodJson(std::string_view json);
-WireResult<scheduler::Node> DecodeNodeJson(std::string_view json);
-
-// A kubectl JSON dump (`kubectl get nodes,pods -o json`: a List, NodeList or PodList), its Nodes
-// and Pods decoded with simdjson (a cluster file of 10,000 Nodes and 100,000 Pods through yaml-cpp
-// took 30-80 s and 4 GB at its peak). Objects of any other kind are left as their JSON text. The
-// caller falls back to the YAML decoders on any error: they name file:line:column, these do not.
-struct JsonObject {
-  std::string kind;
-  std::string api_version;
-  std::string_view json;   // a view into the text
-  std::size_t offset = 0;  // of the object's `{` in the text
-};
-struct JsonCluster {
-  std::vector<scheduler::Node> nodes;
-  std::vector<scheduler::Pod> pods;
-  std::vector<std::size_t> pod_offsets;  // parallel to pods
-  std::vector<JsonObject> others;
-};
-WireResult<JsonCluster> DecodeClusterJson(Body text);
 
 // ExtenderFilterResult. NodeNames mode: {"Nodes":null,"NodeNames":[...],...}; full mode (args
 // carried Nodes): {"Nodes":{"metadata":{},"items":[<kept Node objects verbatim>]},"NodeNames":null,
@@ -139,7 +105,6 @@ inline std::string EncodeError(std::string_view error) { return EncodeBindingRes
 // ExtenderPreemptionResult: always NodeNameToMetaVictims (§1.3).
 std::string EncodePreemptionResult(const std::vector<scheduler::PreemptCandidate>& kept);
 
-// Appends `s` as a JSON string literal (quotes, escapes; invalid UTF-8 bytes become U+FFFD).
-void AppendJsonString(std::string& out, std::string_view s);
+using k8s::AppendJsonString;
 
 }  // namespace gangsched::api

@@ -23,11 +23,12 @@
 #include <vector>
 
 #include "api/wire.h"
+#include "k8s/json.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using gangsched::api::AppendJsonString;
+using gangsched::k8s::AppendJsonString;
 
 // The `nvidia-smi topo -m` matrix of an 8-GPU HGX node, as the gangsched.io/gpu-topology value.
 std::string Matrix() {

@@ -6,7 +6,7 @@ Python 3.11 standard library only. `make bench-e2e`; results in docs/benchmarks.
   benchmarks/e2e_throughput.py [--layout 5x10x10] [--pods 2000] [--reps 3] [--shape ps-workers] ...
 
 Workload: gangs drawn from the Philly-derived gavel traces (/work/shared/data/gavel/msr_seed0/*.trace,
-SOURCES.md; field 7 = the job's GPUs), shaped into pods as benchmarks/sim/trace.cc's ShapeGang does:
+SOURCES.md; field 7 = the job's GPUs), shaped into pods as sim/trace.cc's ShapeGang does:
   ps-workers  one 1-GPU worker per GPU, plus ceil(GPUs/4) CPU-only parameter servers when GPUs > 1
   packed      ceil(GPUs/8) workers of up to 8 GPUs (the rest in one tail worker)
 Jobs are drawn in a seeded random order from all twelve traces until --pods pods; jobs that would
@@ -62,7 +62,7 @@ from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 
 NS = "bench-e2e"
 TOLERATION = {"key": "gangsched.io/gpu", "operator": "Exists", "effect": "NoSchedule"}
-POD_CPU, POD_MEMORY = "4", "16Gi"  # as benchmarks/sim/trace.h kPodMilliCpu / kPodMemoryBytes
+POD_CPU, POD_MEMORY = "4", "16Gi"  # as sim/trace.h kPodMilliCpu / kPodMemoryBytes
 SHIPPED_CONFIG = os.path.join(ROOT, "manifests", "base", "kube-scheduler-config.yaml")
 
 
@@ -99,7 +99,7 @@ def read_gavel_traces(trace_dir: str) -> list[tuple[str, int]]:
 
 
 def shape_gang(gpus: int, shape: str) -> list[tuple[str, int]]:
-    """(role, GPUs) of each pod of a job of `gpus` GPUs (benchmarks/sim/trace.cc ShapeGang)."""
+    """(role, GPUs) of each pod of a job of `gpus` GPUs (sim/trace.cc ShapeGang)."""
     if shape == "ps-workers":
         pods = [("worker", 1)] * gpus
         if gpus > 1:

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "benchmarks/sim/optimality.h"
+#include "sim/optimality.h"
 
 namespace {
 

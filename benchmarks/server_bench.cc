@@ -35,7 +35,9 @@
 #include <thread>
 #include <vector>
 
-#include "api/server.h"
+#include "api/extender_service.h"
+#include "api/http_server.h"
+#include "api/state_setup.h"
 #include "api/wire.h"
 #include "config/config.h"
 

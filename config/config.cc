@@ -431,4 +431,15 @@ tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>
   return config;
 }
 
+scheduler::EngineOptions EngineOptionsFrom(const config::Config& config) {
+  scheduler::EngineOptions options;
+  options.state.levels = config.topology_levels;
+  options.holds = config.holds;
+  options.planner.candidates_per_level = config.candidates_per_level;
+  options.require_quorum_pods = false;  // standalone: pods are known only from requests
+  options.max_held_binds = config.max_held_binds;
+  options.drain_after = config.drain_after;
+  return options;
+}
+
 }  // namespace gangsched::config

@@ -10,6 +10,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "scheduler/gang_scheduler.h"
 #include "scheduler/holds.h"
 #include "topology/cluster_topology.h"
 
@@ -78,5 +79,9 @@ tl::expected<void, std::string> Validate(const Config& config);
 //   --drain-after --log-level
 tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>& args);
 const char* ServeUsage();
+
+// The engine options this configuration asks for (standalone: pods are known only from requests;
+// the API state source sets require_quorum_pods itself).
+scheduler::EngineOptions EngineOptionsFrom(const Config& config);
 
 }  // namespace gangsched::config

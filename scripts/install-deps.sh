@@ -8,7 +8,7 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libboost-graph-dev
   prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev libexpected-dev catch2
   clang-format curl
-  coinor-cbc python3-matplotlib  # placement report: CBC optimum, plots (benchmarks/sim)
+  coinor-cbc python3-matplotlib  # placement report: CBC optimum, plots (sim/)
   python3-yaml  # scripts/demo-drive.py (make run, make demo, the demo_drive test)
 )
 

@@ -9,7 +9,9 @@
 #include <memory>
 #include <utility>
 
-#include "api/server.h"
+#include "api/extender_service.h"
+#include "api/http_server.h"
+#include "api/state_setup.h"
 #include "config/config.h"
 
 namespace gangsched::api {

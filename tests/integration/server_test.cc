@@ -1,7 +1,5 @@
 // The extender over HTTP, in-process on port 0, driven with kube-scheduler's exact payloads
 // (tests/fixtures/extender/). Waits on futures and on the server's own state, never on sleeps.
-#include "api/server.h"
-
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -22,6 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "api/extender_service.h"
+#include "api/http_server.h"
+#include "api/state_setup.h"
 #include "config/config.h"
 #include "tests/integration/in_process_server.h"
 

@@ -1,6 +1,6 @@
 // GET / (DESIGN.md §2 "a web page"): served on the listeners that serve the GET views, in-process
 // on port 0, and the page's own source kept free of markup injection and outside resources.
-#include "api/web_page.h"
+#include "web/web_page.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -11,11 +11,14 @@
 #include <regex>
 #include <string>
 
-#include "api/server.h"
+#include "api/extender_service.h"
 #include "config/config.h"
 #include "tests/integration/in_process_server.h"
 
 namespace gangsched::api {
+
+using web::WebPage;
+using web::WebPageSecurityPolicy;
 namespace {
 
 // gangsched on the two-rack fixture with its main, bind and ops listeners on free ports.

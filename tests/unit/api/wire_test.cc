@@ -4,7 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "k8s/objects_json.h"
+
 namespace gangsched::api {
+
+using k8s::DecodePodJson;
 namespace {
 
 using nlohmann::json;

@@ -1,11 +1,11 @@
 // The CBC reference: the LP text cbc reads and the solution it writes, checked without running cbc
 // (the report runs it); and gangsched's own span on a small instance with a known best answer.
-#include "benchmarks/sim/optimality.h"
+#include "sim/optimality.h"
 
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "benchmarks/sim/cluster_builder.h"
+#include "sim/cluster_builder.h"
 
 namespace gangsched::sim {
 namespace {

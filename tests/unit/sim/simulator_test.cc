@@ -2,14 +2,14 @@
 // event, gang policies never run a job partly, the same seed gives the same report; then what a
 // user would notice of each policy: spread spreads, bin-packing packs, gangsched keeps gangs in one
 // rack, and the default scheduler deadlocks on partial gangs and says how many GPUs they hold idle.
-#include "benchmarks/sim/simulator.h"
+#include "sim/simulator.h"
 
 #include <catch2/catch.hpp>
 #include <random>
 #include <set>
 
-#include "benchmarks/sim/cluster_builder.h"
-#include "benchmarks/sim/trace.h"
+#include "sim/cluster_builder.h"
+#include "sim/trace.h"
 
 namespace gangsched::sim {
 namespace {

@@ -1,6 +1,6 @@
 // Trace readers and cluster builders on the real shared data (shared/data/SOURCES.md) and on small
 // malformed inputs: what a user bringing a trace would see.
-#include "benchmarks/sim/trace.h"
+#include "sim/trace.h"
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "benchmarks/sim/cluster_builder.h"
+#include "sim/cluster_builder.h"
 
 namespace gangsched::sim {
 namespace {

@@ -1,0 +1,262 @@
+#include "api/http_server.h"
+
+#include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "api/wire.h"
+#include "web/web_page.h"
+
+namespace gangsched::api {
+
+using scheduler::Millis;
+using web::WebPage;
+using web::WebPageSecurityPolicy;
+
+// ---- HTTP ---------------------------------------------------------------------------------------
+
+namespace {
+
+// How far over max_body_bytes a declared body may be and still be read (and discarded) before the
+// 413, so the client sees the answer instead of a connection reset.
+constexpr std::uint64_t kDrainAllowance = 64ULL << 20;
+
+constexpr const char* kVerbs[] = {"/filter", "/prioritize", "/preempt", "/bind"};
+constexpr const char* kViews[] = {"/",        "/healthz",      "/readyz",
+                                  "/metrics", "/api/v1/state", "/api/v1/gangs"};
+
+bool IsView(const std::string& path) {
+  if (std::find(std::begin(kViews), std::end(kViews), path) != std::end(kViews)) return true;
+  return path.rfind("/api/v1/gangs/", 0) == 0;
+}
+bool IsVerb(const std::string& path) {
+  return std::find(std::begin(kVerbs), std::end(kVerbs), path) != std::end(kVerbs);
+}
+
+void Send(httplib::Response& res, const Reply& reply) {
+  res.status = reply.status;
+  res.set_content(reply.body, reply.content_type.c_str());
+}
+
+}  // namespace
+
+ExtenderServer::ExtenderServer(const config::Config& config, ExtenderService& service)
+    : config_(config), service_(service) {}
+
+ExtenderServer::~ExtenderServer() { Stop(); }
+
+std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int threads) {
+  std::unique_ptr<httplib::Server> srv;
+  if (config_.tls.Enabled()) {
+    srv = std::make_unique<httplib::SSLServer>(config_.tls.cert_file.c_str(),
+                                               config_.tls.key_file.c_str());
+  } else {
+    srv = std::make_unique<httplib::Server>();
+  }
+  const auto pool = static_cast<std::size_t>(threads);
+  srv->new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
+  srv->set_tcp_nodelay(true);  // DESIGN.md §3.6: Nagle + delayed ACK cost 43 ms per request
+  srv->set_keep_alive_max_count(static_cast<std::size_t>(config_.keep_alive_max_count));
+  srv->set_keep_alive_timeout(std::max<Millis>(1, config_.keep_alive_timeout / 1000));
+  srv->set_read_timeout(config_.read_timeout / 1000, (config_.read_timeout % 1000) * 1000);
+  srv->set_write_timeout(config_.read_timeout / 1000, (config_.read_timeout % 1000) * 1000);
+  srv->set_payload_max_length(static_cast<std::size_t>(config_.max_body_bytes));
+
+  const bool verbs = which != Listener::kOps;
+  const bool views = which != Listener::kBind;
+  const std::int64_t max_body = config_.max_body_bytes;
+  ExtenderService& service = service_;
+  // Method and size checks before httplib reads the body: a declared Content-Length over the
+  // limit is answered 413 without reading it (httplib itself would read and discard it first).
+  srv->set_pre_routing_handler([=, &service](const httplib::Request& req, httplib::Response& res) {
+    const bool verb = IsVerb(req.path) && (which != Listener::kBind || req.path == "/bind");
+    const bool view = IsView(req.path);
+    const std::string name = req.path.substr(1);
+    if (verbs && verb) {
+      if (req.method != "POST") {
+        res.set_header("Allow", "POST");
+        Send(res, ErrorReply(405, req.method + " " + req.path + " is not allowed; use POST"));
+        service.CountRejected(name, 405);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      const std::string length = req.get_header_value("Content-Length");
+      std::uint64_t declared = 0;
+      if (!length.empty()) {
+        auto [ptr, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
+        if (ec != std::errc() || ptr != length.data() + length.size()) {
+          Send(res, ErrorReply(400, "Content-Length \"" + length + "\" is not a number"));
+          service.CountRejected(name, 400);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        // Over the limit but small enough to drain: httplib reads and discards it, then answers
+        // 413 (closing a connection with unread data would reset it before the client reads
+        // the answer). Far over the limit: answered now, without reading.
+        if (declared > static_cast<std::uint64_t>(max_body) + kDrainAllowance) {
+          Send(res, ErrorReply(413, "the body (" + length + " bytes) is over the limit of " +
+                                        std::to_string(max_body) +
+                                        " bytes (max_body_bytes, --max-body-bytes)"));
+          service.CountRejected(name, 413);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (views && view) {
+      if (req.method != "GET" && req.method != "HEAD") {
+        res.set_header("Allow", "GET");
+        Send(res, ErrorReply(405, req.method + " " + req.path + " is not allowed; use GET"));
+        service.CountRejected("view", 405);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    Send(res, ErrorReply(404, req.path + " is not served on this listener"));
+    service.CountRejected("unknown", 404);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // Every error reply has a JSON body (reference/extender-protocol.md §2.1).
+  srv->set_error_handler(httplib::Server::HandlerWithResponse(
+      [&service](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        std::string message = "HTTP " + std::to_string(res.status);
+        if (res.status == 413) {
+          message = "the body is over the limit (max_body_bytes, --max-body-bytes)";
+          service.CountRejected(req.path.size() > 1 ? req.path.substr(1) : "unknown", 413);
+        } else if (res.status == 400) {
+          message = "malformed HTTP request";
+        }
+        Send(res, ErrorReply(res.status, message));
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  srv->set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("path={} decision=internal_error error=\"{}\"", req.path, what);
+        // 200 with Error: an internal fault (DESIGN.md §3.3), never a non-JSON body.
+        Send(res, Reply{200, EncodeError("gangsched internal error: " + what)});
+      });
+
+  // The handlers catch everything: no exception crosses into httplib (STYLE.md "Errors").
+  auto guard = [](auto fn) {
+    return [fn](const httplib::Request& req, httplib::Response& res) {
+      try {
+        Send(res, fn(req));
+      } catch (const std::exception& e) {
+        spdlog::error("path={} decision=internal_error error=\"{}\"", req.path, e.what());
+        Send(res, Reply{200, EncodeError(std::string("gangsched internal error: ") + e.what())});
+      }
+    };
+  };
+  if (verbs) {
+    srv->Post("/bind",
+              guard([&service](const httplib::Request& r) { return service.Bind(r.body); }));
+    if (which == Listener::kMain) {
+      srv->Post("/filter",
+                guard([&service](const httplib::Request& r) { return service.Filter(r.body); }));
+      srv->Post("/prioritize", guard([&service](const httplib::Request& r) {
+                  return service.Prioritize(r.body);
+                }));
+      srv->Post("/preempt",
+                guard([&service](const httplib::Request& r) { return service.Preempt(r.body); }));
+    }
+  }
+  if (views) {
+    srv->Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Security-Policy", std::string(WebPageSecurityPolicy()));
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(WebPage().data(), WebPage().size(), "text/html; charset=utf-8");
+    });
+    srv->Get("/healthz", guard([&service](const httplib::Request&) { return service.Healthz(); }));
+    srv->Get("/readyz", guard([&service](const httplib::Request&) { return service.Readyz(); }));
+    srv->Get("/metrics", guard([&service](const httplib::Request&) { return service.Metrics(); }));
+    srv->Get("/api/v1/state",
+             guard([&service](const httplib::Request&) { return service.State(); }));
+    srv->Get("/api/v1/gangs",
+             guard([&service](const httplib::Request&) { return service.Gangs(); }));
+    srv->Get(R"(/api/v1/gangs/([^/]+)/([^/]+))", guard([&service](const httplib::Request& r) {
+               return service.Gang(r.matches[1], r.matches[2]);
+             }));
+  }
+  return srv;
+}
+
+tl::expected<void, std::string> ExtenderServer::Start() {
+  struct Spec {
+    Listener which;
+    const std::string* address;
+    int threads;
+    const char* name;
+  };
+  const Spec specs[] = {
+      {Listener::kMain, &config_.listen, config_.threads.filter, "listen"},
+      {Listener::kBind, &config_.bind_listen, config_.threads.bind, "bind_listen"},
+      {Listener::kOps, &config_.ops_listen, config_.threads.ops, "ops_listen"}};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Spec& spec = specs[i];
+    if (spec.address->empty()) continue;
+    auto address = config::ParseAddress(*spec.address);
+    if (!address) return tl::unexpected(std::string(spec.name) + ": " + address.error());
+    auto srv = Make(spec.which, spec.threads);
+    if (!srv->is_valid()) {
+      return tl::unexpected(std::string(spec.name) + ": cannot serve TLS with cert " +
+                            config_.tls.cert_file + " and key " + config_.tls.key_file);
+    }
+    // httplib 0.11.4 listens with a backlog of 5; a burst of held binds overflows it (DESIGN.md
+    // §3.6). The listening fd is seen here, before bind; listen() is called again after bind.
+    auto fd = std::make_shared<int>(-1);
+    srv->set_socket_options([fd](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+      *fd = sock;
+    });
+    int port = address->port;
+    if (port == 0) {
+      port = srv->bind_to_any_port(address->host);
+      if (port < 0) port = 0;
+    } else if (!srv->bind_to_port(address->host, port)) {
+      port = 0;
+    }
+    if (port == 0) {
+      return tl::unexpected(std::string(spec.name) + ": cannot listen on " + *spec.address +
+                            " (address in use or not local?)");
+    }
+    if (*fd >= 0) ::listen(*fd, 4096);
+    ports_[i] = port;
+    httplib::Server* raw = srv.get();
+    servers_.push_back(std::move(srv));
+    threads_.emplace_back([raw] { raw->listen_after_bind(); });
+    // httplib's stop() does nothing until the listener thread has marked itself running; a Stop()
+    // that came first would leave that thread accepting forever and Stop() joining it forever.
+    // So the listener is running before Start returns (bounded: it only has to enter its loop).
+    for (int i_wait = 0; i_wait < 5000 && !raw->is_running(); ++i_wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    spdlog::info("verb=listen listener={} address={}:{} threads={} tls={}", spec.name,
+                 address->host, port, spec.threads, config_.tls.Enabled());
+  }
+  return {};
+}
+
+void ExtenderServer::Stop() {
+  for (auto& srv : servers_) srv->stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  servers_.clear();
+}
+
+}  // namespace gangsched::api

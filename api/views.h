@@ -1,0 +1,20 @@
+// The JSON views of `serve` (DESIGN.md §2 /api/v1/state, /api/v1/gangs): nodes with free and held
+// GPUs, holds, gangs with phase, plan and the plain-words reason each waits. Values in, JSON out;
+// the caller holds the engine's lock.
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+
+#include "scheduler/gang_scheduler.h"
+
+namespace gangsched::api {
+
+nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopology& topo);
+nlohmann::json GangJson(const scheduler::GangStatus& g, scheduler::Millis now,
+                        const topology::ClusterTopology& topo);
+// /api/v1/state: `ready` (inventory loaded) and `held_binds` come from the service.
+nlohmann::json StateJson(const scheduler::GangScheduler& engine, bool ready, std::size_t held_binds,
+                         scheduler::Millis now);
+
+}  // namespace gangsched::api

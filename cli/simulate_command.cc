@@ -1,0 +1,339 @@
+#include "cli/simulate_command.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <tl/expected.hpp>
+
+#include "cli/exit_codes.h"
+#include "k8s/cluster_file.h"
+#include "sim/cluster_builder.h"
+#include "sim/simulator.h"
+#include "sim/trace.h"
+
+namespace gangsched::cli {
+
+using k8s::DecodeClusterFile;
+namespace {
+
+struct SimulateArgs {
+  std::string cluster;
+  std::string trace;
+  std::string durations;
+  std::string policy = "gangsched";
+  std::string output = "json";
+  sim::PodShape shape = sim::PodShape::kPacked;
+  unsigned seed = 1;
+  sim::RackLayout layout;
+  std::size_t max_jobs = 0;  // 0: all
+  std::size_t samples = 400;
+  bool help = false;
+};
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+tl::expected<std::int64_t, std::string> ParseCount(const std::string& flag, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    const long long n = std::stoll(v, &used);
+    if (used == v.size() && n >= 0) return n;
+  } catch (const std::exception&) {
+  }
+  return tl::unexpected(flag + " needs a non-negative integer, not \"" + v + "\"");
+}
+
+tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>& args) {
+  SimulateArgs parsed;
+  std::map<std::string, std::string> values;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    if (flag == "-h" || flag == "--help") {
+      parsed.help = true;
+      continue;
+    }
+    std::string value;
+    if (auto eq = flag.find('='); eq != std::string::npos && flag.rfind("--", 0) == 0) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return tl::unexpected(flag + " needs a value (gangsched simulate --help)");
+    }
+    values[flag] = value;
+  }
+  if (parsed.help) return parsed;
+  for (const auto& [flag, value] : values) {
+    if (flag == "--cluster") {
+      parsed.cluster = value;
+    } else if (flag == "--trace") {
+      parsed.trace = value;
+    } else if (flag == "--durations") {
+      parsed.durations = value;
+    } else if (flag == "--policy") {
+      const auto names = sim::PolicyNames();
+      if (value != "all" && std::find(names.begin(), names.end(), value) == names.end()) {
+        return tl::unexpected("unknown policy \"" + value +
+                              "\"; the policies are gangsched, gang-binpack, binpack, "
+                              "default-scheduler, all");
+      }
+      parsed.policy = value;
+    } else if (flag == "--output" || flag == "-o") {
+      if (value != "json" && value != "csv") {
+        return tl::unexpected("--output must be json or csv, not \"" + value + "\"");
+      }
+      parsed.output = value;
+    } else if (flag == "--shape") {
+      auto shape = sim::ParsePodShape(value);
+      if (!shape) return tl::unexpected(shape.error());
+      parsed.shape = *shape;
+    } else {
+      auto n = ParseCount(flag, value);
+      if (!n) return tl::unexpected(n.error());
+      if (flag == "--seed") {
+        parsed.seed = static_cast<unsigned>(*n);
+      } else if (flag == "--nodes-per-rack" && *n > 0) {
+        parsed.layout.nodes_per_rack = static_cast<int>(*n);
+      } else if (flag == "--racks-per-block" && *n > 0) {
+        parsed.layout.racks_per_block = static_cast<int>(*n);
+      } else if (flag == "--max-gpus") {
+        parsed.layout.max_gpus = *n;
+      } else if (flag == "--max-jobs") {
+        parsed.max_jobs = static_cast<std::size_t>(*n);
+      } else if (flag == "--samples" && *n > 1) {
+        parsed.samples = static_cast<std::size_t>(*n);
+      } else {
+        return tl::unexpected("unknown or invalid option " + flag + " for simulate");
+      }
+    }
+  }
+  if (parsed.cluster.empty() || parsed.trace.empty()) {
+    return tl::unexpected(std::string("simulate needs --cluster FILE and --trace FILE"));
+  }
+  return parsed;
+}
+
+// Running pods of a NodeList inventory are not replayed (the trace is the workload); their count
+// goes to `ignored_pods` so the command can say so.
+tl::expected<std::vector<scheduler::Node>, std::string> LoadCluster(const SimulateArgs& args,
+                                                                    std::size_t& ignored_pods) {
+  if (args.cluster.rfind("gen:", 0) == 0)
+    return sim::GeneratedClusterFromSpec(args.cluster.substr(4));
+  if (EndsWith(args.cluster, ".csv")) {
+    std::ifstream in(args.cluster);
+    if (!in) return tl::unexpected(args.cluster + ": cannot read the file");
+    return sim::ReadAlibabaNodes(in, args.cluster, args.layout);
+  }
+  auto decoded = DecodeClusterFile(args.cluster);
+  if (!decoded) return tl::unexpected(decoded.error().ToString());
+  ignored_pods = decoded->pods.size();
+  return std::move(decoded->nodes);
+}
+
+tl::expected<std::vector<sim::SimJob>, std::string> LoadTrace(const SimulateArgs& args,
+                                                              std::mt19937& rng) {
+  std::ifstream in(args.trace);
+  if (!in) return tl::unexpected(args.trace + ": cannot read the file");
+  std::vector<sim::SimJob> jobs;
+  if (EndsWith(args.trace, ".csv")) {
+    auto read = sim::ReadGenericCsv(in, args.trace);
+    if (!read) return tl::unexpected(read.error());
+    jobs = std::move(*read);
+  } else {
+    auto records = sim::ReadGavelTrace(in, args.trace);
+    if (!records) return tl::unexpected(records.error());
+    if (args.durations.empty()) {
+      return tl::unexpected(args.trace +
+                            ": a gavel trace has no durations; pass --durations "
+                            "philly_job_distribution.csv (shared/data/gavel/)");
+    }
+    std::ifstream din(args.durations);
+    if (!din) return tl::unexpected(args.durations + ": cannot read the file");
+    auto sampler = sim::DurationSampler::FromCsv(din, args.durations);
+    if (!sampler) return tl::unexpected(sampler.error());
+    std::string name = args.trace.substr(args.trace.find_last_of('/') + 1);
+    for (auto& r : *records) r.id = name.substr(0, name.find('.')) + r.id.substr(r.id.rfind('-'));
+    jobs = sim::JobsFromTrace(*records, args.shape, *sampler, rng);
+  }
+  if (args.max_jobs > 0 && jobs.size() > args.max_jobs) jobs.resize(args.max_jobs);
+  return jobs;
+}
+
+nlohmann::json SummaryJson(const sim::Summary& s) {
+  return {{"policy", s.policy},
+          {"jobs", s.jobs},
+          {"finished", s.finished},
+          {"unfinished", s.unfinished},
+          {"rejected", s.rejected},
+          {"end_time_s", s.end_time},
+          {"mean_queue_s", s.mean_queue},
+          {"p99_queue_s", s.p99_queue},
+          {"mean_jct_s", s.mean_jct},
+          {"p99_jct_s", s.p99_jct},
+          {"allocation_rate", s.allocation_rate},
+          {"busy_rate", s.busy_rate},
+          {"mean_idle_partial_gpus", s.mean_idle_partial_gpus},
+          {"max_idle_partial_gpus", s.max_idle_partial_gpus},
+          {"mean_fragmented_gpus", s.mean_fragmented_gpus},
+          {"multi_gpu_started", s.multi_gpu_started},
+          {"min_span_share", s.min_span_share},
+          {"min_nodes_share", s.min_nodes_share},
+          {"mean_nodes", s.mean_nodes},
+          {"mean_racks", s.mean_racks},
+          {"mean_blocks", s.mean_blocks},
+          {"span_histogram",
+           {{"node", s.span_histogram[0]},
+            {"rack", s.span_histogram[1]},
+            {"block", s.span_histogram[2]},
+            {"cross-block", s.span_histogram[3]}}},
+          {"decisions", s.decisions}};
+}
+
+constexpr const char* kCsvHeader =
+    "policy,jobs,finished,unfinished,rejected,mean_queue_s,p99_queue_s,mean_jct_s,p99_jct_s,"
+    "allocation_rate,busy_rate,mean_idle_partial_gpus,max_idle_partial_gpus,mean_fragmented_gpus,"
+    "multi_gpu_started,min_span_share,min_nodes_share,mean_nodes,mean_racks,mean_blocks,"
+    "decisions,decisions_per_second";
+
+void CsvRow(std::ostream& out, const sim::Summary& s, double decisions_per_second) {
+  out << s.policy << "," << s.jobs << "," << s.finished << "," << s.unfinished << "," << s.rejected
+      << "," << s.mean_queue << "," << s.p99_queue << "," << s.mean_jct << "," << s.p99_jct << ","
+      << s.allocation_rate << "," << s.busy_rate << "," << s.mean_idle_partial_gpus << ","
+      << s.max_idle_partial_gpus << "," << s.mean_fragmented_gpus << "," << s.multi_gpu_started
+      << "," << s.min_span_share << "," << s.min_nodes_share << "," << s.mean_nodes << ","
+      << s.mean_racks << "," << s.mean_blocks << "," << s.decisions << "," << decisions_per_second
+      << "\n";
+}
+
+nlohmann::json RunJson(const sim::Report& report, double seconds, std::size_t max_samples) {
+  nlohmann::json run;
+  run["summary"] = SummaryJson(report.summary);
+  run["speed"] = {{"wall_seconds", seconds},
+                  {"decisions_per_second",
+                   seconds > 0 ? static_cast<double>(report.summary.decisions) / seconds : 0.0}};
+  nlohmann::json samples = nlohmann::json::array();
+  const std::size_t stride = std::max<std::size_t>(1, report.samples.size() / max_samples);
+  for (std::size_t i = 0; i < report.samples.size(); i += stride) {
+    const auto& s = report.samples[i];
+    samples.push_back({s.time, s.allocated_gpus, s.idle_partial_gpus, s.free_gpus,
+                       s.fragmented_gpus, s.running, s.waiting});
+  }
+  run["samples_columns"] = {"time_s",    "allocated_gpus",  "idle_partial_gpus",
+                            "free_gpus", "fragmented_gpus", "running",
+                            "waiting"};
+  run["samples"] = std::move(samples);
+  nlohmann::json jobs = nlohmann::json::array();
+  for (const auto& j : report.jobs) {
+    jobs.push_back({{"id", j.id},
+                    {"gpus", j.gpus},
+                    {"pods", j.pods},
+                    {"arrival_s", j.arrival},
+                    {"start_s", j.start},
+                    {"finish_s", j.finish},
+                    {"run_time_s", j.run_time},
+                    {"phase", sim::JobPhaseName(j.phase)},
+                    {"nodes", j.nodes_used},
+                    {"racks", j.racks_used},
+                    {"blocks", j.blocks_used},
+                    {"span", sim::SpanClassName(j.span)},
+                    {"min_span", j.min_span}});
+  }
+  run["jobs"] = std::move(jobs);
+  return run;
+}
+
+}  // namespace
+
+const char* SimulateUsage() {
+  return "usage: gangsched simulate --cluster FILE --trace FILE [--policy NAME|all]\n"
+         "                          [--output json|csv] [--seed N] [options]\n"
+         "  --cluster FILE   a NodeList (kubectl get nodes -o yaml|json), an Alibaba node list\n"
+         "                   (*.csv: openb_node_list_*.csv or pai_machine_spec.csv), or "
+         "gen:BxRxNxG\n"
+         "  --trace FILE     a gavel/Philly *.trace, or a generic CSV (job,arrival_s,duration_s,\n"
+         "                   "
+         "pattern,role,replicas,gpus_per_pod,milli_cpu_per_pod,memory_mib_per_pod)\n"
+         "  --durations FILE philly_job_distribution.csv (needed for .trace files)\n"
+         "  --shape packed|ps-workers   how a trace job of g GPUs becomes pods (default packed)\n"
+         "  --policy NAME    gangsched (default), gang-binpack, binpack, default-scheduler, all\n"
+         "  --nodes-per-rack N, --racks-per-block N, --max-gpus N   layout of Alibaba node lists\n"
+         "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points "
+         "(400)\n";
+}
+
+int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto parsed = ParseArgs(args);
+  if (!parsed) {
+    err << "gangsched: " << parsed.error() << "\n";
+    return kExitBadInput;
+  }
+  if (parsed->help) {
+    out << SimulateUsage();
+    return kExitOk;
+  }
+  std::size_t ignored_pods = 0;
+  auto nodes = LoadCluster(*parsed, ignored_pods);
+  if (!nodes) {
+    err << "gangsched: " << nodes.error() << "\n";
+    return kExitBadInput;
+  }
+  std::mt19937 trace_rng(parsed->seed);
+  auto jobs = LoadTrace(*parsed, trace_rng);
+  if (!jobs) {
+    err << "gangsched: " << jobs.error() << "\n";
+    return kExitBadInput;
+  }
+  std::vector<std::string> policies = {parsed->policy};
+  if (parsed->policy == "all") policies = sim::PolicyNames();
+
+  std::int64_t total_gpus = 0;
+  for (const auto& n : *nodes) total_gpus += n.allocatable.gpus;
+  nlohmann::json doc;
+  doc["cluster"] = {{"source", parsed->cluster},
+                    {"nodes", nodes->size()},
+                    {"gpus", total_gpus},
+                    {"nodes_per_rack", parsed->layout.nodes_per_rack},
+                    {"racks_per_block", parsed->layout.racks_per_block}};
+  doc["trace"] = {{"source", parsed->trace},
+                  {"jobs", jobs->size()},
+                  {"shape", sim::PodShapeName(parsed->shape)}};
+  doc["seed"] = parsed->seed;
+  doc["runs"] = nlohmann::json::array();
+  std::ostringstream csv;
+  csv << kCsvHeader << "\n";
+  for (const auto& name : policies) {
+    const auto policy = sim::MakePolicy(name);
+    std::mt19937 rng(parsed->seed);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto report = sim::Simulate(*nodes, *jobs, *policy, rng);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!report) {
+      err << "gangsched: " << parsed->cluster << ": " << report.error() << "\n";
+      return kExitBadInput;
+    }
+    CsvRow(csv, report->summary,
+           seconds > 0 ? static_cast<double>(report->summary.decisions) / seconds : 0.0);
+    doc["runs"].push_back(RunJson(*report, seconds, parsed->samples));
+  }
+  if (ignored_pods > 0) {
+    err << "gangsched: note: " << parsed->cluster << " lists " << ignored_pods
+        << " running pods; simulate starts from an empty cluster and replays only the trace\n";
+  }
+  if (parsed->output == "csv") {
+    out << csv.str();
+  } else {
+    out << doc.dump() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace gangsched::cli

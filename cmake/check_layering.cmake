@@ -1,0 +1,58 @@
+# The layout's dependency direction (DESIGN.md §1), checked on every #include "..." of the product:
+#   cli -> {api, kube, sim, config, k8s}; kube -> {k8s, api/service_seam.h}; api -> {k8s, web, config};
+#   {k8s, sim, config} -> scheduler -> topology; web -> nothing. Nothing outside benchmarks/ and
+#   tests/ includes them. And the pure core (scheduler/, topology/) includes no adapter header and no
+#   I/O, clock or thread header (STYLE.md "Shape").
+# Run as: cmake -DSOURCE_DIR=<repo> -P check_layering.cmake
+set(allowed_topology "topology/")
+set(allowed_scheduler "scheduler/;topology/")
+set(allowed_config "config/;scheduler/;topology/")
+set(allowed_sim "sim/;scheduler/;topology/")
+set(allowed_k8s "k8s/;scheduler/;topology/")
+set(allowed_web "web/")
+set(allowed_api "api/;k8s/;web/;config/;scheduler/;topology/")
+set(allowed_kube "kube/;k8s/;api/service_seam.h;scheduler/;topology/")
+set(allowed_cli "cli/;api/;kube/;sim/;config/;k8s/;scheduler/;topology/")
+set(folders topology scheduler config sim k8s web api kube cli)
+
+set(bad "")
+foreach(folder IN LISTS folders)
+  file(GLOB_RECURSE files "${SOURCE_DIR}/${folder}/*.h" "${SOURCE_DIR}/${folder}/*.cc")
+  foreach(f IN LISTS files)
+    file(STRINGS "${f}" includes REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+    foreach(line IN LISTS includes)
+      string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"]*)\".*" "\\1" path "${line}")
+      if(NOT path MATCHES "/")  # a generated header beside the file (web/web_page_text.h is web/)
+        continue()
+      endif()
+      set(ok FALSE)
+      foreach(prefix IN LISTS allowed_${folder})
+        string(LENGTH "${prefix}" n)
+        string(SUBSTRING "${path}" 0 ${n} head)
+        if(head STREQUAL prefix)
+          set(ok TRUE)
+        endif()
+      endforeach()
+      if(NOT ok)
+        file(RELATIVE_PATH rel "${SOURCE_DIR}" "${f}")
+        list(APPEND bad "${rel} includes \"${path}\" (${folder}/ may include: ${allowed_${folder}})")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
+file(GLOB_RECURSE core_files "${SOURCE_DIR}/scheduler/*.h" "${SOURCE_DIR}/scheduler/*.cc"
+     "${SOURCE_DIR}/topology/*.h" "${SOURCE_DIR}/topology/*.cc")
+foreach(f IN LISTS core_files)
+  file(STRINGS "${f}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](httplib|nlohmann|simdjson|prometheus|spdlog|yaml-cpp|thread|mutex|chrono|fstream|iostream|random)")
+  if(lines)
+    file(RELATIVE_PATH rel "${SOURCE_DIR}" "${f}")
+    list(APPEND bad "${rel}: the pure core includes ${lines} (no I/O, clocks, threads, adapters)")
+  endif()
+endforeach()
+
+if(bad)
+  string(REPLACE ";" "\n" bad "${bad}")
+  message(FATAL_ERROR "The layout's dependency direction is broken:\n${bad}")
+endif()
+message(STATUS "layering: ok (${SOURCE_DIR})")

@@ -1,5 +1,5 @@
 // The gangsched binary: the composition root (DESIGN.md §2). Dispatches subcommands; each lives in
-// its own unit under api/ and takes its arguments and streams, so tests run them in-process.
+// its own unit under cli/ and takes its arguments and streams, so tests run them in-process.
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -27,6 +27,8 @@ constexpr const char* kUsage =
     "                 the kube-scheduler extender (filter, prioritize, preempt, bind)\n"
     "  plan --cluster FILE [--output table|json] JOB.yaml...\n"
     "                 where would these jobs go on this cluster (what-if, nothing is changed)\n"
+    "  simulate --cluster FILE --trace FILE [--policy NAME]\n"
+    "                 replay a trace through the real core (gangsched simulate --help)\n"
     "  version        print the version and build information\n"
     "  help           print this help\n";
 
@@ -56,6 +58,6 @@ int main(int argc, char** argv) {
   if (command == "simulate") return gangsched::cli::RunSimulate(rest, std::cout, std::cerr);
   if (command == "version" || command == "--version") return PrintVersion(std::cout);
   std::cerr << "gangsched: unknown command \"" << command
-            << "\"; the commands are plan and version (gangsched help)\n";
+            << "\"; the commands are serve, plan, simulate and version (gangsched help)\n";
   return gangsched::cli::kExitBadInput;
 }

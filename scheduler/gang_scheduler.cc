@@ -26,6 +26,59 @@ bool Overlap(const topology::Domain& a, const topology::Domain& b) {
   return a.first_node < b.end_node && b.first_node < a.end_node;
 }
 
+// The drain reservation of `gang` in `domain`: the domain's free GPUs, counting the gang's own hold
+// as free, fullest-free nodes first so the reservation gathers into whole nodes, up to `need`; the
+// rest stays free for other pods.
+Plan DrainPlan(const ClusterState& state, const GangKey& gang, int domain, std::int64_t need) {
+  const topology::ClusterTopology& topo = state.topology();
+  const topology::Domain& d = topo.domain(domain);
+  std::map<std::size_t, std::pair<std::int64_t, std::uint64_t>> own;  // node -> (GPUs, mask)
+  if (const Plan* held = state.HoldOf(gang)) {
+    for (const PodPlacement& p : held->pods) {
+      const auto n = state.FindNode(p.node);
+      if (!n) continue;
+      own[*n].first += p.requests.gpus;
+      for (int gpu : p.gpu_ids) own[*n].second |= std::uint64_t{1} << gpu;
+    }
+  }
+  auto free_gpus = [&](std::size_t n) {
+    const auto it = own.find(n);
+    return state.Free(n).gpus + (it == own.end() ? 0 : it->second.first);
+  };
+  auto free_mask = [&](std::size_t n) {
+    const auto it = own.find(n);
+    return state.FreeGpuMask(n) | (it == own.end() ? 0 : it->second.second);
+  };
+  std::vector<std::pair<std::int64_t, int>> free;  // (-free GPUs, tree position)
+  for (int p = d.first_node; p < d.end_node; ++p) {
+    const auto n = static_cast<std::size_t>(topo.NodeAt(p));
+    if (state.node(n).unschedulable) continue;
+    if (const std::int64_t f = free_gpus(n); f > 0) free.emplace_back(-f, p);
+  }
+  std::sort(free.begin(), free.end());
+  Plan plan;
+  plan.gang = gang;
+  plan.span_level = topo.level_count() - d.level;
+  plan.span_domain = d.name;
+  std::int64_t reserved = 0;
+  for (const auto& [minus_free, p] : free) {
+    if (reserved >= need) break;
+    const auto n = static_cast<std::size_t>(topo.NodeAt(p));
+    PodPlacement hold;
+    hold.role_name = "drain";
+    hold.node = state.node(n).name;
+    hold.requests.gpus = std::min(-minus_free, need - reserved);
+    const std::uint64_t mask = free_mask(n);
+    for (int gpu = 0; gpu < 64 && std::ssize(hold.gpu_ids) < hold.requests.gpus; ++gpu) {
+      if (mask & (std::uint64_t{1} << gpu)) hold.gpu_ids.push_back(gpu);
+    }
+    reserved += hold.requests.gpus;
+    plan.pods.push_back(std::move(hold));
+  }
+  plan.nodes_used = static_cast<int>(plan.pods.size());
+  return plan;
+}
+
 }  // namespace
 
 const char* GangPhaseName(GangPhase phase) {
@@ -328,40 +381,28 @@ PlanResult GangScheduler::PlanRemaining(const GangRecord& g, const GangSpec& spe
   return result;
 }
 
-bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
+tl::expected<GangScheduler::PlanProposal, std::string> GangScheduler::ProposePlan(
+    const GangRecord& g, const PlannerOptions& options) const {
   const GangSpec& spec = SpecOf(g);
   if (spec.EffectiveQuorum() > options_.max_held_binds) {
-    g.phase = GangPhase::kWaiting;
-    g.reason = "gang " + g.key.ToString() + " needs " + std::to_string(spec.EffectiveQuorum()) +
-               " binds held at once; the bind pool allows " +
-               std::to_string(options_.max_held_binds);
-    return false;
+    return tl::unexpected(
+        "gang " + g.key.ToString() + " needs " + std::to_string(spec.EffectiveQuorum()) +
+        " binds held at once; the bind pool allows " + std::to_string(options_.max_held_binds));
   }
-  const PlanResult result = PlanRemaining(g, spec, options, state_);
-  if (const auto* no = std::get_if<Unplaceable>(&result)) {
-    g.phase = GangPhase::kWaiting;
-    g.reason = no->reason;
-    return false;
-  }
-  const Plan& plan = std::get<Plan>(result);
+  PlanResult result = PlanRemaining(g, spec, options, state_);
+  if (auto* no = std::get_if<Unplaceable>(&result)) return tl::unexpected(std::move(no->reason));
+  PlanProposal proposal;
+  proposal.plan = std::move(std::get<Plan>(result));
+  const Plan& plan = proposal.plan;
   // A gang whose victims left: its members keep the nodes the victim plan reserved for them
   // (kube-scheduler nominated them there) when the new plan has them.
-  std::optional<Plan> reserved;
-  if (const Plan* held = state_.HoldOf(g.key); held && g.preemption) reserved = *held;
-  g.preemption.reset();
-  g.drain.reset();  // the plan replaces the drain's hold
-  draining_.erase(g.key);
-  g.waiting_since.reset();
-  state_.Hold(plan);
-  const Millis deadline = holds_.Start(g.key, now);
-  barrier_.Open(plan, deadline);
-  g.phase = GangPhase::kPlanned;
-  g.reason.clear();
+  const Plan* reserved = g.preemption ? state_.HoldOf(g.key) : nullptr;
   // Keep each member's slot when the new plan still has its role on its node.
-  std::map<std::string, int> kept;
   std::vector<bool> taken(plan.pods.size(), false);
   for (const auto& [uid, slot] : g.slot_of) {
-    const Member& m = g.members[uid];
+    const auto member = g.members.find(uid);
+    if (member == g.members.end()) continue;
+    const Member& m = member->second;
     std::string node = m.node;
     if (node.empty() && reserved && slot < static_cast<int>(reserved->pods.size())) {
       node = reserved->pods[slot].node;
@@ -369,12 +410,35 @@ bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Mi
     for (std::size_t i = 0; i < plan.pods.size(); ++i) {
       if (!taken[i] && plan.pods[i].role_name == m.role && plan.pods[i].node == node) {
         taken[i] = true;
-        kept[uid] = static_cast<int>(i);
+        proposal.slot_of[uid] = static_cast<int>(i);
         break;
       }
     }
   }
-  g.slot_of = std::move(kept);
+  return proposal;
+}
+
+void GangScheduler::CommitPlan(GangRecord& g, PlanProposal proposal, Millis now) {
+  g.preemption.reset();
+  g.drain.reset();  // the plan replaces the drain's hold
+  draining_.erase(g.key);
+  g.waiting_since.reset();
+  state_.Hold(proposal.plan);
+  const Millis deadline = holds_.Start(g.key, now);
+  barrier_.Open(proposal.plan, deadline);
+  g.phase = GangPhase::kPlanned;
+  g.reason.clear();
+  g.slot_of = std::move(proposal.slot_of);
+}
+
+bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
+  auto proposal = ProposePlan(g, options);
+  if (!proposal) {
+    g.phase = GangPhase::kWaiting;
+    g.reason = std::move(proposal.error());
+    return false;
+  }
+  CommitPlan(g, std::move(*proposal), now);
   return true;
 }
 
@@ -603,37 +667,14 @@ void GangScheduler::RefreshDrain(GangRecord& g) {
   const topology::ClusterTopology& topo = state_.topology();
   const topology::Domain& d = topo.domain(*g.drain);
   const std::int64_t need = NeedGpus(SpecOf(g));
-  state_.Release(g.key);
-  // The free GPUs of the domain, fullest-free nodes first so the reservation gathers into whole
-  // nodes, up to the gang's need; the rest stays free for other pods.
-  std::vector<std::pair<std::int64_t, int>> free;  // (-free GPUs, tree position)
-  for (int p = d.first_node; p < d.end_node; ++p) {
-    const auto n = static_cast<std::size_t>(topo.NodeAt(p));
-    if (state_.node(n).unschedulable) continue;
-    if (const std::int64_t f = state_.Free(n).gpus; f > 0) free.emplace_back(-f, p);
-  }
-  std::sort(free.begin(), free.end());
-  Plan plan;
-  plan.gang = g.key;
-  plan.span_level = topo.level_count() - d.level;
-  plan.span_domain = d.name;
+  const Plan plan = DrainPlan(state_, g.key, *g.drain, need);
   std::int64_t reserved = 0;
-  for (const auto& [minus_free, p] : free) {
-    if (reserved >= need) break;
-    const auto n = static_cast<std::size_t>(topo.NodeAt(p));
-    PodPlacement hold;
-    hold.role_name = "drain";
-    hold.node = state_.node(n).name;
-    hold.requests.gpus = std::min(-minus_free, need - reserved);
-    const std::uint64_t mask = state_.FreeGpuMask(n);
-    for (int gpu = 0; gpu < 64 && std::ssize(hold.gpu_ids) < hold.requests.gpus; ++gpu) {
-      if (mask & (std::uint64_t{1} << gpu)) hold.gpu_ids.push_back(gpu);
-    }
-    reserved += hold.requests.gpus;
-    plan.pods.push_back(std::move(hold));
+  for (const PodPlacement& p : plan.pods) reserved += p.requests.gpus;
+  if (plan.pods.empty()) {
+    state_.Release(g.key);
+  } else {
+    state_.Hold(plan);  // replaces the drain's previous hold
   }
-  plan.nodes_used = static_cast<int>(plan.pods.size());
-  if (!plan.pods.empty()) state_.Hold(plan);
   g.phase = GangPhase::kWaiting;
   g.reason = "draining " + topo.level_names()[d.level] + " " + d.name + " for gang " +
              g.key.ToString() + ": " + std::to_string(reserved) + " of " + std::to_string(need) +
@@ -663,24 +704,31 @@ std::vector<std::vector<bool>> GangScheduler::RoleMask(const GangSpec& spec,
   return mask;
 }
 
-std::optional<int> GangScheduler::SlotFor(GangRecord& g, const Member& m) {
-  const Plan* plan = state_.HoldOf(g.key);
-  if (!plan) return std::nullopt;
-  if (auto it = g.slot_of.find(m.uid); it != g.slot_of.end()) return it->second;
-  std::vector<bool> taken(plan->pods.size(), false);
-  for (const auto& [uid, slot] : g.slot_of) taken[slot] = true;
+std::optional<int> GangScheduler::FreeSlot(const Plan& plan,
+                                           const std::map<std::string, int>& slot_of,
+                                           const Member& m) {
+  if (auto it = slot_of.find(m.uid); it != slot_of.end()) return it->second;
+  std::vector<bool> taken(plan.pods.size(), false);
+  for (const auto& [uid, slot] : slot_of) taken[slot] = true;
   int pick = -1;
-  for (std::size_t i = 0; i < plan->pods.size(); ++i) {
-    if (taken[i] || plan->pods[i].role_name != m.role) continue;
+  for (std::size_t i = 0; i < plan.pods.size(); ++i) {
+    if (taken[i] || plan.pods[i].role_name != m.role) continue;
     if (pick < 0) pick = static_cast<int>(i);
-    if (m.index && plan->pods[i].index == *m.index) {  // its own replica index, when free
+    if (m.index && plan.pods[i].index == *m.index) {  // its own replica index, when free
       pick = static_cast<int>(i);
       break;
     }
   }
   if (pick < 0) return std::nullopt;
-  g.slot_of[m.uid] = pick;
   return pick;
+}
+
+std::optional<int> GangScheduler::SlotFor(GangRecord& g, const Member& m) {
+  const Plan* plan = state_.HoldOf(g.key);
+  if (!plan) return std::nullopt;
+  const std::optional<int> slot = FreeSlot(*plan, g.slot_of, m);
+  if (slot) g.slot_of[m.uid] = *slot;
+  return slot;
 }
 
 std::optional<std::size_t> GangScheduler::ChooseNear(const Resources& req, const Member& m,
@@ -904,23 +952,20 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
   }
   // Else re-plan the whole gang with this role confined to the offered nodes, as long as nothing
   // of it is bound yet (DESIGN.md §3.5).
+  // The new plan is only a proposal: it is committed when it answers this member, else discarded
+  // whole and the plan the other members were narrowed to stays as it is.
   if (g.phase == GangPhase::kPlanned && BoundCount(g) == 0) {
-    const Plan previous = *hold;
     PlannerOptions po = options_.planner;
     po.role_node_mask = RoleMask(SpecOf(g), member.role, offer);
-    if (PlanAndHold(g, po, now)) {
-      if (const auto again = SlotFor(g, member)) {
-        const std::string node = state_.HoldOf(g.key)->pods[*again].node;
-        if (is_offered(node)) {
-          answer.feasible.push_back(node);
-          return answer;
-        }
+    if (auto proposal = ProposePlan(g, po)) {
+      const std::optional<int> again = FreeSlot(proposal->plan, proposal->slot_of, member);
+      if (again && is_offered(proposal->plan.pods[*again].node)) {
+        answer.feasible.push_back(proposal->plan.pods[*again].node);
+        proposal->slot_of[member.uid] = *again;
+        CommitPlan(g, std::move(*proposal), now);
+        return answer;
       }
     }
-    // No better plan: keep the one the other members were narrowed to.
-    state_.Hold(previous);
-    barrier_.Open(previous, holds_.Deadline(g.key).value_or(now));
-    g.phase = GangPhase::kPlanned;
   }
   return reject_all("gang " + g.key.ToString() + " planned this pod on node " + planned +
                     ", which kube-scheduler's filters excluded, and no offered node fits it");

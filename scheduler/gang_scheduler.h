@@ -199,7 +199,18 @@ class GangScheduler {
   // object not seen yet — a PodGroup (coscheduling, Volcano, native) or a Kubeflow job — so it is
   // not planned as a gang of the pods seen so far (pods are created right after their group/job).
   bool SizeKnown(const GangRecord& g) const;
-  // Plans (or re-plans) the gang; on success holds it and opens the barrier.
+  // A (re-)plan of a gang that nothing has taken yet: the plan, and the slots its members keep in
+  // it. Committed whole or dropped; never undone by hand (DESIGN.md §1).
+  struct PlanProposal {
+    Plan plan;
+    std::map<std::string, int> slot_of;
+  };
+  // Plans (or re-plans) the gang without changing anything; the reason when it does not fit.
+  tl::expected<PlanProposal, std::string> ProposePlan(const GangRecord& g,
+                                                      const PlannerOptions& options) const;
+  // Holds the proposal's plan, opens the barrier on it and starts the hold's deadline.
+  void CommitPlan(GangRecord& g, PlanProposal proposal, Millis now);
+  // ProposePlan, then CommitPlan; on failure the gang waits with the planner's reason.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // What PlanAndHold plans: the whole gang, or only the members not bound yet, next to the bound.
   PlanResult PlanRemaining(const GangRecord& g, const GangSpec& spec, const PlannerOptions& options,
@@ -230,6 +241,9 @@ class GangScheduler {
   std::vector<PreemptCandidate> DropGangBreakers(std::vector<PreemptCandidate> candidates) const;
   // The slot of a member in the held plan, assigning a free slot of its role when it has none.
   std::optional<int> SlotFor(GangRecord& g, const Member& m);
+  // The member's slot in `plan` given the slots taken (its own, else a free one of its role).
+  static std::optional<int> FreeSlot(const Plan& plan, const std::map<std::string, int>& slot_of,
+                                     const Member& m);
   // The planner's feasibility mask confining `role` to the offered nodes (other roles unmasked).
   std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const std::string& role,
                                           const Offer& offer) const;

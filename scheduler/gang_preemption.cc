@@ -14,7 +14,7 @@ std::vector<VictimUnit> VictimUnits(const ClusterState& state, const GangRegistr
   std::map<GangKey, std::size_t> unit_of_gang;
   for (const auto& [uid, bound] : state.bound_pods()) {
     const GangRecord* gang = gangs.OfPod(uid);
-    if (gang != nullptr && gang->kind != GangSourceName(GangSource::kSinglePod)) {
+    if (gang != nullptr && gang->PodSource() != GangSource::kSinglePod) {
       // A gang goes whole or not at all, at the priority of its highest member.
       if (gang->key == self || SpecOf(*gang).priority >= priority) continue;
       auto [at, fresh] = unit_of_gang.try_emplace(gang->key, units.size());

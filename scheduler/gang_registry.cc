@@ -12,7 +12,7 @@ std::string RoleOf(const GangMembership& m) { return m.role.empty() ? "member" :
 GangRecord& GangRegistry::Declare(const GangSpec& roster) {
   GangRecord& g = gangs_[roster.key];
   g.key = roster.key;
-  g.kind = roster.kind;
+  g.roster_kind = roster.kind;
   g.roster = roster;
   g.priority = roster.priority;
   g.spec.reset();
@@ -24,8 +24,8 @@ GangRecord& GangRegistry::Record(const Pod& pod, const GangMembership& m) {
   g.key = m.key;
   // What SpecOf reads; its cache stays valid while none of it changes (the common case: the same
   // pending pod filtered again).
-  if (g.kind.empty()) {
-    g.kind = GangSourceName(m.source);
+  if (!g.source) {
+    g.source = m.source;
     g.spec.reset();
   }
   if (m.min_members && g.min_members != m.min_members) {
@@ -92,6 +92,11 @@ void GangRegistry::Erase(const GangKey& key) {
   gangs_.erase(it);
 }
 
+std::string GangRecord::KindName() const {
+  if (!roster_kind.empty() || !source) return roster_kind;
+  return GangSourceName(*source);
+}
+
 const GangSpec& SpecOf(const GangRecord& g) {
   if (g.spec) return *g.spec;
   if (g.roster) {
@@ -102,7 +107,7 @@ const GangSpec& SpecOf(const GangRecord& g) {
   // From the pods seen: one role per role name, in order of first appearance by name.
   GangSpec spec;
   spec.key = g.key;
-  spec.kind = g.kind;
+  spec.kind = g.KindName();
   spec.priority = g.priority;
   std::map<std::string, int> role_index;
   for (const auto& [uid, m] : g.members) {
@@ -140,11 +145,18 @@ const GangSpec& SpecOf(const GangRecord& g) {
 
 bool SizeKnown(const GangRecord& g, bool require_quorum_pods) {
   if (g.roster || g.min_members || !require_quorum_pods) return true;
-  for (GangSource s : {GangSource::kCoscheduling, GangSource::kVolcano, GangSource::kNative,
-                       GangSource::kKubeflow, GangSource::kKubeflowLegacy}) {
-    if (g.kind == GangSourceName(s)) return false;
+  const std::optional<GangSource> source = g.PodSource();
+  if (!source) return true;
+  switch (*source) {
+    case GangSource::kCoscheduling:
+    case GangSource::kVolcano:
+    case GangSource::kNative:
+    case GangSource::kKubeflow:
+    case GangSource::kKubeflowLegacy:
+      return false;
+    default:
+      return true;
   }
-  return true;
 }
 
 int BoundCount(const GangRecord& g) {

@@ -35,7 +35,10 @@ struct GangMember {
 
 struct GangRecord {
   GangKey key;
-  std::string kind;
+  // The identity key the first member seen carried (DESIGN.md §4); nothing before any pod is seen.
+  std::optional<GangSource> source;
+  // The kind of the job object that declared the gang, once a roster has ("TFJob kubeflow.org/v1").
+  std::string roster_kind;
   std::optional<GangSpec> roster;             // declared by a job object
   std::optional<int> min_members;             // from the pods' annotations
   std::map<std::string, GangMember> members;  // by UID
@@ -53,9 +56,18 @@ struct GangRecord {
   // A drain reservation (DESIGN.md §3.9): the topology domain whose freed GPUs are kept for the
   // gang, up to its need. Held in the state as the gang's hold, like a victim plan's.
   std::optional<int> drain;
-  // SpecOf's answer, kept until a member's shape, the roster, min_members, kind or priority
-  // changes (filter calls of a planned gang's members otherwise rebuild it from every member).
+  // SpecOf's answer, kept until a member's shape, the roster, min_members, source, roster or
+  // priority changes (filter calls of a planned gang's members otherwise rebuild it from every
+  // member).
   mutable std::optional<GangSpec> spec;
+
+  // The identity key the pods carry while no job object has declared the gang (a declared gang is
+  // known by its roster's kind instead).
+  std::optional<GangSource> PodSource() const {
+    return roster_kind.empty() ? source : std::nullopt;
+  }
+  // What declared the gang, for people: the roster's kind, else the pods' identity key.
+  std::string KindName() const;
 };
 
 // The gang's shape (from its roster, else from the members seen), cached on the record.

@@ -321,10 +321,13 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
   if (offered_idx.empty()) return reject_all("node not in gangsched's inventory");
   if (!SizeKnown(g, options_.require_quorum_pods)) {
     g.phase = GangPhase::kWaiting;
-    const bool job = g.kind.rfind("kubeflow", 0) == 0;
-    g.reason = "waiting for the " + std::string(job ? "Kubeflow job " : g.kind + " PodGroup ") +
-               g.key.ToString() + " of pod " + pod.namespace_name + "/" + pod.name +
-               ": the gang's size is not known yet";
+    const GangSource source = *g.PodSource();  // a declared gang's size is known
+    const bool job = source == GangSource::kKubeflow || source == GangSource::kKubeflowLegacy;
+    g.reason =
+        "waiting for the " +
+        (job ? std::string("Kubeflow job ") : GangSourceName(source) + std::string(" PodGroup ")) +
+        g.key.ToString() + " of pod " + pod.namespace_name + "/" + pod.name +
+        ": the gang's size is not known yet";
     return reject_all(g.reason);
   }
 
@@ -596,7 +599,7 @@ void GangScheduler::CompleteGang(GangRecord& g) {
   g.phase = GangPhase::kBound;
   g.reason.clear();
   g.slot_of.clear();
-  if (g.kind == GangSourceName(GangSource::kSinglePod)) Forget(g.key);  // nothing left to track
+  if (g.PodSource() == GangSource::kSinglePod) Forget(g.key);  // nothing left to track
 }
 
 std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
@@ -661,7 +664,7 @@ std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDe
 GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   GangStatus s;
   s.key = g.key;
-  s.kind = g.kind;
+  s.kind = g.KindName();
   s.phase = g.phase;
   s.reason = g.reason;
   s.quorum = SpecOf(g).EffectiveQuorum();

@@ -297,8 +297,11 @@ Offer GangScheduler::ResolveOffer(std::vector<std::string> names) const {
   return offer;
 }
 
-FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis now) {
-  if (offer.inventory != inventory_generation_) return Filter(pod, ResolveOffer(offer.names), now);
+FilterAnswer GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, const Offer& offer,
+                                   Millis now) {
+  if (offer.inventory != inventory_generation_) {
+    return Filter(pod, mr, ResolveOffer(offer.names), now);
+  }
   const std::vector<std::string>& offered = offer.names;
   // Whether a node (by name) is among the offered ones: the planned node is one name, resolved.
   auto is_offered = [&](const std::string& name) {
@@ -310,7 +313,6 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const Offer& offer, Millis no
     for (const auto& n : offered) answer.unresolvable[n] = reason;
     return answer;
   };
-  const MembershipResult mr = IdentifyGang(pod);
   if (!mr.error.empty()) {
     return reject_all("pod " + pod.namespace_name + "/" + pod.name + ": " + mr.error);
   }
@@ -475,10 +477,9 @@ std::vector<HostScore> GangScheduler::Prioritize(const Pod& pod,
   return scores;
 }
 
-std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod,
+std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const MembershipResult& mr,
                                                      std::vector<PreemptCandidate> candidates,
                                                      Millis now) {
-  const MembershipResult mr = IdentifyGang(pod);
   if (!mr.error.empty() || mr.membership.source == GangSource::kSinglePod) {
     return DropGangBreakers(gangs_, std::move(candidates));
   }

@@ -63,7 +63,12 @@ class GangScheduler {
   Offer ResolveOffer(std::vector<std::string> names) const;
   // Changes whenever the node inventory is replaced (an Offer resolved before is stale).
   std::uint64_t inventory_generation() const { return inventory_generation_; }
-  FilterAnswer Filter(const Pod& pod, const Offer& offer, Millis now);
+  // `membership` is IdentifyGang(pod), when the caller has it already.
+  FilterAnswer Filter(const Pod& pod, const MembershipResult& membership, const Offer& offer,
+                      Millis now);
+  FilterAnswer Filter(const Pod& pod, const Offer& offer, Millis now) {
+    return Filter(pod, IdentifyGang(pod), offer, now);
+  }
   FilterAnswer Filter(const Pod& pod, const std::vector<std::string>& offered, Millis now) {
     return Filter(pod, ResolveOffer(offered), now);
   }
@@ -76,8 +81,12 @@ class GangScheduler {
   // gang's victim plan, with exactly the plan's victims there (planned now if the gang has none),
   // or no candidate at all. Any other pod keeps kube-scheduler's candidates except those whose
   // victims would leave a running gang below its quorum.
+  std::vector<PreemptCandidate> Preempt(const Pod& pod, const MembershipResult& membership,
+                                        std::vector<PreemptCandidate> candidates, Millis now);
   std::vector<PreemptCandidate> Preempt(const Pod& pod, std::vector<PreemptCandidate> candidates,
-                                        Millis now);
+                                        Millis now) {
+    return Preempt(pod, IdentifyGang(pod), std::move(candidates), now);
+  }
   // A bind request arrived. kWait: hold the request until a later decision names this pod.
   // kBind: post the Bindings of all listed pods (then report each with BindResult).
   BarrierDecision Bind(const std::string& ns, const std::string& name, const std::string& uid,

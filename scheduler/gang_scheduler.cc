@@ -22,40 +22,7 @@ bool NominatedProbe(const Pod& pod, const std::vector<std::string>& offered) {
          offered.front() == pod.nominated_node_name;
 }
 
-// Why the Bindings of a released barrier must not be posted: a target node left, was cordoned or
-// was filled by pods gangsched did not place since the plan. "" when all is well.
-std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d) {
-  std::vector<bool> checked(state.node_count(), false);
-  for (const BindOrder& o : d.pods) {
-    const auto n = state.FindNode(o.node);
-    if (!n) return "node " + o.node + " left the cluster";
-    if (checked[*n]) continue;
-    checked[*n] = true;
-    if (state.node(*n).unschedulable) return "node " + o.node + " was cordoned";
-    const Resources free = state.Free(*n);
-    if (free.gpus < 0 || free.milli_cpu < 0 || free.memory_bytes < 0 || free.pods < 0) {
-      return "node " + o.node + " no longer has room for its members (a pod gangsched did not " +
-             "place took it)";
-    }
-  }
-  return {};
-}
-
 }  // namespace
-
-const char* GangPhaseName(GangPhase phase) {
-  switch (phase) {
-    case GangPhase::kWaiting:
-      return "Waiting";
-    case GangPhase::kPlanned:
-      return "Planned";
-    case GangPhase::kBinding:
-      return "Binding";
-    case GangPhase::kBound:
-      return "Bound";
-  }
-  return "Unknown";
-}
 
 GangScheduler::GangScheduler(ClusterState state, EngineOptions options)
     : state_(std::move(state)), options_(std::move(options)), holds_(options_.holds) {}

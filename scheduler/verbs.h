@@ -20,7 +20,19 @@ enum class GangPhase : std::uint8_t {
   kBinding,  // released by the barrier; Bindings in flight (or being retried)
   kBound,    // every quorum member bound
 };
-const char* GangPhaseName(GangPhase phase);
+inline const char* GangPhaseName(GangPhase phase) {
+  switch (phase) {
+    case GangPhase::kWaiting:
+      return "Waiting";
+    case GangPhase::kPlanned:
+      return "Planned";
+    case GangPhase::kBinding:
+      return "Binding";
+    case GangPhase::kBound:
+      return "Bound";
+  }
+  return "Unknown";
+}
 
 // Filter answer for one pod (reference/extender-protocol.md §1.3, §2.3).
 struct FilterAnswer {

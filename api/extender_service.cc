@@ -253,7 +253,8 @@ Reply ExtenderService::Filter(Body body) {
     return Observe("filter", "bad_request", start, ErrorReply(400, args.error()));
   }
   const std::uint64_t names_hash = RawNodeHash(args->node_names_json);
-  const scheduler::GangKey gang = scheduler::IdentifyGang(args->pod).membership.key;
+  const scheduler::MembershipResult membership = scheduler::IdentifyGang(args->pod);
+  const scheduler::GangKey& gang = membership.membership.key;
   scheduler::FilterAnswer answer;
   std::size_t offered = 0;
   bool wake_timer = false;
@@ -277,7 +278,7 @@ Reply ExtenderService::Filter(Body body) {
     const scheduler::Plan* before = engine_->state().HoldOf(gang);
     const bool held_before = before != nullptr;
     const std::int64_t engine_start = NowMicros();
-    answer = engine_->Filter(args->pod, (*offer)->offer, Now());
+    answer = engine_->Filter(args->pod, membership, (*offer)->offer, Now());
     const scheduler::Plan* after = engine_->state().HoldOf(gang);
     if (after != nullptr && !held_before) {
       metrics_->plan_latency.Observe(static_cast<double>(NowMicros() - engine_start) / 1e6);
@@ -360,13 +361,15 @@ Reply ExtenderService::Preempt(std::string_view body) {
     return Observe("preempt", "bad_request", start, ErrorReply(400, args.error()));
   }
   const std::size_t offered = args->candidates.size();
+  const scheduler::MembershipResult membership = scheduler::IdentifyGang(args->pod);
   std::vector<scheduler::PreemptCandidate> kept;
   {
     std::lock_guard lock(mu_);
-    kept = engine_->Preempt(args->pod, std::move(args->candidates), Now());
+    kept = engine_->Preempt(args->pod, membership, std::move(args->candidates), Now());
   }
   spdlog::info("verb=preempt pod={} gang={} decision=kept candidates={} kept={} took_us={}",
-               PodRef(args->pod), GangRef(args->pod), offered, kept.size(), NowMicros() - start);
+               PodRef(args->pod), membership.membership.key.ToString(), offered, kept.size(),
+               NowMicros() - start);
   return Observe("preempt", "ok", start, JsonReply(200, EncodePreemptionResult(kept)));
 }
 

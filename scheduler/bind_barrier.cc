@@ -243,4 +243,21 @@ std::optional<Millis> BindBarrier::NextDeadline() const {
   return next;
 }
 
+std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d) {
+  std::vector<bool> checked(state.node_count(), false);
+  for (const BindOrder& o : d.pods) {
+    const auto n = state.FindNode(o.node);
+    if (!n) return "node " + o.node + " left the cluster";
+    if (checked[*n]) continue;
+    checked[*n] = true;
+    if (state.node(*n).unschedulable) return "node " + o.node + " was cordoned";
+    const Resources free = state.Free(*n);
+    if (free.gpus < 0 || free.milli_cpu < 0 || free.memory_bytes < 0 || free.pods < 0) {
+      return "node " + o.node + " no longer has room for its members (a pod gangsched did not " +
+             "place took it)";
+    }
+  }
+  return {};
+}
+
 }  // namespace gangsched::scheduler

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "scheduler/cluster_state.h"
 #include "scheduler/gang.h"
 #include "scheduler/holds.h"
 #include "scheduler/plan.h"
@@ -89,5 +90,10 @@ class BindBarrier {
   static BarrierDecision RejectWaiting(const GangKey& key, Gang& gang, const std::string& reason);
   std::map<GangKey, Gang> gangs_;
 };
+
+// The last look before a released barrier's Bindings are posted (DESIGN.md §3.6): why they must
+// not be, because a target node left, was cordoned or was filled by pods gangsched did not place
+// since the plan; "" when all is well.
+std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d);
 
 }  // namespace gangsched::scheduler

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "scheduler/fit.h"
+
 namespace gangsched::scheduler {
 
 namespace {
@@ -131,8 +133,7 @@ class PlanContext {
     if (cached < 0) {
       const Node& n = state_.node(static_cast<std::size_t>(node));
       const RoleSpec& r = gang_.roles[role];
-      bool ok = !n.unschedulable && ToleratesAll(n.taints, r.tolerations) &&
-                MatchesSelector(n.labels, r.node_selector);
+      bool ok = Admits(n, r);
       if (ok && role < static_cast<int>(options_.role_node_mask.size()) &&
           !options_.role_node_mask[role].empty()) {
         ok = node < static_cast<int>(options_.role_node_mask[role].size()) &&

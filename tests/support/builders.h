@@ -86,6 +86,11 @@ class GangBuilder {
     gang_.roles.back().tolerations.push_back(t);
     return *this;
   }
+  // How many pods of the last role must be placed for the gang to run (default 1).
+  GangBuilder& MinMembers(int n) {
+    gang_.roles.back().min_members = n;
+    return *this;
+  }
   GangBuilder& Quorum(int q) {
     gang_.quorum = q;
     return *this;

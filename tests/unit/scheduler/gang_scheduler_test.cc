@@ -560,6 +560,71 @@ TEST_CASE("a member offered only a node its gang holds re-plans the whole gang",
   CHECK(engine.state().FreeGpus() == 24 - 16);  // one hold's worth, never two
 }
 
+TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engine]") {
+  // An MPI-style job holds three nodes: two workers and a launcher. Its roster then stops counting
+  // the launcher in the quorum. kube-scheduler offers the launcher only a worker's node (full), so
+  // the gang is re-planned with the launcher confined there; the new plan has no launcher at all
+  // and is not taken. Nothing of it may stay behind: the members keep their slots in the plan they
+  // were narrowed to, and each pod is accounted on the node it was bound to.
+  auto engine = MakeEngine(MakeCluster(1, 1, 3, 8));
+  engine.UpsertRoster(testing::MakeGang("ml", "mpi").Role("worker", 2, 8).Role("launcher", 1, 8));
+  auto pod = [](const std::string& role, const std::string& name) {
+    Pod p;
+    p.uid = "uid-" + name;
+    p.namespace_name = "ml";
+    p.name = name;
+    // No replica index: interchangeable members of a role take slots in the order they come.
+    p.labels = {{"training.kubeflow.org/job-name", "mpi"},
+                {"training.kubeflow.org/replica-type", role}};
+    p.requests = {1000, 1LL << 30, 8, 1};
+    return p;
+  };
+  const Pod worker_a = pod("worker", "mpi-worker-a");
+  const Pod worker_b = pod("worker", "mpi-worker-b");
+  const Pod launcher = pod("launcher", "mpi-launcher");
+  const auto nodes = AllNodes(engine);
+  const std::string node_a = Narrowed(engine.Filter(worker_a, nodes, 0));
+  const std::string node_b = Narrowed(engine.Filter(worker_b, nodes, 1));
+  const std::string node_l = Narrowed(engine.Filter(launcher, nodes, 2));
+  REQUIRE(std::set<std::string>{node_a, node_b, node_l}.size() == 3);
+
+  engine.UpsertRoster(testing::MakeGang("ml", "mpi")
+                          .Role("worker", 2, 8)
+                          .Role("launcher", 1, 8)
+                          .MinMembers(0)
+                          .Quorum(2));
+  const auto rejected = engine.Filter(launcher, {node_a}, 3);
+  CHECK(rejected.feasible.empty());
+  CHECK_THAT(rejected.unresolvable.at(node_a),
+             Catch::Contains("planned this pod on node " + node_l));
+  const auto status = engine.GangOf({"ml", "mpi"}, 3);
+  CHECK(status->phase == GangPhase::kPlanned);
+  CHECK(status->reason.empty());
+  // Each worker is still planned where it was narrowed.
+  for (const auto& [worker, node] : {std::pair{worker_b, node_b}, std::pair{worker_a, node_a}}) {
+    const auto scores = engine.Prioritize(worker, nodes, 3);
+    CHECK(std::count_if(scores.begin(), scores.end(),
+                        [&](const HostScore& s) { return s.host == node && s.score == 10; }) == 1);
+  }
+
+  // The workers reach bind on the nodes they were narrowed to, b first; then the launcher.
+  CHECK(engine.Bind("ml", worker_b.name, worker_b.uid, node_b, 4).action == BarrierAction::kWait);
+  CHECK(engine.Bind("ml", worker_a.name, worker_a.uid, node_a, 5).action == BarrierAction::kWait);
+  CHECK(Narrowed(engine.Filter(launcher, nodes, 6)) == node_l);
+  const auto d = engine.Bind("ml", launcher.name, launcher.uid, node_l, 7);
+  REQUIRE(d.action == BarrierAction::kBind);
+  for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 8);
+  CHECK(engine.GangOf({"ml", "mpi"}, 9)->phase == GangPhase::kBound);
+  for (const auto& [uid, node] : {std::pair{worker_a.uid, node_a}, std::pair{worker_b.uid, node_b},
+                                  std::pair{launcher.uid, node_l}}) {
+    CHECK(engine.state().node(engine.state().bound_pods().at(uid).node).name == node);
+  }
+  // What a finished worker frees is freed where it ran.
+  engine.RemovePod(worker_a.uid);
+  CHECK(engine.state().Free(*engine.state().FindNode(node_a)).gpus == 8);
+  CHECK(engine.state().Free(*engine.state().FindNode(node_b)).gpus == 0);
+}
+
 }  // namespace
 }  // namespace gangsched::scheduler
 

@@ -43,6 +43,7 @@ import traceback
 from typing import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from extenders import GangschedApi  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 from kubeflow_pods import operator_pods  # noqa: E402
@@ -60,13 +61,8 @@ CRDS = [
     ("scheduling.x-k8s.io", "PodGroup", "podgroups", "v1alpha1"),
 ]
 
-failures: list[str] = []
-
-
-def check(cond: bool, what: str) -> None:
-    print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+checks = Checks("api_gangs")
+check = checks.check
 
 
 def kubectl(*args: str) -> str:
@@ -605,8 +601,7 @@ def main() -> int:
                     gs = result
             except Exception as e:  # noqa: BLE001 - one failed scenario must not hide the others
                 traceback.print_exc()
-                failures.append(f"{name}: {e}")
-                print(f"  FAIL  {name}: {e}", flush=True)
+                check(False, f"{name}: {e}")
             print(f"    ({name}: {time.monotonic() - t0:.1f}s)", flush=True)
     finally:
         gs.stop()
@@ -614,10 +609,10 @@ def main() -> int:
             clean(kube)
         except (ApiError, TimeoutError) as e:
             print(f"  (clean-up failed: {e})", flush=True)
-    print(f"api_gangs: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    if failures:
+    rc = checks.summary()
+    if rc:
         print(f"  gangsched log: {gs.log_file}", flush=True)
-    return 1 if failures else 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from extenders import logging_extender, read_log  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 
@@ -55,12 +56,8 @@ def run(log_path: str) -> int:
     kube = Kube()
     capture_dir = os.environ.get("GANGSCHED_E2E_CAPTURE_DIR")
     nodes = set(os.environ["GANGSCHED_E2E_NODES"].split())
-    failures: list[str] = []
-
-    def check(cond: bool, what: str) -> None:
-        print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-        if not cond:
-            failures.append(what)
+    checks = Checks("smoke_extender")
+    check = checks.check
 
     name = f"smoke-{uuid.uuid4().hex[:8]}"
     key = f"{NS}/{name}"
@@ -150,8 +147,7 @@ def run(log_path: str) -> int:
     finally:
         kube.force_delete_pod(NS, big)
 
-    print(f"smoke_extender: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    return 1 if failures else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

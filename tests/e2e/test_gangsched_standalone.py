@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from checks import Checks  # noqa: E402
 from extenders import Extender, ports  # noqa: E402
 from kubeapi import Kube, wait_for  # noqa: E402
+from pod_builder import gpu_pod  # noqa: E402
 
 NS = "default"
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -41,23 +42,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def member(name: str, gang: str) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS,
-                     "annotations": {"gangsched.io/gang": gang, "gangsched.io/min-members": "4"}},
-        "spec": {
-            "schedulerName": "gang-scheduler",
-            "tolerations": [{"key": "gangsched.io/gpu", "operator": "Equal", "value": "true",
-                             "effect": "NoSchedule"}],
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{"name": "train", "image": "registry.invalid/gangsched/e2e-pause:never-pulled",
-                            "resources": {"limits": {"nvidia.com/gpu": "4"}}}],
-        },
-    }
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -98,7 +82,7 @@ def main() -> int:
         for i, name in enumerate(names):
             if i:
                 time.sleep(1.5)
-            obj = kube.create(f"/api/v1/namespaces/{NS}/pods", member(name, gang))
+            obj = kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(NS, name, 4, gang=gang, min_members=4))
             created[name] = parse_time(obj["metadata"]["creationTimestamp"])
 
         def scheduled():

@@ -20,31 +20,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from checks import Checks  # noqa: E402
 from extenders import logging_extender, read_log  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
+from pod_builder import gpu_pod  # noqa: E402
 
 NS = "default"
 HIGH = "gangsched-e2e-high"
-
-
-def gpu_pod(name: str, gpus: int, priority_class: str | None = None) -> dict:
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": "gangsched-e2e-preempt"}},
-        "spec": {
-            "schedulerName": "gang-scheduler",
-            "tolerations": [{"key": "gangsched.io/gpu", "operator": "Equal", "value": "true",
-                             "effect": "NoSchedule"}],
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{
-                "name": "train",
-                "image": "registry.invalid/gangsched/e2e-pause:never-pulled",
-                "resources": {"limits": {"nvidia.com/gpu": str(gpus), "cpu": "1", "memory": "1Gi"}},
-            }],
-        },
-    }
-    if priority_class:
-        pod["spec"]["priorityClassName"] = priority_class
-    return pod
+LABELS = {"app": "gangsched-e2e-preempt"}
 
 
 def main() -> int:
@@ -75,7 +55,7 @@ def run(log_path: str) -> int:
     created = list(low)
     try:
         for name in low:
-            kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8))
+            kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(NS, name, 8, cpu="1", memory="1Gi", labels=LABELS))
 
         def all_bound():
             placed = {}
@@ -90,7 +70,8 @@ def run(log_path: str) -> int:
 
         created.append(high)
         t0 = time.monotonic()
-        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(high, 8, HIGH))
+        kube.create(f"/api/v1/namespaces/{NS}/pods",
+                    gpu_pod(NS, high, 8, cpu="1", memory="1Gi", labels=LABELS, priority_class=HIGH))
 
         # Without a kubelet a victim that kube-scheduler deleted gracefully would stay Terminating (its
         # grace period is 0 here, so the API server removes it at once; force-delete any left over).

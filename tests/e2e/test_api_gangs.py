@@ -40,17 +40,18 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable
+from typing import Any, Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from extenders import GangschedApi  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 from kubeflow_pods import operator_pods  # noqa: E402
+import pod_builder  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 NS = "gang-e2e"
 ML = "ml"  # the namespace of the TFJob examples
-TOLERATION = {"key": "gangsched.io/gpu", "operator": "Exists", "effect": "NoSchedule"}
 GATE = "gangsched.io/e2e-hold"
 
 # Minimal CRDs for the job kinds gangsched reads (installed only when absent: the real ones, when
@@ -60,13 +61,8 @@ CRDS = [
     ("scheduling.x-k8s.io", "PodGroup", "podgroups", "v1alpha1"),
 ]
 
-failures: list[str] = []
-
-
-def check(cond: bool, what: str) -> None:
-    print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+checks = Checks("api_gangs")
+check = checks.check
 
 
 def kubectl(*args: str) -> str:
@@ -103,29 +99,11 @@ def ensure_namespace(kube: Kube, ns: str) -> None:
         kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
 
-def gpu_pod(name: str, gpus: int, *, gang: str | None = None, min_members: int | None = None,
-            labels: dict | None = None, gated: bool = False, node: str | None = None) -> dict:
-    annotations = {}
-    if gang:
-        annotations["gangsched.io/gang"] = gang
-    if min_members:
-        annotations["gangsched.io/min-members"] = str(min_members)
-    spec = {
-        "tolerations": [TOLERATION],
-        "terminationGracePeriodSeconds": 0,
-        "containers": [{"name": "train", "image": "registry.invalid/gangsched/e2e-pause:never-pulled",
-                        "resources": {"limits": {"nvidia.com/gpu": str(gpus)},
-                                      "requests": {"cpu": "1", "memory": "1Gi"}}}],
-    }
-    if node:
-        spec["nodeName"] = node  # bound directly, as another scheduler would have done
-    else:
-        spec["schedulerName"] = "gang-scheduler"
-    if gated:
-        spec["schedulingGates"] = [{"name": GATE}]
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": NS, "labels": labels or {}, "annotations": annotations},
-            "spec": spec}
+def gpu_pod(name: str, gpus: int, **kw: Any) -> dict:
+    """A pod of this test (lib/pod_builder.py, its keywords): in NS, cpu and memory requested (no
+    limit), the GPU taint tolerated whatever its value."""
+    return pod_builder.gpu_pod(NS, name, gpus, cpu="1", memory="1Gi", cpu_memory_in="requests",
+                               tolerations=[pod_builder.TOLERATE_GPU_ANY_VALUE], **kw)
 
 
 def pods(kube: Kube, ns: str, names: list[str] | None = None) -> dict[str, dict]:
@@ -275,7 +253,7 @@ def scenario_not_fit(kube: Kube, gs: GangschedApi) -> None:
     # Another scheduler's pods take rack b1-r2 and 2 GPUs of b1-r1: 30 GPUs free, fewer than 40.
     rack_of = racks(kube)
     others = fill_rack(kube, "b1-r2", rack_of)
-    kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod("other-small", 2, node=min(rack_of)))
+    kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod("other-small", 2, node=min(rack_of), scheduler=None))
     others.append("other-small")
     names = [f"big-{i}" for i in range(5)]
     watcher = Watcher(kube, NS, names)
@@ -307,7 +285,7 @@ def fill_rack(kube: Kube, rack: str, rack_of: dict[str, str]) -> list[str]:
     names = []
     for node in sorted(n for n, r in rack_of.items() if r == rack):
         name = f"other-{node}"
-        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8, node=node))
+        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8, node=node, scheduler=None))
         names.append(name)
     return names
 
@@ -376,7 +354,8 @@ def held_gang(kube: Kube, gs: GangschedApi, gang: str, gpus: int) -> tuple[list[
     names = [f"{gang}-{i}" for i in range(4)]
     watcher = Watcher(kube, NS, names)
     for i, name in enumerate(names):
-        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, gpus, gang=gang, min_members=4, gated=i == 3))
+        kube.create(f"/api/v1/namespaces/{NS}/pods",
+                    gpu_pod(name, gpus, gang=gang, min_members=4, gates=[GATE] if i == 3 else []))
     wait_gang_state(gs, gang, lambda g: g.get("members_arrived") == 3,
                     f"3 members of gang {gang} waiting in the barrier", 60)
     return names, watcher
@@ -457,9 +436,7 @@ def scenario_recover(kube: Kube, gs: GangschedApi) -> None:
     r2 = sorted(n for n, r in rack_of.items() if r == "b1-r2")
     names = [f"rec-{i}" for i in range(4)]
     for name, node in zip(names[:2], r2[:2]):
-        pod = gpu_pod(name, 8, gang="rec", min_members=4)
-        pod["spec"]["nodeName"] = node
-        kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
+        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8, gang="rec", min_members=4, node=node))
     wait_gang_state(gs, "rec", lambda g: g.get("members_bound") == 2, "gangsched sees 2 bound members of rec", 30)
     for name in names[2:]:
         kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8, gang="rec", min_members=4))
@@ -497,17 +474,15 @@ def scenario_preempt(kube: Kube, gs: GangschedApi) -> None:
     rack_of = racks(kube)
     old = [f"old-{i}" for i in range(4)]
     for name in old:
-        pod = gpu_pod(name, 8, gang="old", min_members=4)
-        pod["spec"]["priorityClassName"] = LOW
-        kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
+        kube.create(f"/api/v1/namespaces/{NS}/pods",
+                    gpu_pod(name, 8, gang="old", min_members=4, priority_class=LOW))
     old_nodes = wait_bound(kube, NS, old, 60)
     old_rack = {rack_of[n] for n in old_nodes.values()}
     check(len(old_rack) == 1, f"the low-priority gang old runs whole in one rack ({sorted(old_rack)})")
     other_rack = ({"b1-r1", "b1-r2"} - old_rack).pop()
     lone = []
     for node in sorted(n for n, r in rack_of.items() if r == other_rack):
-        pod = gpu_pod(f"lone-{node}", 8, node=node)
-        pod["spec"]["priorityClassName"] = LOW
+        pod = gpu_pod(f"lone-{node}", 8, node=node, scheduler=None, priority_class=LOW)
         kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
         lone.append(pod["metadata"]["name"])
     old_uids = {n: p["metadata"]["uid"] for n, p in pods(kube, NS, old).items()}
@@ -515,9 +490,8 @@ def scenario_preempt(kube: Kube, gs: GangschedApi) -> None:
     watcher = Watcher(kube, NS, urgent)
     t0 = time.monotonic()
     for name in urgent:
-        pod = gpu_pod(name, 8, gang="urgent", min_members=4)
-        pod["spec"]["priorityClassName"] = HIGH
-        kube.create(f"/api/v1/namespaces/{NS}/pods", pod)
+        kube.create(f"/api/v1/namespaces/{NS}/pods",
+                    gpu_pod(name, 8, gang="urgent", min_members=4, priority_class=HIGH))
     placed = wait_bound(kube, NS, urgent, 120)
     print(f"  urgent bound {time.monotonic() - t0:.1f}s after it was created: "
           + ", ".join(f"{p}->{n}" for p, n in sorted(placed.items())), flush=True)
@@ -557,7 +531,7 @@ def scenario_drain(kube: Kube, gs: GangschedApi) -> GangschedApi:
         wait_for("gang drain filtered by gangsched",
                  lambda: "free GPUs" in ((gs.gang(NS, "drain") or {}).get("reason") or ""), 30)
         time.sleep(2.5)  # ... past --drain-after; then any cluster event requeues it: a CPU-only pod
-        poke = gpu_pod("poke", 0, node=sorted(n for n, r in rack_of.items() if r == "b1-r1")[0])
+        poke = gpu_pod("poke", 0, node=sorted(n for n, r in rack_of.items() if r == "b1-r1")[0], scheduler=None)
         kube.create(f"/api/v1/namespaces/{NS}/pods", poke)
         status = wait_gang_state(gs, "drain", lambda g: "draining" in (g.get("reason") or ""),
                                  "gang drain drains a rack", 30)
@@ -605,8 +579,7 @@ def main() -> int:
                     gs = result
             except Exception as e:  # noqa: BLE001 - one failed scenario must not hide the others
                 traceback.print_exc()
-                failures.append(f"{name}: {e}")
-                print(f"  FAIL  {name}: {e}", flush=True)
+                check(False, f"{name}: {e}")
             print(f"    ({name}: {time.monotonic() - t0:.1f}s)", flush=True)
     finally:
         gs.stop()
@@ -614,10 +587,10 @@ def main() -> int:
             clean(kube)
         except (ApiError, TimeoutError) as e:
             print(f"  (clean-up failed: {e})", flush=True)
-    print(f"api_gangs: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    if failures:
+    rc = checks.summary()
+    if rc:
         print(f"  gangsched log: {gs.log_file}", flush=True)
-    return 1 if failures else 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from extenders import Extender, ports  # noqa: E402
 from kubeapi import Kube, wait_for  # noqa: E402
+from pod_builder import gpu_pod  # noqa: E402
 
 NS = "default"
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -42,46 +44,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def member(name: str, gang: str) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS,
-                     "annotations": {"gangsched.io/gang": gang, "gangsched.io/min-members": "4"}},
-        "spec": {
-            "schedulerName": "gang-scheduler",
-            "tolerations": [{"key": "gangsched.io/gpu", "operator": "Equal", "value": "true",
-                             "effect": "NoSchedule"}],
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{"name": "train", "image": "registry.invalid/gangsched/e2e-pause:never-pulled",
-                            "resources": {"limits": {"nvidia.com/gpu": "4"}}}],
-        },
-    }
-
-
 def parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def main() -> int:
+    checks = Checks("gangsched_standalone")
+    check = checks.check
     gangsched = os.environ.get("GANGSCHED_BIN", os.path.join(ROOT, "build", "gangsched"))
     if not os.access(gangsched, os.X_OK):
-        print(f"  FAIL  no gangsched binary at {gangsched} (make build, or set GANGSCHED_BIN)")
+        check(False, f"no gangsched binary at {gangsched} (make build, or set GANGSCHED_BIN)")
         return 1
     proc = subprocess.run([gangsched, "help"], capture_output=True, text=True)
     usage = proc.stdout + proc.stderr
     if "serve" not in usage:
-        print(f"  FAIL  {gangsched} has no serve command")
+        check(False, f"{gangsched} has no serve command")
         return 1
 
     kube = Kube()
     run_dir = os.environ["GANGSCHED_E2E_RUN_DIR"]
-    failures: list[str] = []
-
-    def check(cond: bool, what: str) -> None:
-        print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-        if not cond:
-            failures.append(what)
 
     nodes = kube.get("/api/v1/nodes")
     nodes["apiVersion"], nodes["kind"] = "v1", "NodeList"
@@ -101,7 +82,7 @@ def main() -> int:
         for i, name in enumerate(names):
             if i:
                 time.sleep(1.5)
-            obj = kube.create(f"/api/v1/namespaces/{NS}/pods", member(name, gang))
+            obj = kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(NS, name, 4, gang=gang, min_members=4))
             created[name] = parse_time(obj["metadata"]["creationTimestamp"])
 
         def scheduled():
@@ -138,8 +119,7 @@ def main() -> int:
             kube.force_delete_pod(NS, name)
         ext.stop()
 
-    print(f"gangsched_standalone: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    return 1 if failures else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

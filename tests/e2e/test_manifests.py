@@ -28,6 +28,7 @@ import sys
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -149,16 +150,9 @@ Check = Callable[[bool, str], None]
 
 
 def main() -> int:
-    failures: list[str] = []
-
-    def check(cond: bool, what: str) -> None:
-        print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-        if not cond:
-            failures.append(what)
-
-    run(Kube(), check)
-    print(f"manifests: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    return 1 if failures else 0
+    checks = Checks("manifests")
+    run(Kube(), checks.check)
+    return checks.summary()
 
 
 def run(kube: Kube, check: Check) -> None:

@@ -17,33 +17,14 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from extenders import logging_extender, read_log  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
+from pod_builder import gpu_pod  # noqa: E402
 
 NS = "default"
 HIGH = "gangsched-e2e-high"
-
-
-def gpu_pod(name: str, gpus: int, priority_class: str | None = None) -> dict:
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": "gangsched-e2e-preempt"}},
-        "spec": {
-            "schedulerName": "gang-scheduler",
-            "tolerations": [{"key": "gangsched.io/gpu", "operator": "Equal", "value": "true",
-                             "effect": "NoSchedule"}],
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{
-                "name": "train",
-                "image": "registry.invalid/gangsched/e2e-pause:never-pulled",
-                "resources": {"limits": {"nvidia.com/gpu": str(gpus), "cpu": "1", "memory": "1Gi"}},
-            }],
-        },
-    }
-    if priority_class:
-        pod["spec"]["priorityClassName"] = priority_class
-    return pod
+LABELS = {"app": "gangsched-e2e-preempt"}
 
 
 def main() -> int:
@@ -55,12 +36,8 @@ def run(log_path: str) -> int:
     kube = Kube()
     capture_dir = os.environ.get("GANGSCHED_E2E_CAPTURE_DIR")
     nodes = sorted(os.environ["GANGSCHED_E2E_NODES"].split())
-    failures: list[str] = []
-
-    def check(cond: bool, what: str) -> None:
-        print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-        if not cond:
-            failures.append(what)
+    checks = Checks("preempt_extender")
+    check = checks.check
 
     try:
         kube.create("/apis/scheduling.k8s.io/v1/priorityclasses", {
@@ -78,7 +55,7 @@ def run(log_path: str) -> int:
     created = list(low)
     try:
         for name in low:
-            kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 8))
+            kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(NS, name, 8, cpu="1", memory="1Gi", labels=LABELS))
 
         def all_bound():
             placed = {}
@@ -93,7 +70,8 @@ def run(log_path: str) -> int:
 
         created.append(high)
         t0 = time.monotonic()
-        kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(high, 8, HIGH))
+        kube.create(f"/api/v1/namespaces/{NS}/pods",
+                    gpu_pod(NS, high, 8, cpu="1", memory="1Gi", labels=LABELS, priority_class=HIGH))
 
         # Without a kubelet a victim that kube-scheduler deleted gracefully would stay Terminating (its
         # grace period is 0 here, so the API server removes it at once; force-delete any left over).
@@ -141,8 +119,7 @@ def run(log_path: str) -> int:
         except ApiError:
             pass
 
-    print(f"preempt_extender: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    return 1 if failures else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

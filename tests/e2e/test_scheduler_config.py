@@ -13,6 +13,9 @@ import ssl
 import sys
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
+
 RUN_DIR = os.environ["GANGSCHED_E2E_RUN_DIR"]
 
 
@@ -29,12 +32,8 @@ def configz() -> dict:
 
 
 def main() -> int:
-    failures: list[str] = []
-
-    def check(cond: bool, what: str) -> None:
-        print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-        if not cond:
-            failures.append(what)
+    checks = Checks("scheduler_config")
+    check = checks.check
 
     cfg = configz()
     verbs_port = os.environ["GANGSCHED_E2E_EXTENDER_PORT"]
@@ -65,8 +64,7 @@ def main() -> int:
         check(all(e.get("nodeCacheCapable") is True for e in ext), "both nodeCacheCapable")
         check(all(not e.get("managedResources") for e in ext), "managedResources empty: every pod is sent")
         check(all(not e.get("ignorable") and not e.get("enableHTTPS") for e in ext), "not ignorable, plain HTTP")
-    print(f"scheduler_config: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    return 1 if failures else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

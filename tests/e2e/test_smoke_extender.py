@@ -17,29 +17,13 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from extenders import logging_extender, read_log  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
+from pod_builder import gpu_pod  # noqa: E402
 
 NS = "default"
-
-
-def gpu_pod(name: str, gpus: int) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": "gangsched-e2e-smoke"}},
-        "spec": {
-            "schedulerName": "gang-scheduler",
-            "tolerations": [{"key": "gangsched.io/gpu", "operator": "Equal", "value": "true",
-                             "effect": "NoSchedule"}],
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{
-                "name": "train",
-                "image": "registry.invalid/gangsched/e2e-pause:never-pulled",
-                "resources": {"limits": {"nvidia.com/gpu": str(gpus), "cpu": "1", "memory": "1Gi"}},
-            }],
-        },
-    }
+LABELS = {"app": "gangsched-e2e-smoke"}
 
 
 def entries_for(log: list[dict], pod: str) -> list[dict]:
@@ -55,17 +39,13 @@ def run(log_path: str) -> int:
     kube = Kube()
     capture_dir = os.environ.get("GANGSCHED_E2E_CAPTURE_DIR")
     nodes = set(os.environ["GANGSCHED_E2E_NODES"].split())
-    failures: list[str] = []
-
-    def check(cond: bool, what: str) -> None:
-        print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-        if not cond:
-            failures.append(what)
+    checks = Checks("smoke_extender")
+    check = checks.check
 
     name = f"smoke-{uuid.uuid4().hex[:8]}"
     key = f"{NS}/{name}"
     t0 = time.monotonic()
-    kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(name, 2))
+    kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(NS, name, 2, cpu="1", memory="1Gi", labels=LABELS))
     try:
         pod = wait_for(f"pod {key} bound",
                        lambda: (p := kube.get(f"/api/v1/namespaces/{NS}/pods/{name}"))["spec"].get("nodeName") and p,
@@ -130,7 +110,7 @@ def run(log_path: str) -> int:
 
     # A pod no node can hold is never bound and never reaches the bind listener.
     big = f"smoke-big-{uuid.uuid4().hex[:8]}"
-    kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(big, 9))
+    kube.create(f"/api/v1/namespaces/{NS}/pods", gpu_pod(NS, big, 9, cpu="1", memory="1Gi", labels=LABELS))
     try:
         def failed_scheduling():
             pod = kube.get(f"/api/v1/namespaces/{NS}/pods/{big}")
@@ -150,8 +130,7 @@ def run(log_path: str) -> int:
     finally:
         kube.force_delete_pod(NS, big)
 
-    print(f"smoke_extender: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    return 1 if failures else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from checks import Checks  # noqa: E402
 from kubeapi import ApiError, Kube, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,12 +59,8 @@ def main() -> int:
         print("training_operator: skipped (the control plane runs without --training-operator)", flush=True)
         return 0
     kube = Kube()
-    failures: list[str] = []
-
-    def check(cond: bool, what: str) -> None:
-        print(("  ok    " if cond else "  FAIL  ") + what, flush=True)
-        if not cond:
-            failures.append(what)
+    checks = Checks("training_operator")
+    check = checks.check
 
     try:
         kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
@@ -135,8 +132,7 @@ def main() -> int:
               "TFJob condition Created=True")
     finally:
         cleanup(kube)
-    print(f"training_operator: {'FAILED' if failures else 'passed'} ({len(failures)} failed checks)", flush=True)
-    return 1 if failures else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

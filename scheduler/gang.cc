@@ -1,6 +1,6 @@
 // Gang identity (DESIGN.md §4) and the shape of a gang's quorum (DESIGN.md §3.1).
 // Pure: reads label/annotation maps only; object lookups (PodGroup, TFJob, YuniKorn task-group
-// JSON) belong to api/.
+// JSON) belong to k8s/ and kube/.
 #include "scheduler/gang.h"
 
 #include <algorithm>
@@ -157,12 +157,12 @@ MembershipResult IdentifyGang(const Pod& pod) {
     ReadSize(pod, kGangschedMinMembers, result);
   } else if (!pod.scheduling_group.empty()) {
     // Kubernetes 1.36's own gangs: spec.schedulingGroup names a scheduling.k8s.io PodGroup in the
-    // pod's namespace; its size (spec.schedulingPolicy.gang.minCount) comes from api/.
+    // pod's namespace; its size (spec.schedulingPolicy.gang.minCount) comes from kube/.
     result = Found(pod, GangSource::kNative, pod.scheduling_group);
   } else if (const std::string* pg = Find(pod.labels, kCoschedulingPodGroup)) {
-    result = Found(pod, GangSource::kCoscheduling, *pg);  // size: the PodGroup's minMember (api/)
+    result = Found(pod, GangSource::kCoscheduling, *pg);  // size: the PodGroup's minMember (kube/)
   } else if (const std::string* group = Find(pod.annotations, kVolcanoGroupName)) {
-    result = Found(pod, GangSource::kVolcano, *group);  // size: the PodGroup's minMember (api/)
+    result = Found(pod, GangSource::kVolcano, *group);  // size: the PodGroup's minMember (kube/)
   } else if (const std::string* kueue = FindEither(pod, kKueuePodGroupName)) {
     result = Found(pod, GangSource::kKueue, *kueue);
     ReadSize(pod, kKueueTotalCount, result);
@@ -178,7 +178,7 @@ MembershipResult IdentifyGang(const Pod& pod) {
     if (task_group != nullptr && app_id != nullptr) {
       // The application is the gang, the task group its role. The size lives in the
       // yunikorn.apache.org/task-groups JSON, which the pure core does not parse: min_members stays
-      // empty and api/ supplies it.
+      // empty and kube/ supplies it.
       result = Found(pod, GangSource::kYunikorn, *app_id);
       result.membership.role = Lower(*task_group);
     } else if (const std::string* koord = Find(pod.annotations, kKoordinatorName)) {

@@ -1,7 +1,7 @@
 // The gang model: which gang a pod belongs to, its quorum and per-role minimums (DESIGN.md §3.1,
 // §4). Owns reading the gang identity keys of DESIGN.md §4 from a pod's labels/annotations, and the
 // shape of a gang (roles with replica counts and per-pod requests). Object lookups (PodGroup,
-// TFJob) happen in api/; the core takes the size/roster they give.
+// TFJob) happen in k8s/ and kube/; the core takes the size/roster they give.
 #pragma once
 
 #include <compare>

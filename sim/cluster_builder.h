@@ -1,7 +1,8 @@
 // Cluster inventories for the simulator: a generated homogeneous tree (blocks x racks x nodes x
 // GPUs) and the Alibaba GPU node lists (cluster-trace-gpu-v2023 `openb_node_list_*.csv`, v2020
 // `pai_machine_spec.csv`) with a stated rack/block layout, since no public trace records racks
-// (shared/data/SOURCES.md). Kubernetes NodeList files are decoded by api/ (k8s_decode.h), not here.
+// (shared/data/SOURCES.md). Kubernetes NodeList files are decoded by k8s/ (cluster_file.h), not
+// here.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,67 @@
+// What the kube-scheduler model (sim/kube_scheduler_model.h) is fed: jobs arriving at times whose
+// pods an operator creates role by role, as the training-operator does (parameter servers and the
+// master first, then the workers, each role a little after the previous one), and plain pods that
+// belong to no gang. Owns the jobs' shape and a seeded generator of random workloads; it must not
+// schedule anything. Times are virtual milliseconds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scheduler/holds.h"
+#include "scheduler/model.h"
+
+namespace gangsched::sim {
+
+using scheduler::Millis;
+
+// Pods of one role of a job: `replicas` pods asking `requests` each (pods = 1).
+struct RoleTemplate {
+  std::string name;  // "ps", "master", "worker", ...; "" for a plain pod (no role label)
+  int replicas = 1;
+  scheduler::Resources requests;
+};
+
+struct WorkloadJob {
+  std::string id;  // the gang's name (gangsched.io/gang) and the pods' name prefix
+  Millis arrival = 0;
+  // Between the creation of one role's pods and the next role's (the operator's reconcile loop).
+  Millis role_delay = 0;
+  // Between two pods of one role (the operator creates them one API call after the other).
+  Millis pod_delay = 0;
+  // How long the job runs once every pod is bound; then its pods finish and are deleted.
+  Millis duration = 0;
+  std::int32_t priority = 0;
+  // A gang (gangsched.io/gang and gangsched.io/min-members = every pod), or a single plain pod with
+  // neither annotation nor role label.
+  bool gang = true;
+  std::vector<RoleTemplate> roles;  // in creation order
+  std::vector<scheduler::Toleration> tolerations;
+  scheduler::StringMap node_selector;
+
+  int Pods() const;
+};
+
+// The requests of a simulated pod: `gpus` GPUs with 4 CPUs and 16 GiB (sim/trace.h's shapes).
+scheduler::Resources PodRequests(std::int64_t gpus);
+
+struct RandomWorkloadOptions {
+  int jobs = 100;
+  Millis mean_interarrival = 20'000;
+  Millis mean_duration = 300'000;
+  // Share of jobs that are plain one-pod jobs (no gang), in percent.
+  int plain_percent = 20;
+  // Share of gang jobs with a CPU-only parameter server created first (the others are all-reduce
+  // workers, some with a master), in percent.
+  int ps_percent = 40;
+  // Share of jobs at priority 100 (the others at 0), in percent: those may preempt.
+  int high_priority_percent = 10;
+  int max_workers = 6;
+  int max_gpus_per_pod = 8;
+};
+
+// A seeded random workload; the same seed gives the same jobs.
+std::vector<WorkloadJob> RandomWorkload(std::uint64_t seed, const RandomWorkloadOptions& options);
+
+}  // namespace gangsched::sim

@@ -361,7 +361,7 @@ TEST_CASE("Decode errors name file, line and column", "[decode][errors]") {
                 "name: c\n    resources:\n      requests:\n        cpu: lots\n",
                 8, 14, "containers[0].resources.requests.cpu"},
       ErrorCase{"node without a name", "kind: Node\nmetadata:\n  labels: {a: b}\n", 3, 3,
-                "no metadata.name"},
+                "metadata.name is missing"},
       ErrorCase{"bad taint effect",
                 "kind: Node\nmetadata: {name: a}\nspec:\n  taints:\n  - key: k\n    effect: "
                 "Sometimes\n",

@@ -82,6 +82,18 @@ inline std::string Prefix(std::string_view field, std::string error) {
   return std::string(field) + "." + error;
 }
 
+// An error of a named object's decoder, said of the object: "TFJob ml/bert: spec.x must ..." (or
+// "TFJob ml/bert declares ..." for a message about the object itself); "TFJob.spec.x must ..."
+// while the name is not known.
+inline std::string OfObject(std::string_view kind, std::string_view ns, std::string_view name,
+                            std::string error) {
+  if (name.empty()) return Prefix(kind, std::move(error));
+  std::string out =
+      std::string(kind) + " " + std::string(ns.empty() ? "default" : ns) + "/" + std::string(name);
+  if (!error.empty() && error.front() == ' ') return out + error;
+  return out + ": " + error;
+}
+
 // Quotes a value for a message.
 inline std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 

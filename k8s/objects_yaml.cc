@@ -72,21 +72,6 @@ DecodeError ErrorIn(const std::string& file, std::string_view kind, FieldError e
   return DecodeError{file, error.at.line, error.at.column, std::move(message)};
 }
 
-Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& file) {
-  scheduler::Pod pod;
-  YamlReader reader(spec);
-  if (auto ok = fields::ReadPodSpec(reader, pod); !ok) {
-    return tl::unexpected(ErrorIn(file, "spec", std::move(ok.error())));
-  }
-  PodSpecInfo info;
-  info.requests = pod.requests;
-  info.requests.pods = 1;
-  info.tolerations = std::move(pod.tolerations);
-  info.node_selector = std::move(pod.node_selector);
-  info.priority = pod.priority;
-  return info;
-}
-
 Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string& file) {
   scheduler::Node node;
   YamlReader reader(object);

@@ -56,16 +56,6 @@ Decoded<std::string> ReadTextFile(const std::string& path);
 // A reader's error in `file` (k8s/yaml_reader.h), its message prefixed with `kind` ("Pod.spec...").
 DecodeError ErrorIn(const std::string& file, std::string_view kind, FieldError error);
 
-// Per-pod requests and scheduling constraints of a pod spec (`spec` of a pod template), as
-// k8s/object_fields.h reads them into a Pod. `spec` may be null (no containers).
-struct PodSpecInfo {
-  scheduler::Resources requests;  // effective requests, pods = 1
-  std::vector<scheduler::Toleration> tolerations;
-  scheduler::StringMap node_selector;
-  std::int32_t priority = 0;
-};
-Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& file);
-
 // A Node or Pod object of a file (Strictness::kFile); a Node's GPU matrix annotation is checked,
 // a bad one reported at its line.
 Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string& file);

@@ -1,7 +1,6 @@
 #include "kube/state_source.h"
 
 #include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -17,10 +16,8 @@
 
 namespace gangsched::kube {
 
-using k8s::DecodeJobObjects;
 using k8s::DecodeNodeJson;
 using k8s::DecodePodJson;
-using k8s::SourceObject;
 using scheduler::BarrierDecision;
 using scheduler::GangScheduler;
 using scheduler::Millis;
@@ -434,23 +431,12 @@ namespace {
 
 // A Kubeflow job object's roster (k8s/jobs.h); nothing (logged) when it cannot be read.
 std::optional<scheduler::GangSpec> DecodeJob(const WatchedResource& r, const std::string& json) {
-  SourceObject object;
-  try {
-    object.node = YAML::Load(json);
-  } catch (const YAML::Exception& e) {
-    spdlog::warn("verb=watch resource={} decision=skip error=\"{}\"", r.path, e.what());
+  auto gang = k8s::DecodeKubeflowJobJson(json, r.kind, r.api_version);
+  if (!gang) {
+    spdlog::warn("verb=watch resource={} decision=skip error=\"{}\"", r.path, gang.error());
     return std::nullopt;
   }
-  object.kind = r.kind;
-  object.api_version = r.api_version;
-  auto jobs = DecodeJobObjects({object}, r.path);
-  if (!jobs) {
-    spdlog::warn("verb=watch resource={} decision=skip error=\"{}\"", r.path,
-                 jobs.error().ToString());
-    return std::nullopt;
-  }
-  if (jobs->empty()) return std::nullopt;
-  return jobs->front().gang;
+  return std::move(*gang);
 }
 
 }  // namespace

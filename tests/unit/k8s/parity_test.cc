@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "k8s/jobs.h"
 #include "k8s/objects_yaml.h"
 #include "k8s/pod_group.h"
 
@@ -119,6 +120,165 @@ TEST_CASE("Malformed PodGroups fail in both front ends, naming the field", "[par
            "PodGroup.metadata.name is missing"},
       Case{R"({"metadata":{"name":["g"]},"spec":{}})", "PodGroup.metadata.name must be a"});
   BothFail(c.json, PodGroupFromJson, PodGroupFromYaml, c.field);
+}
+
+// ---- Kubeflow jobs ------------------------------------------------------------------------------
+
+struct JobCase {
+  const char* kind;
+  const char* api_version;
+  std::string json;
+};
+
+auto JobFromYaml(const char* kind, const char* api_version) {
+  return [kind, api_version](const YAML::Node& node) -> Decoded<scheduler::GangSpec> {
+    auto jobs = DecodeJobObjects({SourceObject{node, kind, api_version}}, "object.yaml");
+    if (!jobs) return tl::unexpected(jobs.error());
+    REQUIRE(jobs->size() == 1);
+    return jobs->front().gang;
+  };
+}
+
+// "name:replicas:min_members:milli_cpu:memory:gpus:pods:selector:tolerations" per role.
+std::vector<std::string> Roles(const scheduler::GangSpec& gang) {
+  std::vector<std::string> out;
+  for (const auto& r : gang.roles) {
+    std::string s = r.name + ":" + std::to_string(r.replicas) + ":" +
+                    std::to_string(r.min_members) + ":" + std::to_string(r.per_pod.milli_cpu) +
+                    ":" + std::to_string(r.per_pod.memory_bytes) + ":" +
+                    std::to_string(r.per_pod.gpus) + ":" + std::to_string(r.per_pod.pods);
+    for (const auto& [k, v] : r.node_selector) s += ":" + k + "=" + v;
+    for (const auto& t : r.tolerations) s += ":" + t.key + (t.op_exists ? "?" : "=" + t.value);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+TEST_CASE("TFJob, PyTorchJob and MPIJob decode the same from JSON and YAML", "[parity][jobs]") {
+  const JobCase c = GENERATE(
+      JobCase{"TFJob", "kubeflow.org/v1",
+              R"({"apiVersion":"kubeflow.org/v1","kind":"TFJob",
+                  "metadata":{"name":"resnet","namespace":"ml"},
+                  "spec":{"runPolicy":{"cleanPodPolicy":"None"},"tfReplicaSpecs":{
+                    "Chief":{"replicas":1,"template":{"spec":{"containers":[{"name":"tf",
+                      "resources":{"limits":{"cpu":"2","memory":"8Gi","nvidia.com/gpu":1}}}]}}},
+                    "PS":{"replicas":2,"template":{"spec":{"priority":5,"containers":[{"name":"tf",
+                      "resources":{"requests":{"cpu":"4","memory":"16Gi"}}}]}}},
+                    "Worker":{"replicas":4,"restartPolicy":"OnFailure","template":{"spec":{
+                      "nodeSelector":{"gangsched.io/rack":"r1"},
+                      "tolerations":[{"key":"gangsched.io/gpu","operator":"Exists",
+                                      "effect":"NoSchedule"}],
+                      "priority":100,
+                      "containers":[{"name":"tf","resources":{
+                        "requests":{"cpu":"8","memory":"32Gi"},
+                        "limits":{"nvidia.com/gpu":"2"}}}]}}}}}})"},
+      JobCase{"PyTorchJob", "kubeflow.org/v1",
+              R"({"apiVersion":"kubeflow.org/v1","kind":"PyTorchJob","metadata":{"name":"bert"},
+                  "spec":{"runPolicy":{"schedulingPolicy":{"minAvailable":3,"queue":"q"}},
+                    "pytorchReplicaSpecs":{
+                      "Master":{"replicas":1,"template":{"spec":{"containers":[{"name":"p",
+                        "resources":{"limits":{"nvidia.com/gpu":"4"}}}]}}},
+                      "Worker":{"replicas":"4","template":{"spec":{"containers":[{"name":"p",
+                        "resources":{"limits":{"nvidia.com/gpu":"4"}}}]}}}}}})"},
+      JobCase{"MPIJob", "kubeflow.org/v2beta1",
+              R"({"apiVersion":"kubeflow.org/v2beta1","kind":"MPIJob",
+                  "metadata":{"name":"horovod","namespace":"hpc"},
+                  "spec":{"slotsPerWorker":8,"launcherCreationPolicy":"WaitForWorkersReady",
+                    "mpiReplicaSpecs":{
+                      "Launcher":{"replicas":1,"template":{"spec":{"containers":[{"name":"l"}]}}},
+                      "Worker":{"replicas":2,"template":{"spec":{
+                        "initContainers":[{"name":"sidecar","restartPolicy":"Always",
+                          "resources":{"requests":{"cpu":"500m"}}}],
+                        "containers":[{"name":"w","resources":{
+                          "limits":{"cpu":"16","nvidia.com/gpu":"8"}}}]}}}}}})"},
+      JobCase{"MPIJob", "kubeflow.org/v1",
+              R"({"metadata":{"name":"mpi"},"spec":{"runPolicy":{"schedulingPolicy":{
+                  "minAvailable":2}},"mpiReplicaSpecs":{"Launcher":{},"Worker":{"replicas":2}}}})"},
+      JobCase{"TFJob", "kubeflow.org/v1alpha1",
+              R"({"metadata":{"name":"example-job"},"spec":{"replicaSpecs":[
+                  {"replicas":1,"tfReplicaType":"MASTER"},
+                  {"replicas":2,"tfReplicaType":"PS","template":{"spec":{"containers":[
+                    {"name":"tf","resources":{"requests":{"cpu":"1"}}}]}}},
+                  {"tfReplicaType":"WORKER"}]}})"});
+  INFO(c.json);
+  auto j = DecodeKubeflowJobJson(c.json, c.kind, c.api_version);
+  auto y = JobFromYaml(c.kind, c.api_version)(YamlObject(c.json));
+  REQUIRE(j.has_value());
+  if (!y) FAIL(y.error().ToString());
+  CHECK(j->key == y->key);
+  CHECK(j->kind == y->kind);
+  CHECK(j->kind == std::string(c.kind) + " " + c.api_version);
+  CHECK(Roles(*j) == Roles(*y));
+  CHECK(j->quorum == y->quorum);
+  CHECK(j->EffectiveQuorum() == y->EffectiveQuorum());
+  CHECK(j->pattern == y->pattern);
+  CHECK(j->priority == y->priority);
+  // What each case is about, once.
+  const std::string name = j->key.name;
+  if (name == "resnet") {
+    CHECK(Roles(*j) ==
+          std::vector<std::string>{
+              "chief:1:1:2000:8589934592:1:1", "ps:2:2:4000:17179869184:0:1",
+              "worker:4:4:8000:34359738368:2:1:gangsched.io/rack=r1:gangsched.io/gpu?"});
+    CHECK(j->priority == 100);
+    CHECK(j->EffectiveQuorum() == 7);
+  } else if (name == "bert") {
+    CHECK(Roles(*j) == std::vector<std::string>{"master:1:1:0:0:4:1", "worker:4:1:0:0:4:1"});
+    CHECK(j->quorum == 3);
+  } else if (name == "horovod") {
+    CHECK(Roles(*j) == std::vector<std::string>{"launcher:1:0:0:0:0:1", "worker:2:2:16500:0:8:1"});
+    CHECK(j->EffectiveQuorum() == 2);
+  } else if (name == "mpi") {
+    CHECK(Roles(*j) == std::vector<std::string>{"launcher:1:1:0:0:0:1", "worker:2:1:0:0:0:1"});
+    CHECK(j->quorum == 2);
+  } else {
+    CHECK(Roles(*j) == std::vector<std::string>{"master:1:1:0:0:0:1", "ps:2:2:1000:0:0:1",
+                                                "worker:1:1:0:0:0:1"});
+  }
+}
+
+TEST_CASE("Malformed Kubeflow jobs fail in both front ends, naming the field", "[parity][jobs]") {
+  struct Case {
+    const char* kind;
+    const char* api_version;
+    std::string json;
+    const char* field;
+  };
+  const Case c = GENERATE(
+      Case{"TFJob", "kubeflow.org/v1",
+           R"({"metadata":{"name":"t","namespace":"ml"},
+               "spec":{"tfReplicaSpecs":{"Worker":{"replicas":1.5}}}})",
+           "TFJob ml/t: spec.tfReplicaSpecs.Worker.replicas must be a whole number of pods"},
+      Case{"PyTorchJob", "kubeflow.org/v1",
+           R"({"metadata":{"name":"p"},"spec":{"runPolicy":{"schedulingPolicy":{"minAvailable":0}},
+               "pytorchReplicaSpecs":{"Worker":{}}}})",
+           "spec.runPolicy.schedulingPolicy.minAvailable must be a positive whole number"},
+      Case{"MPIJob", "kubeflow.org/v2beta1",
+           R"({"metadata":{"name":"m"},"spec":{"launcherCreationPolicy":"Later",
+               "mpiReplicaSpecs":{"Worker":{}}}})",
+           "spec.launcherCreationPolicy \"Later\" is unknown"},
+      Case{"PyTorchJob", "kubeflow.org/v1",
+           R"({"metadata":{"name":"p"},"spec":{"pytorchReplicaSpecs":{"Worker":{"template":{
+               "spec":{"containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":"0.5"}}}]}}}}}})",
+           "spec.pytorchReplicaSpecs.Worker.template.spec.containers[0].resources.limits."
+           "nvidia.com/gpu \"0.5\" is not a whole number"},
+      Case{"TFJob", "kubeflow.org/v1", R"({"metadata":{"name":"t"},"spec":{}})",
+           "TFJob default/t: spec.tfReplicaSpecs must be a map of replica type to replica spec"},
+      Case{"TFJob", "kubeflow.org/v1alpha1",
+           R"({"metadata":{"name":"t"},"spec":{"replicaSpecs":[{"replicas":1}]}})",
+           "spec.replicaSpecs[0] has no tfReplicaType"},
+      Case{"TFJob", "kubeflow.org/v1",
+           R"({"metadata":{"name":"t"},"spec":{"tfReplicaSpecs":{"Worker":{"replicas":0}}}})",
+           "TFJob default/t declares no pods"},
+      Case{"TFJob", "kubeflow.org/v1",
+           R"({"metadata":{"name":"t"},"spec":{"tfReplicaSpecs":{"Worker":{},"worker":{}}}})",
+           "declares replica type worker twice"},
+      Case{"MPIJob", "kubeflow.org/v1", R"({"spec":{"mpiReplicaSpecs":{"Worker":{}}}})",
+           "MPIJob has no metadata.name"});
+  auto from_json = [&](const std::string& json) {
+    return DecodeKubeflowJobJson(json, c.kind, c.api_version);
+  };
+  BothFail(c.json, from_json, JobFromYaml(c.kind, c.api_version), c.field);
 }
 
 }  // namespace

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "k8s/jobs.h"
+#include "k8s/objects_json.h"
 #include "k8s/objects_yaml.h"
 #include "k8s/pod_group.h"
+#include "tests/unit/k8s/same_values.h"
 
 namespace gangsched::k8s {
 namespace {
@@ -53,6 +55,173 @@ void BothFail(const std::string& json, const Json& from_json, const Yaml& from_y
   CHECK(y.error().file == "object.yaml");
   CHECK(y.error().line > 0);
   CHECK_THAT(y.error().message, Catch::Contains(field));
+}
+
+// ---- Pod and Node -------------------------------------------------------------------------------
+
+auto PodFromJson = [](const std::string& json) { return DecodePodJson(json, Strictness::kFile); };
+auto PodFromYaml = [](const YAML::Node& node) { return DecodePod(node, "object.yaml"); };
+auto NodeFromJson = [](const std::string& json) { return DecodeNodeJson(json, Strictness::kFile); };
+auto NodeFromYaml = [](const YAML::Node& node) { return DecodeNode(node, "object.yaml"); };
+
+// A gang member as the API server returns it: init container and sidecar, overhead, tolerations,
+// selector, priority, native schedulingGroup, gangsched's GPU ids, PodScheduled=False.
+const char* const kPod = R"({"apiVersion":"v1","kind":"Pod",
+  "metadata":{"name":"bert-worker-1","namespace":"ml","uid":"5e0c-11",
+    "labels":{"training.kubeflow.org/job-name":"bert","training.kubeflow.org/replica-type":"worker",
+              "training.kubeflow.org/replica-index":"1"},
+    "annotations":{"gangsched.io/gpu-ids":"3,1","scheduling.k8s.io/group-name":"bert"},
+    "ownerReferences":[{"kind":"PyTorchJob","name":"bert","controller":true}]},
+  "spec":{"schedulerName":"gang-scheduler","priority":1000,"priorityClassName":"high",
+    "nodeName":"gpu-7","schedulingGroup":{"podGroupName":"bert"},
+    "nodeSelector":{"gangsched.io/rack":"r1","nvidia.com/gpu.product":"H100"},
+    "tolerations":[{"key":"gangsched.io/gpu","operator":"Exists","effect":"NoSchedule"},
+                   {"key":"dedicated","operator":"Equal","value":"ml"},{"operator":"Exists"}],
+    "overhead":{"cpu":"250m","memory":"64Mi"},
+    "initContainers":[
+      {"name":"fetch","image":"x","resources":{"requests":{"cpu":"6","memory":"1Gi"}}},
+      {"name":"proxy","restartPolicy":"Always","resources":{"requests":{"cpu":"500m"},
+                                                         "limits":{"memory":"256Mi"}}}],
+    "containers":[
+      {"name":"train","resources":{"requests":{"cpu":"2","memory":"30Gi"},
+                                   "limits":{"cpu":"4","nvidia.com/gpu":"2","ephemeral-storage":"10Gi"}}},
+      {"name":"log","resources":{"limits":{"cpu":"100m","memory":"128Mi"}}}]},
+  "status":{"phase":"Running","nominatedNodeName":"gpu-7",
+    "conditions":[{"type":"Ready","status":"True"},
+                  {"type":"PodScheduled","status":"False","reason":"Unschedulable"}]}})";
+
+// A GPU node as the kubelet reports it: taints, cordon, capacity beside allocatable, the GPU
+// matrix annotation among others.
+const char* const kNode = R"({"apiVersion":"v1","kind":"Node",
+  "metadata":{"name":"gpu-7","uid":"n-7",
+    "labels":{"gangsched.io/rack":"r1","topology.kubernetes.io/zone":"z1"},
+    "annotations":{"node.alpha.kubernetes.io/ttl":"0",
+      "gangsched.io/gpu-topology":"\tGPU0\tGPU1\nGPU0\t X \tNV4\nGPU1\tNV4\t X \n"}},
+  "spec":{"unschedulable":true,"taints":[
+    {"key":"gangsched.io/gpu","value":"true","effect":"NoSchedule"},
+    {"key":"maintenance","effect":"NoExecute"},{"key":"soft","effect":"PreferNoSchedule"}]},
+  "status":{"capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"2","pods":"110"},
+    "allocatable":{"cpu":"63500m","memory":"500Gi","nvidia.com/gpu":2,"pods":"100"},
+    "conditions":[{"type":"Ready","status":"True"}]}})";
+
+TEST_CASE("A Pod decodes the same from JSON and YAML", "[parity][pod]") {
+  auto j = PodFromJson(kPod);
+  auto y = PodFromYaml(YamlObject(kPod));
+  REQUIRE(j.has_value());
+  if (!y) FAIL(y.error().ToString());
+  CheckSame(*j, *y);
+  // What the object says, once. containers: cpu 2 + 0.1 (a limit) + sidecar 0.5 = 2.6 against
+  // the init peak 6 + 0 (the sidecar starts after it): 6, + 250m overhead.
+  CHECK(j->requests ==
+        scheduler::Resources{6250, (30LL << 30) + (384LL << 20) + (64LL << 20), 2, 1});
+  CHECK(j->gpu_ids == std::vector<int>{1, 3});
+  CHECK(j->phase == scheduler::PodPhase::kRunning);
+  CHECK(j->marked_unschedulable);
+  CHECK(j->scheduling_group == "bert");
+  CHECK(j->priority == 1000);
+  REQUIRE(j->tolerations.size() == 3);
+  CHECK(j->tolerations[1].value == "ml");
+  CHECK_FALSE(j->tolerations[1].effect.has_value());
+  // Through the API the same object decodes the same.
+  auto api = DecodePodJson(kPod);
+  REQUIRE(api.has_value());
+  CheckSame(*api, *j);
+}
+
+TEST_CASE("A Node decodes the same from JSON and YAML; allocatable wins over capacity",
+          "[parity][node]") {
+  auto j = NodeFromJson(kNode);
+  auto y = NodeFromYaml(YamlObject(kNode));
+  REQUIRE(j.has_value());
+  if (!y) FAIL(y.error().ToString());
+  CheckSame(*j, *y);
+  CHECK(j->allocatable == scheduler::Resources{63500, 500LL << 30, 2, 100});
+  CHECK(j->annotations.size() == 1);  // only gangsched.io/ ones
+  CHECK(j->taints.size() == 3);
+  CHECK(j->unschedulable);
+  // Without allocatable, capacity counts; without "pods", the kubelet's default.
+  const std::string capacity_only =
+      R"({"metadata":{"name":"n"},"status":{"capacity":{"cpu":4,"nvidia.com/gpu":"8"}}})";
+  auto jc = NodeFromJson(capacity_only);
+  auto yc = NodeFromYaml(YamlObject(capacity_only));
+  REQUIRE(jc.has_value());
+  REQUIRE(yc.has_value());
+  CheckSame(*jc, *yc);
+  CHECK(jc->allocatable == scheduler::Resources{4000, 0, 8, 110});
+}
+
+TEST_CASE("Malformed Pods fail in both front ends, naming the field", "[parity][pod]") {
+  struct Case {
+    std::string json;
+    const char* field;
+  };
+  const Case c = GENERATE(
+      Case{
+          R"({"metadata":{"name":"p"},"spec":{"containers":[{"resources":{"requests":{"cpu":"lots"}}}]}})",
+          "Pod.spec.containers[0].resources.requests.cpu \"lots\" is not a quantity"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"initContainers":[{},{"restartPolicy":"Always",
+               "resources":{"limits":{"nvidia.com/gpu":"0.5"}}}]}})",
+           "Pod.spec.initContainers[1].resources.limits.nvidia.com/gpu \"0.5\" is not a whole"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"overhead":{"memory":{"value":1}}}})",
+           "Pod.spec.overhead.memory must be a quantity string"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"containers":{"name":"c"}}})",
+           "Pod.spec.containers must be a"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"tolerations":[{"operator":"Sometimes"}]}})",
+           "Pod.spec.tolerations[0].operator \"Sometimes\" is unknown; use Exists or Equal"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"tolerations":[{"key":"k","effect":"Never"}]}})",
+           "Pod.spec.tolerations[0].effect \"Never\" is unknown"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"priority":"high"}})",
+           "Pod.spec.priority must be an integer"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"nodeSelector":{"rack":{"r":1}}}})",
+           "Pod.spec.nodeSelector.rack must be a"},
+      Case{R"({"metadata":{"name":"p"},"spec":{"schedulingGroup":{"podGroupName":["g"]}}})",
+           "Pod.spec.schedulingGroup.podGroupName must be a"},
+      Case{R"({"metadata":{"name":"p"},"status":{"phase":"Sleeping"}})",
+           "Pod.status.phase \"Sleeping\" is unknown"},
+      Case{R"({"metadata":{"name":"p"},"status":{"conditions":{"type":"PodScheduled"}}})",
+           "Pod.status.conditions must be a"},
+      Case{R"({"metadata":{"namespace":"ml"},"spec":{}})", "Pod.metadata.name is missing"},
+      Case{R"({"metadata":{"name":"p","annotations":{"gangsched.io/gpu-ids":"0,x"}}})",
+           "Pod.metadata.annotations.gangsched.io/gpu-ids \"0,x\" must list GPU indices"});
+  BothFail(c.json, PodFromJson, PodFromYaml, c.field);
+}
+
+TEST_CASE("Malformed Nodes fail in both front ends, naming the field", "[parity][node]") {
+  struct Case {
+    std::string json;
+    const char* field;
+  };
+  const Case c = GENERATE(
+      Case{R"({"metadata":{"name":"n"},"status":{"allocatable":{"nvidia.com/gpu":"1.5"}}})",
+           "Node.status.allocatable.nvidia.com/gpu \"1.5\" is not a whole number"},
+      Case{R"({"metadata":{"name":"n"},"status":{"capacity":{"cpu":true}}})",
+           "Node.status.capacity.cpu"},
+      Case{R"({"metadata":{"name":"n"},"spec":{"taints":[{"key":"k","effect":"Sometimes"}]}})",
+           "Node.spec.taints[0].effect \"Sometimes\" is unknown"},
+      Case{R"({"metadata":{"name":"n"},"spec":{"taints":[{"key":"a","effect":"NoSchedule"},
+               {"effect":"NoSchedule"}]}})",
+           "Node.spec.taints[1] has no key"},
+      Case{R"({"metadata":{"name":"n"},"spec":{"taints":[{"key":"k"}]}})",
+           "Node.spec.taints[0] has no effect"},
+      Case{R"({"metadata":{"name":"n"},"spec":{"unschedulable":"maybe"}})",
+           "Node.spec.unschedulable must be true or false"},
+      Case{R"({"metadata":{"name":"n","labels":["a"]}})", "Node.metadata.labels must be a"},
+      Case{R"({"metadata":{"labels":{"a":"b"}}})", "Node.metadata.name is missing"});
+  BothFail(c.json, NodeFromJson, NodeFromYaml, c.field);
+}
+
+TEST_CASE("Through the API, what only a file must get right does not drop the object",
+          "[parity][pod][node]") {
+  auto pod = DecodePodJson(
+      R"({"metadata":{"name":"p","annotations":{"gangsched.io/gpu-ids":"0,x"}},
+          "status":{"phase":"Sleeping"}})");
+  REQUIRE(pod.has_value());
+  CHECK(pod->gpu_ids.empty());
+  CHECK(pod->phase == scheduler::PodPhase::kPending);
+  auto node = DecodeNodeJson(R"({"metadata":{"name":"n"},"spec":{"taints":[{"key":"k"}]}})");
+  REQUIRE(node.has_value());
+  REQUIRE(node->taints.size() == 1);
+  CHECK(node->taints[0].effect == scheduler::TaintEffect::kNoSchedule);
 }
 
 // ---- PodGroup ----------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class JsonReader {
   // Go writes map keys sorted, so each key goes in at the end of the map (constant time) when they
   // come in order. Keys without `prefix` are skipped unread.
   template <typename Check = NoEntryCheck>
-  Status StringMap(scheduler::StringMap& out, std::string_view prefix = {}, Check&& check = {}) {
+  Status StringMap(scheduler::StringMap& out, std::string_view prefix = {}, Check check = {}) {
     return ForEachField(v_, [&](std::string_view key, od::value& value) -> Status {
       if (key.substr(0, prefix.size()) != prefix) return {};
       std::string_view s;

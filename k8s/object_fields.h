@@ -122,7 +122,7 @@ struct Metadata {
 // (scheduler::Node); kubelet, CSI and CNI annotations are most of a Node's metadata bytes.
 enum class MetadataOf : std::uint8_t { kPod, kNode };
 template <typename R, typename Check = NoEntryCheck>
-typename R::Status ReadMetadata(R& r, Metadata& m, MetadataOf of, Check&& check = {}) {
+typename R::Status ReadMetadata(R& r, Metadata& m, MetadataOf of, Check check = {}) {
   const bool pod = of == MetadataOf::kPod;
   auto ok = r.Fields([&](std::string_view key, R& value) -> typename R::Status {
     if (key == "name") return value.String(m.name);

@@ -125,7 +125,7 @@ class YamlReader {
   }
 
   template <typename Check = NoEntryCheck>
-  Status StringMap(scheduler::StringMap& out, std::string_view prefix = {}, Check&& check = {}) {
+  Status StringMap(scheduler::StringMap& out, std::string_view prefix = {}, Check check = {}) {
     if (IsNull()) return {};
     if (!node_.IsMap()) return Fail(" must be a map of strings");
     for (const auto& kv : node_) {

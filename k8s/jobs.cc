@@ -114,6 +114,25 @@ struct JobFields {
   std::string launcher_policy;
   std::int32_t priority = std::numeric_limits<std::int32_t>::min();
 };
+// The replica specs: kubeflow.org/v1alpha1's list, each item naming its tfReplicaType, or the
+// later versions' map by replica type.
+template <typename R>
+typename R::Status ReadRoles(R& r, bool v1alpha1, JobFields& job) {
+  using Status = typename R::Status;
+  auto add = [&](R& spec, std::string_view key) -> Status {
+    RoleSpec role;
+    std::string type;
+    if (auto ok = ReadReplicaSpec(spec, role, type, job.priority); !ok) return ok;
+    if (!v1alpha1) type = key;
+    if (type.empty()) return spec.Fail(" has no tfReplicaType; set MASTER, WORKER or PS");
+    role.name = Lower(std::move(type));
+    job.roles.push_back(std::move(role));
+    return {};
+  };
+  if (v1alpha1) return r.Items([&](std::size_t, R& item) { return add(item, {}); });
+  return r.Fields([&](std::string_view key, R& spec) { return add(spec, key); });
+}
+
 // A spec without replica specs is reported in `missing`, after the job's name (ReadKubeflowJob).
 template <typename R>
 typename R::Status ReadJobSpec(R& r, const KubeflowKind& kind, bool v1alpha1, JobFields& job,
@@ -124,25 +143,7 @@ typename R::Status ReadJobSpec(R& r, const KubeflowKind& kind, bool v1alpha1, Jo
       v1alpha1 ? " must be a non-empty list" : " must be a map of replica type to replica spec";
   auto ok = r.Fields([&](std::string_view key, R& value) -> Status {
     if (key == specs_key) {
-      // kubeflow.org/v1alpha1: a list, each item with tfReplicaType; later: a map by type.
-      auto s = v1alpha1 ? value.Items([&](std::size_t, R& item) -> Status {
-        RoleSpec role;
-        if (auto rs = ReadReplicaSpec(item, role, role.name, job.priority); !rs) return rs;
-        if (role.name.empty()) return item.Fail(" has no tfReplicaType; set MASTER, WORKER or PS");
-        role.name = Lower(role.name);
-        job.roles.push_back(std::move(role));
-        return {};
-      })
-                        : value.Fields([&](std::string_view type, R& spec) -> Status {
-                            RoleSpec role;
-                            std::string ignored;
-                            if (auto rs = ReadReplicaSpec(spec, role, ignored, job.priority); !rs) {
-                              return rs;
-                            }
-                            role.name = Lower(std::string(type));
-                            job.roles.push_back(std::move(role));
-                            return {};
-                          });
+      auto s = ReadRoles(value, v1alpha1, job);
       if (s && job.roles.empty()) return value.Fail(specs_rule);
       return s;
     }

@@ -13,8 +13,6 @@ namespace {
 
 using Status = JsonStatus;
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
 }  // namespace
 
 JsonResult<JsonCluster> DecodeClusterJson(Body in) {
@@ -53,11 +51,11 @@ JsonResult<JsonCluster> DecodeClusterJson(Body in) {
             if (auto e = obj.reset().error()) return tl::unexpected(" " + Fail(e));
             if (o.kind == "Node") {
               scheduler::Node node;
-              if (auto r = ReadNodeObject(obj, node); !r) return r;
+              if (auto r = ReadNodeObject(obj, node, Strictness::kFile); !r) return r;
               out.nodes.push_back(std::move(node));
             } else if (o.kind == "Pod") {
               scheduler::Pod pod;
-              if (auto r = ReadPodObject(obj, pod); !r) return r;
+              if (auto r = ReadPodObject(obj, pod, Strictness::kFile); !r) return r;
               out.pods.push_back(std::move(pod));
               out.pod_offsets.push_back(o.offset);
             } else if (o.kind.empty()) {
@@ -79,11 +77,11 @@ JsonResult<JsonCluster> DecodeClusterJson(Body in) {
   }
   for (JsonObject& o : kindless) {  // decoded after the walk: the list's kind may come last
     if (list_kind == "NodeList") {
-      auto node = DecodeNodeJson(o.json);
+      auto node = DecodeNodeJson(o.json, Strictness::kFile);
       if (!node) return tl::unexpected(node.error());
       out.nodes.push_back(std::move(*node));
     } else {
-      auto pod = DecodePodJson(o.json);
+      auto pod = DecodePodJson(o.json, Strictness::kFile);
       if (!pod) return tl::unexpected(pod.error());
       out.pods.push_back(std::move(*pod));
       out.pod_offsets.push_back(o.offset);

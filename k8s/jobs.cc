@@ -2,10 +2,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <limits>
 #include <map>
 #include <optional>
+#include <system_error>
 #include <utility>
+
+#include "k8s/json_reader.h"
+#include "k8s/object_fields.h"
+#include "k8s/yaml_reader.h"
 
 namespace gangsched::k8s {
 namespace {
@@ -18,8 +24,6 @@ std::string Lower(std::string s) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
-
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 // Kubeflow kinds and the spec field holding their replica specs (training-operator v1 API).
 struct KubeflowKind {
@@ -52,156 +56,177 @@ void SortRoles(std::vector<RoleSpec>& roles) {
   });
 }
 
-// One replica spec (the value under tfReplicaSpecs.<Type>, or an item of v1alpha1 replicaSpecs).
-// `priority` gets the largest spec.priority of the templates.
-Decoded<RoleSpec> DecodeReplicaSpec(const std::string& role, const YAML::Node& spec,
-                                    const std::string& file, const std::string& where,
-                                    std::int32_t& priority) {
-  if (!spec.IsNull() && !spec.IsMap()) {
-    return tl::unexpected(ErrorAt(spec, file, where + " must be a map with replicas and template"));
+const KubeflowKind* FindKubeflowKind(std::string_view kind) {
+  for (const KubeflowKind& k : kKubeflowKinds) {
+    if (kind == k.kind) return &k;
   }
-  RoleSpec out;
-  out.name = role;
-  const YAML::Node replicas = Child(spec, "replicas");
-  auto text = ScalarText(replicas, file, (where + ".replicas").c_str());
-  if (!text) return tl::unexpected(text.error());
-  if (!text->empty()) {
-    auto n = ParseQuantity(*text, QuantityScale::kWhole);
-    if (!n || *n > 100000 || text->find_first_not_of("0123456789") != std::string::npos) {
-      return tl::unexpected(ErrorAt(replicas, file,
-                                    where +
-                                        ".replicas must be a whole number of pods (0 to "
-                                        "100000), not " +
-                                        Quote(*text)));
-    }
-    out.replicas = static_cast<int>(*n);
+  return nullptr;
+}
+
+// A count of pods: a whole number from `min` to 100000, written as a number or a string.
+template <typename R>
+typename R::Status ReadCount(R& r, std::optional<int>& out, int min, std::string_view what) {
+  std::string_view text;
+  bool present = false;
+  if (auto ok = r.Scalar(text, present, what); !ok) return ok;
+  if (!present) return {};
+  int n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < min ||
+      n > 100000 || text.front() == '-') {
+    return r.Fail(" must be " + std::string(what) + ", not " + Quote(text));
   }
-  auto pod = DecodePodSpec(Child(Child(spec, "template"), "spec"), file);
-  if (!pod) return tl::unexpected(pod.error());
-  out.per_pod = pod->requests;
-  out.node_selector = std::move(pod->node_selector);
-  out.tolerations = std::move(pod->tolerations);
+  out = n;
+  return {};
+}
+
+// One replica spec (the value under tfReplicaSpecs.<Type>, or an item of v1alpha1 replicaSpecs,
+// whose tfReplicaType goes to `type`). `priority` gets the largest spec.priority of the templates.
+template <typename R>
+typename R::Status ReadReplicaSpec(R& r, RoleSpec& out, std::string& type, std::int32_t& priority) {
+  using Status = typename R::Status;
+  std::optional<int> replicas;
+  scheduler::Pod pod;
+  auto ok = r.Fields([&](std::string_view key, R& value) -> Status {
+    if (key == "replicas")
+      return ReadCount(value, replicas, 0, "a whole number of pods (0 to 100000)");
+    if (key == "tfReplicaType") return value.String(type);
+    if (key != "template") return {};
+    return value.Fields([&](std::string_view k, R& spec) -> Status {
+      return k == "spec" ? fields::ReadPodSpec(spec, pod) : Status{};
+    });
+  });
+  if (!ok) return ok;
+  out.replicas = replicas.value_or(1);
+  out.per_pod = pod.requests;
+  out.per_pod.pods = 1;  // a template without a spec still makes pods
+  out.node_selector = std::move(pod.node_selector);
+  out.tolerations = std::move(pod.tolerations);
   out.min_members = out.replicas;
-  priority = std::max(priority, pod->priority);
-  return out;
+  priority = std::max(priority, pod.priority);
+  return {};
 }
 
-struct JobHeader {
-  std::string name;
-  std::string namespace_name;
-};
-
-Decoded<JobHeader> DecodeJobHeader(const SourceObject& object, const std::string& file) {
-  const YAML::Node metadata = Child(object.node, "metadata");
-  auto name = ScalarText(Child(metadata, "name"), file, "metadata.name");
-  if (!name) return tl::unexpected(name.error());
-  if (name->empty()) {
-    return tl::unexpected(
-        ErrorAt(object.node, file, object.kind + " has no metadata.name; give the job a name"));
-  }
-  auto ns = ScalarText(Child(metadata, "namespace"), file, "metadata.namespace");
-  if (!ns) return tl::unexpected(ns.error());
-  return JobHeader{*name, ns->empty() ? "default" : *ns};
-}
-
-Decoded<JobSpec> DecodeKubeflowJob(const SourceObject& object, const KubeflowKind& kind,
-                                   const std::string& file) {
-  auto header = DecodeJobHeader(object, file);
-  if (!header) return tl::unexpected(header.error());
-  JobSpec job;
-  job.file = file;
-  job.position = PositionOf(object.node);
-  job.gang.key = scheduler::GangKey{header->namespace_name, header->name};
-  job.gang.kind = object.kind + (object.api_version.empty() ? "" : " " + object.api_version);
-  const std::string job_name = object.kind + " " + job.gang.key.ToString();
-  const YAML::Node spec = Child(object.node, "spec");
-  if (!spec.IsMap()) {
-    return tl::unexpected(
-        ErrorAt(PositionOf(spec).line > 0 ? spec : object.node, file, job_name + " has no spec"));
-  }
-
-  const bool v1alpha1 = object.kind == "TFJob" && object.api_version == "kubeflow.org/v1alpha1";
+// A job's spec: the roles (unsorted, replicas 0 kept), minAvailable, launcherCreationPolicy.
+struct JobFields {
   std::vector<RoleSpec> roles;
-  std::int32_t priority = std::numeric_limits<std::int32_t>::min();
-  if (v1alpha1) {
-    // kubeflow.org/v1alpha1: spec.replicaSpecs is a list, each with tfReplicaType.
-    const YAML::Node list = Child(spec, "replicaSpecs");
-    if (!list.IsSequence() || list.size() == 0) {
-      return tl::unexpected(ErrorAt(PositionOf(list).line > 0 ? list : spec, file,
-                                    job_name + ": spec.replicaSpecs must be a non-empty list"));
-    }
-    int i = 0;
-    for (const YAML::Node& item : list) {
-      const std::string where = "spec.replicaSpecs[" + std::to_string(i++) + "]";
-      auto type = ScalarText(Child(item, "tfReplicaType"), file, "tfReplicaType");
-      if (!type) return tl::unexpected(type.error());
-      if (type->empty()) {
-        return tl::unexpected(
-            ErrorAt(item, file,
-                    job_name + ": " + where + " has no tfReplicaType; set MASTER, WORKER or PS"));
-      }
-      auto role = DecodeReplicaSpec(Lower(*type), item, file, where, priority);
-      if (!role) return tl::unexpected(role.error());
-      roles.push_back(std::move(*role));
-    }
-  } else {
-    const YAML::Node map = Child(spec, kind.replica_specs);
-    if (!map.IsMap() || map.size() == 0) {
-      return tl::unexpected(ErrorAt(PositionOf(map).line > 0 ? map : spec, file,
-                                    job_name + ": spec." + kind.replica_specs +
-                                        " must be a map of replica type to replica spec"));
-    }
-    for (const auto& kv : map) {
-      const std::string type = kv.first.Scalar();
-      auto role =
-          DecodeReplicaSpec(Lower(type), kv.second, file,
-                            std::string("spec.") + kind.replica_specs + "." + type, priority);
-      if (!role) return tl::unexpected(role.error());
-      roles.push_back(std::move(*role));
-    }
-  }
-  for (std::size_t a = 0; a < roles.size(); ++a) {
-    for (std::size_t b = a + 1; b < roles.size(); ++b) {
-      if (roles[a].name == roles[b].name) {
-        return tl::unexpected(ErrorAt(object.node, file,
-                                      job_name + " declares replica type " + roles[a].name +
-                                          " twice; merge the two replica specs"));
-      }
-    }
-  }
-  std::erase_if(roles, [](const RoleSpec& r) { return r.replicas == 0; });
-  if (roles.empty()) {
-    return tl::unexpected(
-        ErrorAt(object.node, file, job_name + " declares no pods (every replicas is 0)"));
-  }
-  SortRoles(roles);
-
-  // Quorum (DESIGN.md §4): runPolicy.schedulingPolicy.minAvailable, else every replica.
-  const YAML::Node min_available_node =
-      Child(Child(Child(spec, "runPolicy"), "schedulingPolicy"), "minAvailable");
-  auto min_text = ScalarText(min_available_node, file, "minAvailable");
-  if (!min_text) return tl::unexpected(min_text.error());
   std::optional<int> min_available;
-  if (!min_text->empty()) {
-    auto n = ParseQuantity(*min_text, QuantityScale::kWhole);
-    if (!n || *n < 1 || *n > 100000 ||
-        min_text->find_first_not_of("0123456789") != std::string::npos) {
-      return tl::unexpected(ErrorAt(min_available_node, file,
-                                    job_name +
-                                        ": runPolicy.schedulingPolicy.minAvailable must be a "
-                                        "positive whole number, not " +
-                                        Quote(*min_text)));
+  std::string launcher_policy;
+  std::int32_t priority = std::numeric_limits<std::int32_t>::min();
+};
+// The replica specs: kubeflow.org/v1alpha1's list, each item naming its tfReplicaType, or the
+// later versions' map by replica type.
+template <typename R>
+typename R::Status ReadRoles(R& r, bool v1alpha1, JobFields& job) {
+  using Status = typename R::Status;
+  auto add = [&](R& spec, std::string_view key) -> Status {
+    RoleSpec role;
+    std::string type;
+    if (auto ok = ReadReplicaSpec(spec, role, type, job.priority); !ok) return ok;
+    if (!v1alpha1) type = key;
+    if (type.empty()) return spec.Fail(" has no tfReplicaType; set MASTER, WORKER or PS");
+    role.name = Lower(std::move(type));
+    job.roles.push_back(std::move(role));
+    return {};
+  };
+  if (v1alpha1) return r.Items([&](std::size_t, R& item) { return add(item, {}); });
+  return r.Fields([&](std::string_view key, R& spec) { return add(spec, key); });
+}
+
+// A spec without replica specs is reported in `missing`, after the job's name (ReadKubeflowJob).
+template <typename R>
+typename R::Status ReadJobSpec(R& r, const KubeflowKind& kind, bool v1alpha1, JobFields& job,
+                               typename R::Status& missing) {
+  using Status = typename R::Status;
+  const std::string_view specs_key = v1alpha1 ? "replicaSpecs" : kind.replica_specs;
+  const std::string specs_rule =
+      v1alpha1 ? " must be a non-empty list" : " must be a map of replica type to replica spec";
+  auto ok = r.Fields([&](std::string_view key, R& value) -> Status {
+    if (key == specs_key) {
+      auto s = ReadRoles(value, v1alpha1, job);
+      if (s && job.roles.empty()) return value.Fail(specs_rule);
+      return s;
     }
-    min_available = static_cast<int>(*n);
+    if (key == "runPolicy") {
+      return value.Fields([&](std::string_view k, R& policy) -> Status {
+        if (k != "schedulingPolicy") return {};
+        return policy.Fields([&](std::string_view p, R& f) -> Status {
+          return p == "minAvailable" ? ReadCount(f, job.min_available, 1, "a positive whole number")
+                                     : Status{};
+        });
+      });
+    }
+    if (key == "launcherCreationPolicy") {
+      if (auto s = value.String(job.launcher_policy); !s) return s;
+      const std::string& policy = job.launcher_policy;
+      if (!policy.empty() && policy != "AtStartup" && policy != "WaitForWorkersReady") {
+        return value.Fail(" " + Quote(policy) +
+                          " is unknown; use AtStartup or WaitForWorkersReady");
+      }
+    }
+    return {};
+  });
+  if (ok && job.roles.empty()) missing = r.Fail(std::string(specs_key) + specs_rule);
+  return ok;
+}
+
+// What a job must declare, checked once its fields are read; replica types of 0 pods are dropped.
+template <typename R>
+typename R::Status CheckJob(R& object, bool no_name, bool has_spec,
+                            const typename R::Status& missing, JobFields& job) {
+  if (no_name) return object.Fail(" has no metadata.name; give the job a name");
+  if (!has_spec) return object.Fail(" has no spec");
+  if (!missing) return missing;
+  for (std::size_t a = 0; a < job.roles.size(); ++a) {
+    for (std::size_t b = a + 1; b < job.roles.size(); ++b) {
+      if (job.roles[a].name == job.roles[b].name) {
+        return object.Fail(" declares replica type " + job.roles[a].name +
+                           " twice; merge the two replica specs");
+      }
+    }
   }
-  if (min_available) {
+  std::erase_if(job.roles, [](const RoleSpec& r) { return r.replicas == 0; });
+  if (job.roles.empty()) return object.Fail(" declares no pods (every replicas is 0)");
+  return {};
+}
+
+// The gang of a Kubeflow job object: roles by replica type, quorum (DESIGN.md §4).
+template <typename R>
+typename R::Status ReadKubeflowJob(R& object, const KubeflowKind& kind,
+                                   std::string_view api_version, GangSpec& gang) {
+  using Status = typename R::Status;
+  const bool v1alpha1 =
+      std::string_view(kind.kind) == "TFJob" && api_version == "kubeflow.org/v1alpha1";
+  fields::Metadata m;
+  JobFields job;
+  bool has_spec = false;
+  Status missing;
+  auto ok = object.Fields([&](std::string_view key, R& value) -> Status {
+    if (key == "metadata") return fields::ReadMetadata(value, m, fields::MetadataOf::kPod);
+    if (key != "spec") return {};
+    has_spec = !value.IsNull();
+    if (!has_spec) return {};
+    auto read = ReadJobSpec(value, kind, v1alpha1, job, missing);
+    if (!missing) MessageOf(missing.error()) = Prefix(key, std::move(MessageOf(missing.error())));
+    return read;
+  });
+  if (ok) ok = CheckJob(object, m.name.empty(), has_spec, missing, job);
+  gang.key = scheduler::GangKey{m.namespace_name.empty() ? "default" : m.namespace_name, m.name};
+  if (!ok) {
+    std::string& message = MessageOf(ok.error());
+    message = OfObject(kind.kind, gang.key.namespace_name, m.name, std::move(message));
+    return ok;
+  }
+  gang.kind = std::string(kind.kind) + (api_version.empty() ? "" : " " + std::string(api_version));
+  std::vector<RoleSpec>& roles = job.roles;
+  SortRoles(roles);
+  // Quorum (DESIGN.md §4): runPolicy.schedulingPolicy.minAvailable, else every replica.
+  if (job.min_available) {
     for (RoleSpec& role : roles) role.min_members = 1;  // at least one of each role it declares
-    job.gang.quorum = *min_available;
+    gang.quorum = *job.min_available;
   }
   // MPIJob v2beta1: the launcher is created once the workers run; it is no quorum member.
-  auto policy = ScalarText(Child(spec, "launcherCreationPolicy"), file, "launcherCreationPolicy");
-  if (!policy) return tl::unexpected(policy.error());
-  if (object.kind == "MPIJob" && *policy == "WaitForWorkersReady") {
+  if (std::string_view(kind.kind) == "MPIJob" && job.launcher_policy == "WaitForWorkersReady") {
     int others = 0;
     for (RoleSpec& role : roles) {
       if (role.name == "launcher") {
@@ -210,16 +235,23 @@ Decoded<JobSpec> DecodeKubeflowJob(const SourceObject& object, const KubeflowKin
         others += role.replicas;
       }
     }
-    job.gang.quorum = min_available ? std::min(*min_available, others) : others;
-  } else if (!policy->empty() && *policy != "AtStartup") {
-    return tl::unexpected(ErrorAt(Child(spec, "launcherCreationPolicy"), file,
-                                  job_name + ": launcherCreationPolicy " + Quote(*policy) +
-                                      " is unknown; use AtStartup or WaitForWorkersReady"));
+    gang.quorum = job.min_available ? std::min(*job.min_available, others) : others;
   }
+  gang.roles = std::move(roles);
+  gang.pattern = scheduler::InferPattern(gang.roles);
+  gang.priority = job.priority;
+  return {};
+}
 
-  job.gang.roles = std::move(roles);
-  job.gang.pattern = scheduler::InferPattern(job.gang.roles);
-  job.gang.priority = priority;
+Decoded<JobSpec> DecodeKubeflowJob(const SourceObject& object, const KubeflowKind& kind,
+                                   const std::string& file) {
+  JobSpec job;
+  job.file = file;
+  job.position = PositionOf(object.node);
+  YamlReader reader(object.node);
+  if (auto ok = ReadKubeflowJob(reader, kind, object.api_version, job.gang); !ok) {
+    return tl::unexpected(ErrorIn(file, "", std::move(ok.error())));
+  }
   return job;
 }
 
@@ -249,11 +281,7 @@ Decoded<std::vector<JobSpec>> DecodeJobObjects(const std::vector<SourceObject>& 
   std::map<scheduler::GangKey, std::size_t> pod_gang_index;
   try {
     for (const SourceObject& object : objects) {
-      const KubeflowKind* kubeflow = nullptr;
-      for (const KubeflowKind& k : kKubeflowKinds) {
-        if (object.kind == k.kind) kubeflow = &k;
-      }
-      if (kubeflow != nullptr) {
+      if (const KubeflowKind* kubeflow = FindKubeflowKind(object.kind)) {
         auto job = DecodeKubeflowJob(object, *kubeflow, file);
         if (!job) return tl::unexpected(job.error());
         order.emplace_back(true, jobs.size());
@@ -344,6 +372,23 @@ Decoded<std::vector<JobSpec>> DecodeJobObjects(const std::vector<SourceObject>& 
     out.push_back(std::move(gang.job));
   }
   return out;
+}
+
+JsonResult<scheduler::GangSpec> DecodeKubeflowJobJson(std::string_view json, std::string_view kind,
+                                                      std::string_view api_version) {
+  const KubeflowKind* kubeflow = FindKubeflowKind(kind);
+  if (kubeflow == nullptr) {
+    return tl::unexpected("kind " + Quote(kind) +
+                          " is not a Kubeflow job; use TFJob, PyTorchJob, MPIJob, MXJob, "
+                          "XGBoostJob, PaddleJob or JAXJob");
+  }
+  scheduler::GangSpec gang;
+  auto ok = ParseBody(json, [&](od::value& root) {
+    JsonReader reader(root);
+    return ReadKubeflowJob(reader, *kubeflow, api_version, gang);
+  });
+  if (!ok) return tl::unexpected(std::move(ok.error()));
+  return gang;
 }
 
 Decoded<std::vector<JobSpec>> DecodeJobs(std::string_view text, const std::string& file) {

@@ -18,6 +18,7 @@
 #include <tl/expected.hpp>
 #include <utility>
 
+#include "k8s/reader.h"
 #include "scheduler/model.h"
 
 namespace gangsched::k8s {
@@ -60,13 +61,6 @@ inline std::string Fail(simdjson::error_code e) {
     default:
       return std::string("is not valid JSON (") + simdjson::error_message(e) + ")";
   }
-}
-
-// "a.b" joins; errors are prefixed with the field path as they unwind (no cost on success).
-inline std::string Prefix(std::string_view field, std::string error) {
-  if (!error.empty() && error.front() == '[') return std::string(field) + error;
-  if (!error.empty() && error.front() == ' ') return std::string(field) + error;
-  return std::string(field) + "." + error;
 }
 
 inline bool IEquals(std::string_view a, std::string_view b) {
@@ -172,36 +166,6 @@ JsonStatus ForEachItem(od::value& v, Fn&& fn) {
   }
   return {};
 }
-
-// A string-to-string map (labels, annotations, nodeSelector); with `prefix`, only the keys that
-// start with it are kept (the other values are skipped unread). Go writes map keys sorted, so each
-// key goes in at the end of the map (constant time) when they come in order.
-inline JsonStatus ReadStringMap(od::value& v, scheduler::StringMap& out,
-                                std::string_view prefix = {}) {
-  return ForEachField(v, [&](std::string_view key, od::value& value) -> JsonStatus {
-    if (key.substr(0, prefix.size()) != prefix) return {};
-    std::string_view s;
-    if (!IsNull(value)) {
-      if (auto e = value.get_string().get(s)) {
-        return tl::unexpected(Prefix(
-            key, e == simdjson::INCORRECT_TYPE ? std::string(" must be a string") : " " + Fail(e)));
-      }
-    }
-    const auto hint =
-        out.empty() || out.rbegin()->first < key ? out.end() : out.lower_bound(std::string(key));
-    if (hint != out.end() && hint->first == key) {
-      hint->second.assign(s);  // a repeated key: the last one wins, as in Go
-    } else {
-      out.emplace_hint(hint, std::piecewise_construct, std::forward_as_tuple(key),
-                       std::forward_as_tuple(s));
-    }
-    return {};
-  });
-}
-
-// A resource map (requests, limits, allocatable, overhead). Quantities are strings ("500m"); a JSON
-// number is accepted as resource.Quantity's UnmarshalJSON does. Only cpu, memory, GPUs and pods
-// count; `present` records which of them were given.
 
 // Parses a whole body: `top(document)` reads the top-level object; then nothing may follow.
 // `padded_base`, when given, gets the start of the padded copy that views returned by simdjson

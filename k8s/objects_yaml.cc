@@ -3,27 +3,18 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 #include <utility>
 
+#include "k8s/object_fields.h"
 #include "k8s/quantity.h"
 #include "scheduler/cluster_state.h"
 #include "topology/gpu_topology.h"
 
 namespace gangsched::k8s {
-namespace {
-
-using scheduler::Resources;
-using scheduler::StringMap;
-
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-}  // namespace
 
 std::string DecodeError::ToString() const {
   std::string out = file;
@@ -73,326 +64,19 @@ Decoded<std::string> OptionalString(const YAML::Node& parent, const char* key,
   return ScalarText(Child(parent, key), file, what);
 }
 
-Decoded<bool> OptionalBool(const YAML::Node& parent, const char* key, const std::string& file,
-                           const char* what) {
-  const YAML::Node node = Child(parent, key);
-  auto text = ScalarText(node, file, what);
-  if (!text) return tl::unexpected(text.error());
-  std::string lower = *text;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower.empty() || lower == "false") return false;
-  if (lower == "true") return true;
-  return tl::unexpected(
-      ErrorAt(node, file, std::string(what) + " must be true or false, not " + Quote(*text)));
-}
-
-Decoded<std::int64_t> OptionalInt(const YAML::Node& parent, const char* key,
-                                  const std::string& file, const char* what, std::int64_t fallback,
-                                  std::int64_t min, std::int64_t max) {
-  const YAML::Node node = Child(parent, key);
-  auto text = ScalarText(node, file, what);
-  if (!text) return tl::unexpected(text.error());
-  if (text->empty()) return fallback;
-  std::int64_t value = 0;
-  const char* begin = text->data();
-  const char* end = begin + text->size();
-  if (begin != end && *begin == '+') ++begin;
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc() || ptr != end || value < min || value > max) {
-    return tl::unexpected(ErrorAt(node, file,
-                                  std::string(what) + " must be an integer from " +
-                                      std::to_string(min) + " to " + std::to_string(max) +
-                                      ", not " + Quote(*text)));
-  }
-  return value;
-}
-
-// Adds one resource quantity to `out` if it is one the core counts (cpu, memory, GPUs, pods).
-tl::expected<void, DecodeError> AddResource(const std::string& name, const YAML::Node& value,
-                                            const std::string& file, const std::string& where,
-                                            Resources& out) {
-  std::int64_t* target = nullptr;
-  QuantityScale scale = QuantityScale::kUnits;
-  if (name == "cpu") {
-    target = &out.milli_cpu;
-    scale = QuantityScale::kMilli;
-  } else if (name == "memory") {
-    target = &out.memory_bytes;
-  } else if (name == scheduler::kGpuResource) {
-    target = &out.gpus;
-    scale = QuantityScale::kWhole;
-  } else if (name == "pods") {
-    target = &out.pods;
-    scale = QuantityScale::kWhole;
-  } else {
-    return {};  // ephemeral-storage, hugepages, other extended resources: not planned on
-  }
-  auto text = ScalarText(value, file, (where + "." + name).c_str());
-  if (!text) return tl::unexpected(text.error());
-  auto quantity = ParseQuantity(*text, scale);
-  if (!quantity) {
-    return tl::unexpected(ErrorAt(value, file, where + "." + name + ": " + quantity.error()));
-  }
-  *target = *quantity;
-  return {};
-}
-
-// A resource map (`requests`, `limits`, `allocatable`, `overhead`) -> Resources. `present` gets the
-// names it holds, so requests can default to limits per resource.
-Decoded<Resources> DecodeResourceMap(const YAML::Node& map, const std::string& file,
-                                     const std::string& where,
-                                     std::vector<std::string>* present = nullptr) {
-  Resources out;
-  if (map.IsNull()) return out;
-  if (!map.IsMap()) {
-    return tl::unexpected(
-        ErrorAt(map, file, where + " must be a map of resource name to quantity"));
-  }
-  for (const auto& kv : map) {
-    const std::string name = kv.first.Scalar();
-    if (auto added = AddResource(name, kv.second, file, where, out); !added) {
-      return tl::unexpected(added.error());
-    }
-    if (present != nullptr) present->push_back(name);
-  }
-  return out;
-}
-
-// requests, with limits standing in for resources that have no request (API server defaulting).
-Decoded<Resources> ContainerRequests(const YAML::Node& container, const std::string& file,
-                                     const std::string& where) {
-  const YAML::Node resources = Child(container, "resources");
-  std::vector<std::string> requested;
-  auto requests = DecodeResourceMap(Child(resources, "requests"), file,
-                                    where + ".resources.requests", &requested);
-  if (!requests) return requests;
-  auto limits = DecodeResourceMap(Child(resources, "limits"), file, where + ".resources.limits");
-  if (!limits) return limits;
-  auto has = [&](const char* name) {
-    return std::find(requested.begin(), requested.end(), name) != requested.end();
-  };
-  if (!has("cpu")) requests->milli_cpu = limits->milli_cpu;
-  if (!has("memory")) requests->memory_bytes = limits->memory_bytes;
-  if (!has(scheduler::kGpuResource)) requests->gpus = limits->gpus;
-  requests->pods = 0;
-  return requests;
-}
-
-Decoded<std::vector<scheduler::Toleration>> DecodeTolerations(const YAML::Node& list,
-                                                              const std::string& file) {
-  std::vector<scheduler::Toleration> out;
-  if (list.IsNull()) return out;
-  if (!list.IsSequence()) {
-    return tl::unexpected(ErrorAt(list, file, "spec.tolerations must be a list"));
-  }
-  for (const YAML::Node& item : list) {
-    scheduler::Toleration t;
-    auto key = OptionalString(item, "key", file, "toleration key");
-    if (!key) return tl::unexpected(key.error());
-    t.key = *key;
-    auto op = OptionalString(item, "operator", file, "toleration operator");
-    if (!op) return tl::unexpected(op.error());
-    if (*op == "Exists") {
-      t.op_exists = true;
-    } else if (!op->empty() && *op != "Equal") {
-      return tl::unexpected(
-          ErrorAt(Child(item, "operator"), file,
-                  "toleration operator " + Quote(*op) + " is unknown; use Exists or Equal"));
-    }
-    auto value = OptionalString(item, "value", file, "toleration value");
-    if (!value) return tl::unexpected(value.error());
-    t.value = *value;
-    auto effect = OptionalString(item, "effect", file, "toleration effect");
-    if (!effect) return tl::unexpected(effect.error());
-    if (auto parsed = ParseTaintEffect(*effect)) {
-      t.effect = *parsed;
-    } else if (!effect->empty()) {
-      return tl::unexpected(ErrorAt(Child(item, "effect"), file,
-                                    "toleration effect " + Quote(*effect) +
-                                        " is unknown; use NoSchedule, PreferNoSchedule or "
-                                        "NoExecute, or leave it out for all effects"));
-    }
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-Decoded<std::vector<scheduler::Taint>> DecodeTaints(const YAML::Node& list,
-                                                    const std::string& file) {
-  std::vector<scheduler::Taint> out;
-  if (list.IsNull()) return out;
-  if (!list.IsSequence()) return tl::unexpected(ErrorAt(list, file, "spec.taints must be a list"));
-  for (const YAML::Node& item : list) {
-    scheduler::Taint t;
-    auto key = OptionalString(item, "key", file, "taint key");
-    if (!key) return tl::unexpected(key.error());
-    if (key->empty()) {
-      return tl::unexpected(ErrorAt(item, file, "taint has no key; every taint needs a key"));
-    }
-    t.key = *key;
-    auto value = OptionalString(item, "value", file, "taint value");
-    if (!value) return tl::unexpected(value.error());
-    t.value = *value;
-    auto effect = OptionalString(item, "effect", file, "taint effect");
-    if (!effect) return tl::unexpected(effect.error());
-    if (auto parsed = ParseTaintEffect(*effect)) {
-      t.effect = *parsed;
-    } else {
-      return tl::unexpected(ErrorAt(PositionNode(Child(item, "effect"), item), file,
-                                    "taint " + t.key + " has effect " + Quote(*effect) +
-                                        "; use NoSchedule, PreferNoSchedule or NoExecute"));
-    }
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-struct Metadata {
-  std::string name;
-  std::string namespace_name;
-  std::string uid;
-  StringMap labels;
-  StringMap annotations;
-};
-
-Decoded<Metadata> DecodeMetadata(const YAML::Node& object, const std::string& file,
-                                 const char* kind) {
-  Metadata m;
-  const YAML::Node metadata = Child(object, "metadata");
-  if (!metadata.IsNull() && !metadata.IsMap()) {
-    return tl::unexpected(ErrorAt(metadata, file, "metadata must be a map"));
-  }
-  auto name = OptionalString(metadata, "name", file, "metadata.name");
-  if (!name) return tl::unexpected(name.error());
-  if (name->empty()) {
-    return tl::unexpected(ErrorAt(PositionNode(metadata, object), file,
-                                  std::string(kind) + " has no metadata.name; give it a name"));
-  }
-  m.name = *name;
-  auto ns = OptionalString(metadata, "namespace", file, "metadata.namespace");
-  if (!ns) return tl::unexpected(ns.error());
-  m.namespace_name = ns->empty() ? "default" : *ns;
-  auto uid = OptionalString(metadata, "uid", file, "metadata.uid");
-  if (!uid) return tl::unexpected(uid.error());
-  m.uid = uid->empty() ? m.namespace_name + "/" + m.name : *uid;
-  auto labels = DecodeStringMap(Child(metadata, "labels"), file, "metadata.labels");
-  if (!labels) return tl::unexpected(labels.error());
-  m.labels = std::move(*labels);
-  auto annotations = DecodeStringMap(Child(metadata, "annotations"), file, "metadata.annotations");
-  if (!annotations) return tl::unexpected(annotations.error());
-  m.annotations = std::move(*annotations);
-  return m;
-}
-
 }  // namespace
 
-Decoded<StringMap> DecodeStringMap(const YAML::Node& map, const std::string& file,
-                                   const char* what) {
-  StringMap out;
-  if (map.IsNull()) return out;
-  if (!map.IsMap()) {
-    return tl::unexpected(ErrorAt(map, file, std::string(what) + " must be a map of strings"));
-  }
-  for (const auto& kv : map) {
-    const std::string key = kv.first.Scalar();
-    auto value = ScalarText(kv.second, file, (std::string(what) + "." + key).c_str());
-    if (!value) return tl::unexpected(value.error());
-    out[key] = *value;
-  }
-  return out;
-}
-
-Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& file) {
-  PodSpecInfo info;
-  info.scheduler_name = "default-scheduler";
-  if (spec.IsNull()) {
-    info.requests.pods = 1;
-    return info;
-  }
-  if (!spec.IsMap()) return tl::unexpected(ErrorAt(spec, file, "a pod spec must be a map"));
-  PodRequests requests;
-  const YAML::Node containers = Child(spec, "containers");
-  const YAML::Node& const_containers = containers;
-  if (!containers.IsNull() && !containers.IsSequence()) {
-    return tl::unexpected(ErrorAt(containers, file, "spec.containers must be a list"));
-  }
-  for (std::size_t i = 0; i < containers.size(); ++i) {
-    auto req =
-        ContainerRequests(const_containers[i], file, "containers[" + std::to_string(i) + "]");
-    if (!req) return tl::unexpected(req.error());
-    requests.AddContainer(*req);
-  }
-  const YAML::Node init = Child(spec, "initContainers");
-  const YAML::Node& const_init = init;
-  if (!init.IsNull() && !init.IsSequence()) {
-    return tl::unexpected(ErrorAt(init, file, "spec.initContainers must be a list"));
-  }
-  for (std::size_t i = 0; i < init.size(); ++i) {
-    auto req = ContainerRequests(const_init[i], file, "initContainers[" + std::to_string(i) + "]");
-    if (!req) return tl::unexpected(req.error());
-    auto restart = OptionalString(const_init[i], "restartPolicy", file, "restartPolicy");
-    if (!restart) return tl::unexpected(restart.error());
-    requests.AddInitContainer(*req, *restart == "Always");
-  }
-  auto overhead = DecodeResourceMap(Child(spec, "overhead"), file, "spec.overhead");
-  if (!overhead) return tl::unexpected(overhead.error());
-  info.requests = requests.Total(*overhead);
-
-  auto scheduler_name = OptionalString(spec, "schedulerName", file, "spec.schedulerName");
-  if (!scheduler_name) return tl::unexpected(scheduler_name.error());
-  if (!scheduler_name->empty()) info.scheduler_name = *scheduler_name;
-  auto group = OptionalString(Child(spec, "schedulingGroup"), "podGroupName", file,
-                              "spec.schedulingGroup.podGroupName");
-  if (!group) return tl::unexpected(group.error());
-  info.scheduling_group = *group;
-  auto tolerations = DecodeTolerations(Child(spec, "tolerations"), file);
-  if (!tolerations) return tl::unexpected(tolerations.error());
-  info.tolerations = std::move(*tolerations);
-  auto selector = DecodeStringMap(Child(spec, "nodeSelector"), file, "spec.nodeSelector");
-  if (!selector) return tl::unexpected(selector.error());
-  info.node_selector = std::move(*selector);
-  auto priority = OptionalInt(spec, "priority", file, "spec.priority", 0,
-                              std::numeric_limits<std::int32_t>::min(),
-                              std::numeric_limits<std::int32_t>::max());
-  if (!priority) return tl::unexpected(priority.error());
-  info.priority = static_cast<std::int32_t>(*priority);
-  auto node_name = OptionalString(spec, "nodeName", file, "spec.nodeName");
-  if (!node_name) return tl::unexpected(node_name.error());
-  info.node_name = *node_name;
-  return info;
+DecodeError ErrorIn(const std::string& file, std::string_view kind, FieldError error) {
+  std::string message = std::move(error.message);
+  if (!kind.empty()) message = Prefix(kind, std::move(message));
+  return DecodeError{file, error.at.line, error.at.column, std::move(message)};
 }
 
 Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string& file) {
-  auto metadata = DecodeMetadata(object, file, "Node");
-  if (!metadata) return tl::unexpected(metadata.error());
   scheduler::Node node;
-  node.name = metadata->name;
-  node.labels = std::move(metadata->labels);
-  for (auto& [key, value] : metadata->annotations) {  // only those the core reads (model.h)
-    if (key.starts_with(scheduler::kNodeAnnotationPrefix)) node.annotations.emplace(key, value);
-  }
-  const YAML::Node spec = Child(object, "spec");
-  auto taints = DecodeTaints(Child(spec, "taints"), file);
-  if (!taints) return tl::unexpected(taints.error());
-  node.taints = std::move(*taints);
-  auto unschedulable = OptionalBool(spec, "unschedulable", file, "spec.unschedulable");
-  if (!unschedulable) return tl::unexpected(unschedulable.error());
-  node.unschedulable = *unschedulable;
-  const YAML::Node status = Child(object, "status");
-  YAML::Node allocatable = Child(status, "allocatable");
-  std::string where = "status.allocatable";
-  if (allocatable.IsNull()) {
-    allocatable = Child(status, "capacity");
-    where = "status.capacity";
-  }
-  std::vector<std::string> present;
-  auto resources =
-      DecodeResourceMap(allocatable, file, "node " + node.name + " " + where, &present);
-  if (!resources) return tl::unexpected(resources.error());
-  node.allocatable = *resources;
-  if (std::find(present.begin(), present.end(), "pods") == present.end()) {
-    node.allocatable.pods = kDefaultMaxPods;
+  YamlReader reader(object);
+  if (auto ok = fields::ReadNodeObject(reader, node, Strictness::kFile); !ok) {
+    return tl::unexpected(ErrorIn(file, "Node", std::move(ok.error())));
   }
   // The GPU matrix is checked here so a bad one is reported at its place in the file.
   if (auto matrix = node.annotations.find(scheduler::kGpuTopologyAnnotation);
@@ -416,57 +100,10 @@ Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string&
 }
 
 Decoded<scheduler::Pod> DecodePod(const YAML::Node& object, const std::string& file) {
-  auto metadata = DecodeMetadata(object, file, "Pod");
-  if (!metadata) return tl::unexpected(metadata.error());
   scheduler::Pod pod;
-  pod.uid = metadata->uid;
-  pod.namespace_name = metadata->namespace_name;
-  pod.name = metadata->name;
-  pod.labels = std::move(metadata->labels);
-  pod.annotations = std::move(metadata->annotations);
-  auto spec = DecodePodSpec(Child(object, "spec"), file);
-  if (!spec) return tl::unexpected(spec.error());
-  pod.requests = spec->requests;
-  pod.node_name = spec->node_name;
-  pod.scheduler_name = spec->scheduler_name;
-  pod.scheduling_group = spec->scheduling_group;
-  pod.tolerations = std::move(spec->tolerations);
-  pod.node_selector = std::move(spec->node_selector);
-  pod.priority = spec->priority;
-  const YAML::Node status = Child(object, "status");
-  auto phase = OptionalString(status, "phase", file, "status.phase");
-  if (!phase) return tl::unexpected(phase.error());
-  if (phase->empty() || *phase == "Pending") {
-    pod.phase = scheduler::PodPhase::kPending;
-  } else if (*phase == "Running") {
-    pod.phase = scheduler::PodPhase::kRunning;
-  } else if (*phase == "Succeeded") {
-    pod.phase = scheduler::PodPhase::kSucceeded;
-  } else if (*phase == "Failed") {
-    pod.phase = scheduler::PodPhase::kFailed;
-  } else if (*phase == "Unknown") {
-    pod.phase = scheduler::PodPhase::kUnknown;
-  } else {
-    return tl::unexpected(ErrorAt(Child(status, "phase"), file,
-                                  "status.phase " + Quote(*phase) +
-                                      " is unknown; use Pending, Running, Succeeded, Failed or "
-                                      "Unknown"));
-  }
-  auto nominated = OptionalString(status, "nominatedNodeName", file, "status.nominatedNodeName");
-  if (!nominated) return tl::unexpected(nominated.error());
-  pod.nominated_node_name = *nominated;
-  if (auto ids = pod.annotations.find(scheduler::kGpuIdsAnnotation); ids != pod.annotations.end()) {
-    auto parsed = ParseGpuIds(ids->second);
-    if (!parsed) {
-      const YAML::Node where =
-          Child(Child(Child(object, "metadata"), "annotations"), scheduler::kGpuIdsAnnotation);
-      return tl::unexpected(ErrorAt(where, file,
-                                    std::string("annotation ") + scheduler::kGpuIdsAnnotation +
-                                        "=" + Quote(ids->second) +
-                                        " must list GPU indices 0-63 separated by commas, "
-                                        "e.g. \"0,1\""));
-    }
-    pod.gpu_ids = std::move(*parsed);
+  YamlReader reader(object);
+  if (auto ok = fields::ReadPodObject(reader, pod, Strictness::kFile); !ok) {
+    return tl::unexpected(ErrorIn(file, "Pod", std::move(ok.error())));
   }
   return pod;
 }

@@ -1,8 +1,9 @@
-// Kubernetes objects in files (YAML, or JSON read as YAML) -> the core's values, with yaml-cpp:
-// documents and Lists split into objects, Nodes, Pods, pod specs and string maps, each error naming
-// file:line:column. The JSON front end (k8s/objects_json.h) decodes the same objects from the API;
-// tests/unit/k8s keeps the two equal. yaml-cpp's exceptions are caught here. Must not plan or hold
-// anything: it returns data and errors.
+// Kubernetes objects in files (YAML, or JSON read as YAML), with yaml-cpp: documents and Lists
+// split into objects, and the YAML front end of the Pod and Node decoders (k8s/object_fields.h over
+// k8s/yaml_reader.h), each error naming file:line:column. The JSON front end (k8s/objects_json.h)
+// runs the same field logic over API JSON; tests/unit/k8s/parity_test.cc keeps the two equal.
+// yaml-cpp's exceptions are caught here. Must not plan or hold anything: it returns data and
+// errors.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -14,15 +15,11 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "k8s/reader.h"
+#include "k8s/yaml_reader.h"
 #include "scheduler/model.h"
 
 namespace gangsched::k8s {
-
-// A 1-based position in a file; 0 when unknown.
-struct Position {
-  int line = 0;
-  int column = 0;
-};
 
 // A user-facing decode error. line/column are 1-based; 0 when the error is not tied to a position
 // (an unreadable file).
@@ -56,26 +53,11 @@ Decoded<std::vector<SourceObject>> LoadObjectsFromFile(const std::string& path);
 // or unreadable file is an error naming it.
 Decoded<std::string> ReadTextFile(const std::string& path);
 
-// Per-pod requests and scheduling constraints of a pod spec (`spec` of a Pod or of a pod template).
-struct PodSpecInfo {
-  scheduler::Resources requests;  // effective requests, pods = 1
-  std::string scheduler_name;     // "default-scheduler" when absent, as the API server defaults it
-  std::string scheduling_group;   // spec.schedulingGroup.podGroupName (native PodGroup)
-  std::vector<scheduler::Toleration> tolerations;
-  scheduler::StringMap node_selector;
-  std::int32_t priority = 0;
-  std::string node_name;
-};
-// Effective requests as kube-scheduler computes them: per resource, the larger of the sum over
-// containers (plus restartable init containers, i.e. sidecars) and the largest init container (plus
-// the sidecars started before it); then spec.overhead added. A resource with a limit but no request
-// is requested at its limit, as the API server defaults it. `spec` may be null (no containers).
-Decoded<PodSpecInfo> DecodePodSpec(const YAML::Node& spec, const std::string& file);
+// A reader's error in `file` (k8s/yaml_reader.h), its message prefixed with `kind` ("Pod.spec...").
+DecodeError ErrorIn(const std::string& file, std::string_view kind, FieldError error);
 
-// labels/annotations maps: scalar values are taken as strings (`replica-index: 0` is "0").
-Decoded<scheduler::StringMap> DecodeStringMap(const YAML::Node& map, const std::string& file,
-                                              const char* what);
-
+// A Node or Pod object of a file (Strictness::kFile); a Node's GPU matrix annotation is checked,
+// a bad one reported at its line.
 Decoded<scheduler::Node> DecodeNode(const YAML::Node& object, const std::string& file);
 Decoded<scheduler::Pod> DecodePod(const YAML::Node& object, const std::string& file);
 

@@ -1,7 +1,6 @@
 #include "kube/state_source.h"
 
 #include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -12,14 +11,13 @@
 
 #include "k8s/jobs.h"
 #include "k8s/objects_json.h"
+#include "k8s/pod_group.h"
 #include "scheduler/gang_scheduler.h"
 
 namespace gangsched::kube {
 
-using k8s::DecodeJobObjects;
 using k8s::DecodeNodeJson;
 using k8s::DecodePodJson;
-using k8s::SourceObject;
 using scheduler::BarrierDecision;
 using scheduler::GangScheduler;
 using scheduler::Millis;
@@ -108,56 +106,18 @@ bool SameNode(const scheduler::Node& a, const scheduler::Node& b) {
 
 std::string GroupKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
-// A PodGroup's namespace, name and size: spec.minMember (coscheduling, Volcano) or
-// spec.schedulingPolicy.gang.minCount (native scheduling.k8s.io); 0 when absent.
+// A PodGroup's key and size (k8s/pod_group.h); nothing (logged) when it cannot be read.
 struct GroupInfo {
   std::string key;
   int min_member = 0;
 };
-std::optional<GroupInfo> DecodeGroup(const std::string& json) {
-  thread_local simdjson::ondemand::parser parser;
-  const simdjson::padded_string padded(json);
-  simdjson::ondemand::document doc;
-  if (parser.iterate(padded).get(doc)) return std::nullopt;
-  std::string ns;
-  std::string name;
-  std::int64_t min_member = 0;
-  simdjson::ondemand::object root;
-  if (doc.get_object().get(root)) return std::nullopt;
-  for (auto field : root) {
-    std::string_view key;
-    simdjson::ondemand::value v;
-    if (field.unescaped_key().get(key) || field.value().get(v)) return std::nullopt;
-    if (key == "metadata") {
-      simdjson::ondemand::object meta;
-      if (v.get_object().get(meta)) return std::nullopt;
-      for (auto m : meta) {
-        std::string_view mkey;
-        simdjson::ondemand::value mv;
-        if (m.unescaped_key().get(mkey) || m.value().get(mv)) return std::nullopt;
-        std::string_view s;
-        if (mkey == "namespace" && !mv.get_string().get(s)) ns = std::string(s);
-        if (mkey == "name" && !mv.get_string().get(s)) name = std::string(s);
-      }
-    } else if (key == "spec") {
-      simdjson::ondemand::object spec;
-      if (v.get_object().get(spec)) return std::nullopt;
-      for (auto f : spec) {
-        std::string_view skey;
-        simdjson::ondemand::value sv;
-        if (f.unescaped_key().get(skey) || f.value().get(sv)) return std::nullopt;
-        std::int64_t n = 0;
-        if (skey == "minMember" && !sv.get_int64().get(n)) min_member = n;
-        if (skey == "schedulingPolicy" &&
-            !sv.find_field_unordered("gang").find_field_unordered("minCount").get_int64().get(n)) {
-          min_member = n;
-        }
-      }
-    }
+std::optional<GroupInfo> DecodeGroup(const WatchedResource& r, const std::string& json) {
+  auto group = k8s::DecodePodGroupJson(json);
+  if (!group) {
+    spdlog::warn("verb=watch resource={} decision=skip error=\"{}\"", r.path, group.error());
+    return std::nullopt;
   }
-  if (name.empty()) return std::nullopt;
-  if (ns.empty()) ns = "default";
-  return GroupInfo{GroupKey(ns, name), static_cast<int>(std::max<std::int64_t>(0, min_member))};
+  return GroupInfo{GroupKey(group->namespace_name, group->name), group->min_member};
 }
 
 bool InGroupGang(const scheduler::Pod& pod, std::string& key) {
@@ -425,7 +385,7 @@ void KubeStateSource::PodEvent(const WatchEvent& event) {
 void KubeStateSource::ReplaceGroups(const WatchedResource& r, std::vector<std::string> items) {
   std::map<std::string, int> next;
   for (const std::string& item : items) {
-    if (auto g = DecodeGroup(item)) next[g->key] = g->min_member;
+    if (auto g = DecodeGroup(r, item)) next[g->key] = g->min_member;
   }
   std::lock_guard lock(cache_->mu);
   std::map<std::string, int>& current = cache_->groups[r.path];
@@ -444,7 +404,7 @@ void KubeStateSource::ReplaceGroups(const WatchedResource& r, std::vector<std::s
 }
 
 void KubeStateSource::GroupEvent(const WatchedResource& r, const WatchEvent& event) {
-  auto g = DecodeGroup(event.object);
+  auto g = DecodeGroup(r, event.object);
   if (!g) return;
   std::lock_guard lock(cache_->mu);
   std::map<std::string, int>& groups = cache_->groups[r.path];
@@ -471,23 +431,12 @@ namespace {
 
 // A Kubeflow job object's roster (k8s/jobs.h); nothing (logged) when it cannot be read.
 std::optional<scheduler::GangSpec> DecodeJob(const WatchedResource& r, const std::string& json) {
-  SourceObject object;
-  try {
-    object.node = YAML::Load(json);
-  } catch (const YAML::Exception& e) {
-    spdlog::warn("verb=watch resource={} decision=skip error=\"{}\"", r.path, e.what());
+  auto gang = k8s::DecodeKubeflowJobJson(json, r.kind, r.api_version);
+  if (!gang) {
+    spdlog::warn("verb=watch resource={} decision=skip error=\"{}\"", r.path, gang.error());
     return std::nullopt;
   }
-  object.kind = r.kind;
-  object.api_version = r.api_version;
-  auto jobs = DecodeJobObjects({object}, r.path);
-  if (!jobs) {
-    spdlog::warn("verb=watch resource={} decision=skip error=\"{}\"", r.path,
-                 jobs.error().ToString());
-    return std::nullopt;
-  }
-  if (jobs->empty()) return std::nullopt;
-  return jobs->front().gang;
+  return std::move(*gang);
 }
 
 }  // namespace

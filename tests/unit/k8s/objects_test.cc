@@ -8,6 +8,7 @@
 #include "k8s/objects_json.h"
 #include "k8s/objects_yaml.h"
 #include "k8s/quantity.h"
+#include "tests/unit/k8s/same_values.h"
 
 namespace gangsched::k8s {
 namespace {
@@ -95,16 +96,7 @@ TEST_CASE("A NodeList decodes the same from kubectl's JSON and YAML", "[decode][
   REQUIRE(yaml.has_value());
   REQUIRE(json->nodes.size() == 4);
   REQUIRE(yaml->nodes.size() == 4);
-  for (std::size_t i = 0; i < 4; ++i) {
-    const scheduler::Node& a = json->nodes[i];
-    const scheduler::Node& b = yaml->nodes[i];
-    CHECK(a.name == b.name);
-    CHECK(a.labels == b.labels);
-    CHECK(a.annotations == b.annotations);
-    CHECK(a.allocatable == b.allocatable);
-    CHECK(a.unschedulable == b.unschedulable);
-    CHECK(a.taints.size() == b.taints.size());
-  }
+  for (std::size_t i = 0; i < 4; ++i) CheckSame(json->nodes[i], yaml->nodes[i]);
   const scheduler::Node& n = json->nodes[0];
   CHECK(n.name == "gpu-r1-a");
   CHECK(n.labels.at("gangsched.io/rack") == "r1");
@@ -271,30 +263,15 @@ TEST_CASE("A kubectl JSON dump decodes through simdjson as the YAML decoders dec
   REQUIRE(fast->cluster.nodes.size() == 1);
   REQUIRE(slow->cluster.nodes.size() == 1);
   const scheduler::Node& a = fast->cluster.nodes[0];
-  const scheduler::Node& b = slow->cluster.nodes[0];
-  CHECK(a.name == b.name);
-  CHECK(a.labels == b.labels);
+  CheckSame(a, slow->cluster.nodes[0]);
   CHECK(a.annotations.empty());  // only gangsched.io/ annotations are kept, on both paths
-  CHECK(a.annotations == b.annotations);
-  CHECK(a.allocatable == b.allocatable);
   CHECK(a.allocatable.milli_cpu == 63500);
-  REQUIRE(a.taints.size() == 1);
-  CHECK(a.taints[0].key == b.taints[0].key);
-  CHECK(a.taints[0].effect == b.taints[0].effect);
+  CHECK(a.taints.size() == 1);
   REQUIRE(fast->cluster.pods.size() == 1);
   REQUIRE(slow->cluster.pods.size() == 1);
   const scheduler::Pod& p = fast->cluster.pods[0];
-  const scheduler::Pod& q = slow->cluster.pods[0];
-  CHECK(p.uid == q.uid);
-  CHECK(p.namespace_name == q.namespace_name);
-  CHECK(p.requests == q.requests);
-  CHECK(p.node_name == q.node_name);
-  CHECK(p.phase == q.phase);
-  CHECK(p.priority == q.priority);
-  CHECK(p.node_selector == q.node_selector);
-  CHECK(p.scheduler_name == q.scheduler_name);
+  CheckSame(p, slow->cluster.pods[0]);
   CHECK(p.gpu_ids == std::vector<int>{1, 3});
-  CHECK(p.gpu_ids == q.gpu_ids);
   REQUIRE(fast->cluster.pod_positions.size() == 1);
   CHECK(fast->cluster.pod_positions[0].line == 10);
   CHECK(fast->cluster.pod_positions[0].column == 5);
@@ -361,7 +338,7 @@ TEST_CASE("Decode errors name file, line and column", "[decode][errors]") {
                 "name: c\n    resources:\n      requests:\n        cpu: lots\n",
                 8, 14, "containers[0].resources.requests.cpu"},
       ErrorCase{"node without a name", "kind: Node\nmetadata:\n  labels: {a: b}\n", 3, 3,
-                "no metadata.name"},
+                "metadata.name is missing"},
       ErrorCase{"bad taint effect",
                 "kind: Node\nmetadata: {name: a}\nspec:\n  taints:\n  - key: k\n    effect: "
                 "Sometimes\n",

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 #include <utility>
+#include <variant>
 
 #include "api/metrics.h"
 #include "api/views.h"
@@ -255,8 +256,10 @@ Reply ExtenderService::Filter(Body body) {
   const std::uint64_t names_hash = RawNodeHash(args->node_names_json);
   const scheduler::MembershipResult membership = scheduler::IdentifyGang(args->pod);
   const scheduler::GangKey& gang = membership.membership.key;
-  scheduler::FilterAnswer answer;
+  scheduler::FilterDecision decision;
+  std::shared_ptr<const OfferedKeys> keys;  // the offered names as a rejection lists them
   std::size_t offered = 0;
+  std::size_t failed = 0;  // offered nodes in FailedNodes (the node of a victim plan)
   bool wake_timer = false;
   {
     std::unique_lock lock(mu_);
@@ -274,31 +277,51 @@ Reply ExtenderService::Filter(Body body) {
       lock.unlock();
       return BadOffer("filter", args->pod, offer.error(), start);
     }
-    offered = (*offer)->offer.names.size();
+    ResolvedOffer& resolved = **offer;
+    offered = resolved.offer.names.size();
     const scheduler::Plan* before = engine_->state().HoldOf(gang);
     const bool held_before = before != nullptr;
     const std::int64_t engine_start = NowMicros();
-    answer = engine_->Filter(args->pod, membership, (*offer)->offer, Now());
+    decision = engine_->Filter(args->pod, membership, resolved.offer, Now());
     const scheduler::Plan* after = engine_->state().HoldOf(gang);
     if (after != nullptr && !held_before) {
       metrics_->plan_latency.Observe(static_cast<double>(NowMicros() - engine_start) / 1e6);
     }
+    if (!std::holds_alternative<scheduler::Narrow>(decision)) {
+      if (!resolved.keys) {
+        resolved.keys =
+            std::make_shared<const OfferedKeys>(EncodeOfferedKeys(resolved.offer.names));
+      }
+      keys = resolved.keys;
+      if (const auto* preempt = std::get_if<scheduler::PreemptOn>(&decision)) {
+        const auto& names = resolved.offer.names;
+        failed = std::find(names.begin(), names.end(), preempt->node) != names.end() ? 1 : 0;
+      }
+    }
     wake_timer = TimerSleepsTooLong();  // a new hold may have the earliest deadline
   }
   if (wake_timer) timer_cv_.notify_all();
-  std::string out = EncodeFilterResult(answer, *args);
-  const std::string_view outcome = answer.feasible.empty() ? "unschedulable" : "feasible";
+  static const OfferedKeys kNoKeys;
+  std::string out = EncodeFilterResult(decision, keys ? *keys : kNoKeys, *args);
+  const auto* narrow = std::get_if<scheduler::Narrow>(&decision);
+  const std::string_view outcome = narrow ? "feasible" : "unschedulable";
   if (spdlog::should_log(spdlog::level::info)) {
-    std::string first_reason;
-    if (!answer.unresolvable.empty()) first_reason = answer.unresolvable.begin()->second;
+    // As kube-scheduler reads the reply: every offered node not narrowed to or failed is
+    // unresolvable, with the decision's one reason.
+    const std::size_t unresolvable = keys ? keys->ends.size() - failed : 0;
+    std::string_view first_reason;
+    if (unresolvable > 0) {
+      if (const auto* reject = std::get_if<scheduler::RejectAll>(&decision)) {
+        first_reason = reject->reason;
+      } else if (const auto* preempt = std::get_if<scheduler::PreemptOn>(&decision)) {
+        first_reason = preempt->elsewhere;
+      }
+    }
     spdlog::info(
         "verb=filter pod={} gang={} decision={} nodes={} offered={} failed={} unresolvable={} "
         "reason=\"{}\" took_us={}",
-        PodRef(args->pod), gang.ToString(),
-        answer.feasible.size() == 1 ? "narrow" : std::string(outcome),
-        answer.feasible.size() == 1 ? answer.feasible.front()
-                                    : std::to_string(answer.feasible.size()),
-        offered, answer.failed.size(), answer.unresolvable.size(), first_reason,
+        PodRef(args->pod), gang.ToString(), narrow ? "narrow" : std::string(outcome),
+        narrow ? narrow->node : "0", offered, failed, unresolvable, first_reason,
         NowMicros() - start);
   }
   return Observe("filter", outcome, start, JsonReply(200, std::move(out)));

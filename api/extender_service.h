@@ -92,6 +92,7 @@ class ExtenderService final : public EngineHost {
     std::string json;        // the NodeNames array it was decoded from ("" for full-Nodes requests)
     scheduler::Offer offer;
     std::shared_ptr<const ZeroPriorityList> zero_scores;  // built by the first prioritize call
+    std::shared_ptr<const OfferedKeys> keys;              // built by the first filter rejection
   };
   static constexpr std::size_t kOfferCache = 4;
 

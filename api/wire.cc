@@ -9,8 +9,8 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "k8s/json.h"
 #include "k8s/objects_json.h"
@@ -286,55 +286,106 @@ WireResult<PreemptionArgs> DecodePreemptionArgs(std::string_view body) {
 
 // ---- Encoders -----------------------------------------------------------------------------------
 
+OfferedKeys EncodeOfferedKeys(const std::vector<std::string>& offered) {
+  std::vector<const std::string*> names;
+  names.reserve(offered.size());
+  for (const std::string& name : offered) names.push_back(&name);
+  const auto by_name = [](const std::string* a, const std::string* b) { return *a < *b; };
+  std::sort(names.begin(), names.end(), by_name);
+  const auto same = [](const std::string* a, const std::string* b) { return *a == *b; };
+  names.erase(std::unique(names.begin(), names.end(), same), names.end());
+  OfferedKeys keys;
+  keys.ends.reserve(names.size());
+  std::size_t bytes = 0;
+  for (const std::string* name : names) bytes += name->size() + 2;
+  keys.json.reserve(bytes);
+  for (const std::string* name : names) {
+    AppendJsonString(keys.json, *name);
+    keys.ends.push_back(keys.json.size());
+  }
+  return keys;
+}
+
 namespace {
 
-void AppendReasonMap(std::string& out, const std::map<std::string, std::string>& reasons) {
+// Each offered key but `except` (a key; "" for none) with `reason`, both JSON strings.
+void AppendReasonMap(std::string& out, const OfferedKeys& keys, std::string_view except,
+                     std::string_view reason) {
   out.push_back('{');
-  bool first = true;
-  for (const auto& [node, reason] : reasons) {
-    if (!first) out.push_back(',');
-    first = false;
-    AppendJsonString(out, node);
+  std::size_t from = 0;
+  for (const std::size_t end : keys.ends) {
+    const std::string_view key(keys.json.data() + from, end - from);
+    from = end;
+    if (key == except) continue;
+    if (out.back() != '{') out.push_back(',');
+    out += key;
     out.push_back(':');
-    AppendJsonString(out, reason);
+    out += reason;
   }
   out.push_back('}');
 }
 
-}  // namespace
+bool HasKey(const OfferedKeys& keys, std::string_view key) {
+  std::size_t from = 0;
+  for (const std::size_t end : keys.ends) {
+    if (std::string_view(keys.json.data() + from, end - from) == key) return true;
+    from = end;
+  }
+  return false;
+}
 
-std::string EncodeFilterResult(const scheduler::FilterAnswer& answer, const ExtenderArgs& args,
-                               std::string_view error) {
+std::string JsonString(std::string_view s) {
   std::string out;
-  out.reserve(128 + answer.feasible.size() * 24);
+  AppendJsonString(out, s);
+  return out;
+}
+
+// NodeNames [node], or in full mode the Node object of that name as the request carried it.
+void AppendKept(std::string& out, const scheduler::Narrow* narrow, const ExtenderArgs& args) {
   if (args.full_nodes) {
     out += "{\"Nodes\":{\"metadata\":{},\"items\":[";
-    std::unordered_map<std::string_view, std::size_t> index;
-    index.reserve(args.raw_nodes.size());
-    for (std::size_t i = 0; i < args.raw_nodes.size(); ++i) index.emplace(args.node_names[i], i);
-    bool first = true;
-    for (const std::string& name : answer.feasible) {
-      auto it = index.find(name);
-      if (it == index.end()) continue;  // the core only keeps offered nodes
-      if (!first) out.push_back(',');
-      first = false;
-      out += args.raw_nodes[it->second];
+    if (narrow) {
+      // The first Node of that name (the core narrows only to offered nodes).
+      const auto it = std::find(args.node_names.begin(), args.node_names.end(), narrow->node);
+      const auto at = static_cast<std::size_t>(it - args.node_names.begin());
+      if (at < args.raw_nodes.size()) out += args.raw_nodes[at];
     }
     out += "]},\"NodeNames\":null";
   } else {
     out += "{\"Nodes\":null,\"NodeNames\":[";
-    bool first = true;
-    for (const std::string& name : answer.feasible) {
-      if (!first) out.push_back(',');
-      first = false;
-      AppendJsonString(out, name);
-    }
+    if (narrow) AppendJsonString(out, narrow->node);
     out += "]";
   }
-  out += ",\"FailedNodes\":";
-  AppendReasonMap(out, answer.failed);
-  out += ",\"FailedAndUnresolvableNodes\":";
-  AppendReasonMap(out, answer.unresolvable);
+}
+
+}  // namespace
+
+std::string EncodeFilterResult(const scheduler::FilterDecision& decision, const OfferedKeys& keys,
+                               const ExtenderArgs& args, std::string_view error) {
+  std::string out;
+  out.reserve(128);
+  AppendKept(out, std::get_if<scheduler::Narrow>(&decision), args);
+  if (const auto* reject = std::get_if<scheduler::RejectAll>(&decision)) {
+    const std::string reason = JsonString(reject->reason);
+    out.reserve(out.size() + 128 + keys.json.size() + keys.ends.size() * (reason.size() + 2));
+    out += ",\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":";
+    AppendReasonMap(out, keys, {}, reason);
+  } else if (const auto* preempt = std::get_if<scheduler::PreemptOn>(&decision)) {
+    const std::string node = JsonString(preempt->node);
+    const std::string elsewhere = JsonString(preempt->elsewhere);
+    out.reserve(out.size() + 128 + keys.json.size() + keys.ends.size() * (elsewhere.size() + 2) +
+                preempt->reason.size());
+    out += ",\"FailedNodes\":{";
+    if (HasKey(keys, node)) {
+      out += node;
+      out.push_back(':');
+      AppendJsonString(out, preempt->reason);
+    }
+    out += "},\"FailedAndUnresolvableNodes\":";
+    AppendReasonMap(out, keys, node, elsewhere);
+  } else {
+    out += ",\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{}";
+  }
   out += ",\"Error\":";
   AppendJsonString(out, error);
   out += "}";

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "k8s/json.h"
-#include "scheduler/gang_scheduler.h"
 #include "scheduler/model.h"
+#include "scheduler/verbs.h"
 
 namespace gangsched::api {
 
@@ -82,11 +82,28 @@ struct PreemptionArgs {
 };
 WireResult<PreemptionArgs> DecodePreemptionArgs(std::string_view body);
 
-// ExtenderFilterResult. NodeNames mode: {"Nodes":null,"NodeNames":[...],...}; full mode (args
-// carried Nodes): {"Nodes":{"metadata":{},"items":[<kept Node objects verbatim>]},"NodeNames":null,
-// ...}. `error` is for internal faults only (DESIGN.md §3.3).
-std::string EncodeFilterResult(const scheduler::FilterAnswer& answer, const ExtenderArgs& args,
-                               std::string_view error = {});
+// The offered nodes as the filter reply's node -> reason maps (FailedNodes,
+// FailedAndUnresolvableNodes) list them: each distinct name once, in byte order (the order Go's
+// encoding/json writes map keys in), each already a JSON string. A rejection lists every offered
+// node, so the server builds this once per offer and keeps it with the offer.
+struct OfferedKeys {
+  std::string json;               // the quoted names back to back
+  std::vector<std::size_t> ends;  // where each ends in `json`, in order
+};
+OfferedKeys EncodeOfferedKeys(const std::vector<std::string>& offered);
+
+// ExtenderFilterResult: the engine's decision spread over the offered nodes (scheduler/verbs.h
+// says how each decision reads). NodeNames mode: {"Nodes":null,"NodeNames":[...],...}; full mode
+// (args carried Nodes): {"Nodes":{"metadata":{},"items":[<kept Node objects verbatim>]},
+// "NodeNames":null,...}. `keys` is EncodeOfferedKeys of the offered names (the request's, in
+// either mode). `error` is for internal faults only (DESIGN.md §3.3).
+std::string EncodeFilterResult(const scheduler::FilterDecision& decision, const OfferedKeys& keys,
+                               const ExtenderArgs& args, std::string_view error = {});
+inline std::string EncodeFilterResult(const scheduler::FilterDecision& decision,
+                                      const std::vector<std::string>& offered,
+                                      const ExtenderArgs& args, std::string_view error = {}) {
+  return EncodeFilterResult(decision, EncodeOfferedKeys(offered), args, error);
+}
 // HostPriorityList: a bare array [{"Host":..,"Score":..}].
 std::string EncodeHostPriorityList(const std::vector<scheduler::HostScore>& scores);
 // The HostPriorityList of one offer with every score 0, and where each host's "0" is: the server

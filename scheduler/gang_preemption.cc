@@ -77,20 +77,23 @@ int VictimsLeft(const ClusterState& state, const VictimPlan& victims) {
   return left;
 }
 
-FilterAnswer PreemptionAnswer(const ClusterState& state, const GangKey& key,
-                              const VictimPlan& victims, std::optional<int> slot,
-                              const std::string& role, const Offer& offer) {
-  FilterAnswer answer;
+FilterDecision PreemptionDecision(const ClusterState& state, const GangKey& key,
+                                  const VictimPlan& victims, std::optional<int> slot,
+                                  const std::string& role) {
   const std::string gang = "gang " + key.ToString();
   if (!slot) {
-    for (const auto& n : offer.names) {
-      answer.unresolvable[n] =
-          gang + ": every " + role + " slot of its preemption plan is taken by other pods";
-    }
-    return answer;
+    return RejectAll{gang + ": every " + role +
+                     " slot of its preemption plan is taken by other pods"};
   }
   const std::string& node = victims.plan.pods[*slot].node;
   const std::vector<std::string> here = VictimsOn(state, victims, node);
+  // A member whose node needs no eviction gets no candidate: its node is reserved while the other
+  // members' victims leave.
+  if (here.empty()) {
+    return RejectAll{gang + ": node " + node + " is reserved for this pod while " +
+                     std::to_string(VictimsLeft(state, victims)) +
+                     " lower-priority pods preempted for the gang leave its other nodes"};
+  }
   std::vector<std::string> names;
   for (const VictimUnit& u : victims.units) {
     const bool on_node = std::any_of(u.uids.begin(), u.uids.end(), [&](const std::string& uid) {
@@ -99,23 +102,11 @@ FilterAnswer PreemptionAnswer(const ClusterState& state, const GangKey& key,
     if (on_node) names.push_back(u.name);
   }
   // Only the planned node is a preemption candidate (FailedNodes); every other offered node stays
-  // unresolvable so kube-scheduler's per-pod preemption looks nowhere else (DESIGN.md §3.3). A
-  // member whose node needs no eviction gets no candidate: its node is reserved while the other
-  // members' victims leave.
-  const std::string elsewhere =
-      here.empty() ? gang + ": node " + node + " is reserved for this pod while " +
-                         std::to_string(VictimsLeft(state, victims)) +
-                         " lower-priority pods preempted for the gang leave its other nodes"
-                   : gang + " planned this pod on node " + node + " after preemption";
-  for (const auto& n : offer.names) {
-    if (n == node && !here.empty()) {
-      answer.failed[n] = gang + " needs this node after preempting " +
-                         DescribeVictims(static_cast<int>(here.size()), names);
-    } else {
-      answer.unresolvable[n] = elsewhere;
-    }
-  }
-  return answer;
+  // unresolvable so kube-scheduler's per-pod preemption looks nowhere else (DESIGN.md §3.3).
+  return PreemptOn{node,
+                   gang + " needs this node after preempting " +
+                       DescribeVictims(static_cast<int>(here.size()), names),
+                   gang + " planned this pod on node " + node + " after preemption"};
 }
 
 std::vector<PreemptCandidate> DropGangBreakers(const GangRegistry& gangs,

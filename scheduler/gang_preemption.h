@@ -1,6 +1,6 @@
 // Gang-aware preemption in the engine (DESIGN.md §3.9): which bound pods are victim units for a
 // gang (lone pods, whole lower-priority gangs), the victim plan a waiting gang would reserve, the
-// filter answer of its members while victims leave, and the rule that keeps kube-scheduler's own
+// filter decision of its members while victims leave, and the rule that keeps kube-scheduler's own
 // preemption from breaking a running gang. Pure: the engine holds the reservation and keeps the
 // plan on the gang's record.
 #pragma once
@@ -36,11 +36,12 @@ std::vector<std::string> VictimsOn(const ClusterState& state, const VictimPlan& 
                                    const std::string& node);
 int VictimsLeft(const ClusterState& state, const VictimPlan& victims);
 
-// The filter answer of a member (role `role`, slot `slot` of the victim plan, if it has one) while
-// its gang's victims are evicted: only its planned node, when it needs an eviction, is a candidate.
-FilterAnswer PreemptionAnswer(const ClusterState& state, const GangKey& gang,
-                              const VictimPlan& victims, std::optional<int> slot,
-                              const std::string& role, const Offer& offer);
+// The filter decision of a member (role `role`, slot `slot` of the victim plan, if it has one)
+// while its gang's victims are evicted: only its planned node, when it needs an eviction, is a
+// candidate (PreemptOn); else it is rejected everywhere.
+FilterDecision PreemptionDecision(const ClusterState& state, const GangKey& gang,
+                                  const VictimPlan& victims, std::optional<int> slot,
+                                  const std::string& role);
 
 // Today's rule for pods outside gangs: drop candidates that would break a running gang.
 std::vector<PreemptCandidate> DropGangBreakers(const GangRegistry& gangs,

@@ -264,8 +264,8 @@ Offer GangScheduler::ResolveOffer(std::vector<std::string> names) const {
   return offer;
 }
 
-FilterAnswer GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, const Offer& offer,
-                                   Millis now) {
+FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, const Offer& offer,
+                                     Millis now) {
   if (offer.inventory != inventory_generation_) {
     return Filter(pod, mr, ResolveOffer(offer.names), now);
   }
@@ -275,11 +275,8 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, c
     const auto n = state_.FindNode(name);
     return n && offer.position[*n] >= 0;
   };
-  FilterAnswer answer;
-  auto reject_all = [&](const std::string& reason) {
-    for (const auto& n : offered) answer.unresolvable[n] = reason;
-    return answer;
-  };
+  // One reason for every offered node: api/ writes it once per node, the engine keeps it once.
+  auto reject_all = [](std::string reason) { return FilterDecision{RejectAll{std::move(reason)}}; };
   if (!mr.error.empty()) {
     return reject_all("pod " + pod.namespace_name + "/" + pod.name + ": " + mr.error);
   }
@@ -338,7 +335,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, c
     // The reservation's deadline counts from the plan, not from members' filter calls: members
     // are requeued on every cluster event, and victims that never leave must not pin it.
     if (g.preemption && VictimsLeft(state_, *g.preemption) > 0) {
-      return PreemptionAnswer(state_, g.key, *g.preemption, SlotFor(g, member), member.role, offer);
+      return PreemptionDecision(state_, g.key, *g.preemption, SlotFor(g, member), member.role);
     }
     // Victims gone: the gang plans normally; its reservation counts as its own capacity.
     if (!PlanAndHold(g, po, now)) {
@@ -346,8 +343,7 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, c
       // Victims are planned on the whole inventory: the nodes they occupy are seldom offered
       // (kube-scheduler's own filters found them full).
       if (PlanPreemption(g, now)) {
-        return PreemptionAnswer(state_, g.key, *g.preemption, SlotFor(g, member), member.role,
-                                offer);
+        return PreemptionDecision(state_, g.key, *g.preemption, SlotFor(g, member), member.role);
       }
       Starve(g, now);
       return reject_all(g.reason);
@@ -362,26 +358,19 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, c
                       " slot of its placement is taken by other pods");
   }
   const std::string planned = hold->pods[*slot].node;
-  // kube-scheduler's nominated-node probe: answer it, never re-plan on it (DESIGN.md §3.5).
+  // kube-scheduler's nominated-node probe: answer it, never re-plan on it (DESIGN.md §3.5). The
+  // offer is that one node, so rejecting every offered node rejects it alone.
   if (NominatedProbe(pod, offered)) {
-    if (planned == offered.front()) {
-      answer.feasible.push_back(planned);
-    } else {
-      answer.unresolvable[offered.front()] =
-          "gang " + g.key.ToString() + " planned this pod on node " + planned;
-    }
-    return answer;
+    if (planned == offered.front()) return Narrow{planned};
+    return reject_all("gang " + g.key.ToString() + " planned this pod on node " + planned);
   }
-  if (is_offered(planned)) {
-    answer.feasible.push_back(planned);
-    return answer;
-  }
+  if (is_offered(planned)) return Narrow{planned};
   // The planned node was excluded by kube-scheduler's filters: move this member within the offer.
   if (auto moved = MoveSlot(state_, *hold, *slot, member, offered_idx)) {
-    answer.feasible.push_back(moved->pods[*slot].node);
+    Narrow to{moved->pods[*slot].node};
     state_.Hold(*moved);
     barrier_.Open(*moved, holds_.Deadline(g.key).value_or(0));
-    return answer;
+    return to;
   }
   // Else re-plan the whole gang with this role confined to the offered nodes, as long as nothing
   // of it is bound yet (DESIGN.md §3.5).
@@ -393,10 +382,10 @@ FilterAnswer GangScheduler::Filter(const Pod& pod, const MembershipResult& mr, c
     if (auto proposal = ProposePlan(state_, g, po, options_.max_held_binds)) {
       const std::optional<int> again = FreeSlot(proposal->plan, proposal->slot_of, member);
       if (again && is_offered(proposal->plan.pods[*again].node)) {
-        answer.feasible.push_back(proposal->plan.pods[*again].node);
+        Narrow to{proposal->plan.pods[*again].node};
         proposal->slot_of[member.uid] = *again;
         CommitPlan(g, std::move(*proposal), now);
-        return answer;
+        return to;
       }
     }
   }

@@ -63,13 +63,14 @@ class GangScheduler {
   Offer ResolveOffer(std::vector<std::string> names) const;
   // Changes whenever the node inventory is replaced (an Offer resolved before is stale).
   std::uint64_t inventory_generation() const { return inventory_generation_; }
-  // `membership` is IdentifyGang(pod), when the caller has it already.
-  FilterAnswer Filter(const Pod& pod, const MembershipResult& membership, const Offer& offer,
-                      Millis now);
-  FilterAnswer Filter(const Pod& pod, const Offer& offer, Millis now) {
+  // Where the pod may go among the offered nodes: one node, none, or the node to preempt on
+  // (verbs.h). `membership` is IdentifyGang(pod), when the caller has it already.
+  FilterDecision Filter(const Pod& pod, const MembershipResult& membership, const Offer& offer,
+                        Millis now);
+  FilterDecision Filter(const Pod& pod, const Offer& offer, Millis now) {
     return Filter(pod, IdentifyGang(pod), offer, now);
   }
-  FilterAnswer Filter(const Pod& pod, const std::vector<std::string>& offered, Millis now) {
+  FilterDecision Filter(const Pod& pod, const std::vector<std::string>& offered, Millis now) {
     return Filter(pod, ResolveOffer(offered), now);
   }
   // The offered nodes that score above 0, in offer order (the pod's planned node scores 10).

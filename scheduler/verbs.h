@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "scheduler/gang.h"
@@ -34,12 +34,33 @@ inline const char* GangPhaseName(GangPhase phase) {
   return "Unknown";
 }
 
-// Filter answer for one pod (reference/extender-protocol.md §1.3, §2.3).
-struct FilterAnswer {
-  std::vector<std::string> feasible;                // NodeNames
-  std::map<std::string, std::string> failed;        // FailedNodes (only a gang-wide victim plan)
-  std::map<std::string, std::string> unresolvable;  // FailedAndUnresolvableNodes
+// Filter's decision for one pod, over the nodes kube-scheduler offered for it. A decision names at
+// most one node; api/ spreads it over every offered node into kube-scheduler's
+// ExtenderFilterResult (reference/extender-protocol.md §1.3, §2.3), so a gang-level reason is
+// carried once, not once per offered node.
+//
+// The pod goes to `node`, an offered one (DESIGN.md §3.5): NodeNames [node]; the other offered
+// nodes are left out of the reply, which kube-scheduler reads as unresolvable.
+struct Narrow {
+  std::string node;
 };
+// No offered node is for this pod (DESIGN.md §3.3): every offered node FailedAndUnresolvable with
+// one reason, so kube-scheduler's per-pod preemption looks nowhere. Also the answer to an offer of
+// nodes the inventory does not know, and to a nominated-node probe on a node the pod is not
+// planned on (the offer is that one node).
+struct RejectAll {
+  std::string reason;
+};
+// The gang's victim plan needs evictions on `node` for this pod (DESIGN.md §3.9): that node in
+// FailedNodes with `reason`, the only candidate of kube-scheduler's preemption; every other
+// offered node FailedAndUnresolvable with `elsewhere`. When `node` is not offered, every offered
+// node is unresolvable with `elsewhere`.
+struct PreemptOn {
+  std::string node;
+  std::string reason;
+  std::string elsewhere;
+};
+using FilterDecision = std::variant<Narrow, RejectAll, PreemptOn>;
 
 struct HostScore {
   std::string host;

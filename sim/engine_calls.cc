@@ -1,26 +1,28 @@
 #include "sim/engine_calls.h"
 
+#include <variant>
+
 namespace gangsched::sim {
 
 FilterOutcome CallFilter(scheduler::GangScheduler& engine, const scheduler::Pod& pod,
                          const std::vector<std::string>& offered, scheduler::Millis now) {
-  scheduler::FilterAnswer answer = engine.Filter(pod, offered, now);
+  const scheduler::FilterDecision decision = engine.Filter(pod, offered, now);
   FilterOutcome out;
-  if (!answer.feasible.empty()) {
+  if (const auto* narrow = std::get_if<scheduler::Narrow>(&decision)) {
     out.kind = FilterOutcome::Kind::kNarrowed;
-    out.nodes = std::move(answer.feasible);
+    out.nodes.push_back(narrow->node);
     return out;
   }
-  // FailedNodes are candidates for kube-scheduler's preemption; the engine lists a node there only
-  // for its gang-wide victim plan (DESIGN.md §3.3). Absent nodes count as unresolvable (§2.3).
-  if (!answer.failed.empty()) {
+  // The one node of the gang-wide victim plan goes in FailedNodes, the only candidate of
+  // kube-scheduler's preemption (DESIGN.md §3.3); every other offered node is unresolvable.
+  if (const auto* preempt = std::get_if<scheduler::PreemptOn>(&decision)) {
     out.kind = FilterOutcome::Kind::kPreemptOn;
-    out.nodes.push_back(answer.failed.begin()->first);
-    out.reason = answer.failed.begin()->second;
+    out.nodes.push_back(preempt->node);
+    out.reason = preempt->reason;
     return out;
   }
   out.kind = FilterOutcome::Kind::kRejected;
-  if (!answer.unresolvable.empty()) out.reason = answer.unresolvable.begin()->second;
+  out.reason = std::get<scheduler::RejectAll>(decision).reason;
   return out;
 }
 

@@ -271,6 +271,34 @@ TEST_CASE("a gang that does not fit is rejected on every node with one gang-leve
   CHECK(server.Get("/api/v1/state").at("holds").empty());
 }
 
+TEST_CASE("a rejection lists each offered node once, in name order, whatever the offer's order",
+          "[server]") {
+  // kube-scheduler's parallel filter sends NodeNames in any order (and the reply's maps are Go
+  // maps): every offered node once, sorted, with the one reason, also a node gangsched does not
+  // know. The same offer again is answered from the kept offer, byte for byte.
+  TestServer server(TwoRacks());
+  auto filter = [&](const std::vector<std::string>& names) {
+    ordered args = ordered::parse(MemberArgs("filter-nodecache.json", "huge", 0, 5, 8));
+    args["NodeNames"] = names;
+    auto res = server.Main().Post("/filter", args.dump(), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    return res->body;
+  };
+  const std::string reply = filter({"gpu-b2", "gone", "gpu-a1", "gpu-b2", "gpu-a2"});
+  const std::string head =
+      R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"gone":)";
+  REQUIRE(reply.rfind(head, 0) == 0);
+  const std::size_t end = reply.find(R"(,"gpu-a1":)", head.size());
+  REQUIRE(end != std::string::npos);
+  const std::string reason = reply.substr(head.size(), end - head.size());  // as JSON
+  CHECK_THAT(reason, Catch::Contains("gang ml/huge"));
+  CHECK(reply == head + reason + R"(,"gpu-a1":)" + reason + R"(,"gpu-a2":)" + reason +
+                     R"(,"gpu-b2":)" + reason + R"(},"Error":""})");
+  CHECK(filter({"gpu-b2", "gone", "gpu-a1", "gpu-b2", "gpu-a2"}) == reply);  // the kept offer
+  CHECK(filter({"gpu-a2", "gpu-b2", "gpu-a1", "gone"}) == reply);
+}
+
 TEST_CASE("a barrier whose deadline passes fails every held bind and releases the hold",
           "[server]") {
   config::Config c = TwoRacks();

@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "api/extender_service.h"
@@ -745,7 +746,8 @@ TEST_CASE("notifier: a planned gang's members that have not reached bind are nud
     REQUIRE(engine.ReplaceNodes({*node}));
     for (const auto& m : members) engine.UpsertPod(m);
     const auto answer = engine.Filter(members[0], {node->name}, now);
-    REQUIRE(answer.feasible == std::vector<std::string>{node->name});
+    REQUIRE(std::holds_alternative<scheduler::Narrow>(answer));
+    REQUIRE(std::get<scheduler::Narrow>(answer).node == node->name);
     CHECK(engine.Bind("default", "bert-0", "uid-0", node->name, now).action ==
           scheduler::BarrierAction::kWait);
     return std::vector<scheduler::BarrierDecision>{};

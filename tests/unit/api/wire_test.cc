@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "k8s/objects_json.h"
 
@@ -179,15 +181,15 @@ TEST_CASE("ExtenderArgs in full-Nodes mode keeps each Node's JSON verbatim", "[w
   CHECK(args->nodes[1].allocatable.gpus == 4);  // from capacity, number accepted
   CHECK(args->nodes[1].allocatable.pods == 50);
 
-  scheduler::FilterAnswer answer;
-  answer.feasible = {"gpu-b"};
-  answer.unresolvable = {{"gpu-a", "gang ml/x: \"quoted\"\n"}};
-  const std::string out = EncodeFilterResult(answer, *args);
-  CHECK(
-      out ==
-      R"({"Nodes":{"metadata":{},"items":[)" + n2 +
-          R"(]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":{"gpu-a":"gang ml/x: \"quoted\"\n"},"Error":""})");
+  const std::string out = EncodeFilterResult(scheduler::Narrow{"gpu-b"}, args->node_names, *args);
+  CHECK(out ==
+        R"({"Nodes":{"metadata":{},"items":[)" + n2 +
+            R"(]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""})");
   CHECK(json::parse(out)["Nodes"]["items"][0]["metadata"]["name"] == "gpu-b");
+  CHECK(
+      EncodeFilterResult(scheduler::RejectAll{"gang ml/x: \"quoted\"\n"}, args->node_names,
+                         *args) ==
+      R"({"Nodes":{"metadata":{},"items":[]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":{"gpu-a":"gang ml/x: \"quoted\"\n","gpu-b":"gang ml/x: \"quoted\"\n"},"Error":""})");
 }
 
 TEST_CASE("malformed requests name what is wrong and where", "[wire]") {
@@ -250,14 +252,58 @@ TEST_CASE("preemption args in both forms; the reply is always NodeNameToMetaVict
   CHECK(EncodePreemptionResult({}) == R"({"NodeNameToMetaVictims":{}})");
 }
 
-TEST_CASE("node-names filter result and priority list use the capitalised keys", "[wire]") {
-  ExtenderArgs args;
-  scheduler::FilterAnswer answer;
-  answer.feasible = {"gpu-b"};
-  answer.failed = {{"gpu-c", "victim plan"}};
+TEST_CASE("each filter decision spreads over the offered nodes, byte for byte", "[wire]") {
+  // kube-scheduler reads the reply per node (reference/extender-protocol.md §1.3): the node
+  // narrowed to, and a reason for every other offered node, listed once each in byte order as a Go
+  // map is encoded, however the offer repeats or orders them.
+  const ExtenderArgs args;
+  const std::vector<std::string> offered = {"gpu-c", "gpu-a", "gpu\"q", "gpu-b", "gpu-a", ""};
+  struct Case {
+    scheduler::FilterDecision decision;
+    std::vector<std::string> offered;
+    const char* reply;
+  };
+  auto [decision, names, reply] = GENERATE_COPY(
+      Case{
+          scheduler::Narrow{"gpu-b"}, offered,
+          R"({"Nodes":null,"NodeNames":["gpu-b"],"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""})"},
+      Case{
+          scheduler::RejectAll{"gang ml/x: no fit"}, offered,
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"":"gang ml/x: no fit","gpu\"q":"gang ml/x: no fit","gpu-a":"gang ml/x: no fit","gpu-b":"gang ml/x: no fit","gpu-c":"gang ml/x: no fit"},"Error":""})"},
+      Case{
+          scheduler::RejectAll{"node not in gangsched's inventory"},
+          {"gone"},
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"gone":"node not in gangsched's inventory"},"Error":""})"},
+      Case{
+          scheduler::RejectAll{"anything"},
+          {},
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""})"},
+      Case{
+          scheduler::PreemptOn{"gpu-a", "needs this node", "planned elsewhere"}, offered,
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{"gpu-a":"needs this node"},"FailedAndUnresolvableNodes":{"":"planned elsewhere","gpu\"q":"planned elsewhere","gpu-b":"planned elsewhere","gpu-c":"planned elsewhere"},"Error":""})"},
+      Case{
+          scheduler::PreemptOn{"gpu-a", "needs this node", "planned elsewhere"},
+          {"gpu-a"},
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{"gpu-a":"needs this node"},"FailedAndUnresolvableNodes":{},"Error":""})"},
+      // Its node not offered: no preemption candidate at all.
+      Case{
+          scheduler::PreemptOn{"gpu-z", "needs this node", "planned on gpu-z"},
+          {"gpu-b", "gpu-a"},
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"gpu-a":"planned on gpu-z","gpu-b":"planned on gpu-z"},"Error":""})"});
+  CHECK(EncodeFilterResult(decision, names, args) == reply);
+  CHECK(EncodeFilterResult(decision, EncodeOfferedKeys(names), args) == reply);
+  CHECK_NOTHROW(json::parse(reply));
+}
+
+TEST_CASE("a filter reply carries an internal fault in Error", "[wire]") {
+  const ExtenderArgs args;
   CHECK(
-      EncodeFilterResult(answer, args) ==
-      R"({"Nodes":null,"NodeNames":["gpu-b"],"FailedNodes":{"gpu-c":"victim plan"},"FailedAndUnresolvableNodes":{},"Error":""})");
+      EncodeFilterResult(scheduler::RejectAll{"x"}, std::vector<std::string>{"gpu-a"}, args,
+                         "engine fault") ==
+      R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"gpu-a":"x"},"Error":"engine fault"})");
+}
+
+TEST_CASE("priority lists use the capitalised keys", "[wire]") {
   CHECK(EncodeHostPriorityList({{"gpu-a", 3}, {"gpu-b", 10}}) ==
         R"([{"Host":"gpu-a","Score":3},{"Host":"gpu-b","Score":10}])");
   CHECK(EncodeHostPriorityList({}) == "[]");

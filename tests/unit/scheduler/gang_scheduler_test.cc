@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
+#include <variant>
 
 #include "tests/support/builders.h"
 
@@ -37,7 +39,42 @@ std::vector<std::string> AllNodes(const GangScheduler& engine) {
   return names;
 }
 
-std::string Narrowed(const FilterAnswer& a) {
+// A filter decision as kube-scheduler reads it over the offered nodes (api/wire.cc writes these
+// lists): the node narrowed to, and each other offered node with its reason.
+struct FilterLists {
+  std::vector<std::string> feasible;                // NodeNames
+  std::map<std::string, std::string> failed;        // FailedNodes
+  std::map<std::string, std::string> unresolvable;  // FailedAndUnresolvableNodes
+};
+
+FilterLists Spread(const FilterDecision& decision, const std::vector<std::string>& offered) {
+  FilterLists lists;
+  if (const auto* narrow = std::get_if<Narrow>(&decision)) {
+    lists.feasible.push_back(narrow->node);
+    return lists;
+  }
+  const auto* preempt = std::get_if<PreemptOn>(&decision);
+  for (const std::string& node : offered) {
+    if (preempt && node == preempt->node) {
+      lists.failed[node] = preempt->reason;
+    } else {
+      lists.unresolvable[node] =
+          preempt ? preempt->elsewhere : std::get<RejectAll>(decision).reason;
+    }
+  }
+  return lists;
+}
+
+FilterLists Filter(GangScheduler& engine, const Pod& pod, const Offer& offer, Millis now) {
+  return Spread(engine.Filter(pod, offer, now), offer.names);
+}
+
+FilterLists Filter(GangScheduler& engine, const Pod& pod, const std::vector<std::string>& offered,
+                   Millis now) {
+  return Spread(engine.Filter(pod, offered, now), offered);
+}
+
+std::string Narrowed(const FilterLists& a) {
   REQUIRE(a.feasible.size() == 1);
   CHECK(a.failed.empty());
   return a.feasible.front();
@@ -51,7 +88,7 @@ TEST_CASE("a gang is narrowed member by member and bound whole at the barrier", 
   std::set<std::string> chosen;
   std::set<std::string> racks;
   for (const auto& p : pods) {
-    const std::string node = Narrowed(engine.Filter(p, nodes, 0));
+    const std::string node = Narrowed(Filter(engine, p, nodes, 0));
     chosen.insert(node);
     racks.insert(node.substr(0, 5));
   }
@@ -64,7 +101,7 @@ TEST_CASE("a gang is narrowed member by member and bound whole at the barrier", 
 
   // Binds: nobody is bound until the last member arrives.
   std::vector<std::string> node_of;
-  for (const auto& p : pods) node_of.push_back(Narrowed(engine.Filter(p, nodes, 2)));
+  for (const auto& p : pods) node_of.push_back(Narrowed(Filter(engine, p, nodes, 2)));
   CHECK(engine.Bind("ml", "bert-0", "uid-bert-0", node_of[0], 3).action == BarrierAction::kWait);
   CHECK(engine.Bind("ml", "bert-1", "uid-bert-1", node_of[1], 4).action == BarrierAction::kWait);
   const auto d = engine.Bind("ml", "bert-2", "uid-bert-2", node_of[2], 5);
@@ -84,7 +121,7 @@ TEST_CASE("a gang is narrowed member by member and bound whole at the barrier", 
 TEST_CASE("a gang that does not fit is rejected on every node with one reason", "[engine]") {
   auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
   const auto nodes = AllNodes(engine);
-  const auto a = engine.Filter(GangPod("big", 4, "big-0", 8), nodes, 0);
+  const auto a = Filter(engine, GangPod("big", 4, "big-0", 8), nodes, 0);
   CHECK(a.feasible.empty());
   REQUIRE(a.unresolvable.size() == nodes.size());
   std::set<std::string> reasons;
@@ -102,7 +139,7 @@ TEST_CASE("an expired hold fails held binds, releases capacity and backs off", "
   auto engine = MakeEngine(MakeCluster(1, 1, 2, 8), options);
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("g", 2, "g-0", 8);
-  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
+  const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
   CHECK(engine.Bind("ml", "g-0", p0.uid, n0, 100).action == BarrierAction::kWait);
   CHECK(engine.Tick(1099).empty());  // progress at 100 moved the deadline to 1100
   const auto out = engine.Tick(1100);
@@ -111,10 +148,10 @@ TEST_CASE("an expired hold fails held binds, releases capacity and backs off", "
   CHECK(out[0].pods.at(0).pod_uid == p0.uid);
   CHECK_THAT(out[0].reason, Catch::Contains("only 1 of 2 members"));
   CHECK(engine.state().FreeGpus() == 16);
-  const auto backoff = engine.Filter(p0, nodes, 2000);
+  const auto backoff = Filter(engine, p0, nodes, 2000);
   CHECK(backoff.feasible.empty());
   CHECK_THAT(backoff.unresolvable.begin()->second, Catch::Contains("backs off"));
-  CHECK(engine.Filter(p0, nodes, 6200).feasible.size() == 1);  // planned again after backoff
+  CHECK(Filter(engine, p0, nodes, 6200).feasible.size() == 1);  // planned again after backoff
 }
 
 TEST_CASE("two gangs racing for one rack: one holds it, the other waits whole", "[engine]") {
@@ -122,8 +159,9 @@ TEST_CASE("two gangs racing for one rack: one holds it, the other waits whole", 
   const auto nodes = AllNodes(engine);
   std::set<std::string> a_nodes;
   for (int i = 0; i < 4; ++i) {
-    a_nodes.insert(Narrowed(engine.Filter(GangPod("a", 4, "a-" + std::to_string(i), 8), nodes, i)));
-    const auto b = engine.Filter(GangPod("b", 4, "b-" + std::to_string(i), 8), nodes, i);
+    a_nodes.insert(
+        Narrowed(Filter(engine, GangPod("a", 4, "a-" + std::to_string(i), 8), nodes, i)));
+    const auto b = Filter(engine, GangPod("b", 4, "b-" + std::to_string(i), 8), nodes, i);
     CHECK(b.feasible.empty());  // no double booking
   }
   CHECK(a_nodes.size() == 4);
@@ -135,14 +173,14 @@ TEST_CASE("the nominated-node probe is answered without re-planning", "[engine]"
   auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
   const auto nodes = AllNodes(engine);
   Pod p = GangPod("solo", 1, "solo-0", 8);
-  const std::string planned = Narrowed(engine.Filter(p, nodes, 0));
+  const std::string planned = Narrowed(Filter(engine, p, nodes, 0));
   const std::string other = planned == nodes[0] ? nodes[1] : nodes[0];
   p.nominated_node_name = other;
-  const auto probe = engine.Filter(p, {other}, 1);
+  const auto probe = Filter(engine, p, {other}, 1);
   CHECK(probe.feasible.empty());
   CHECK_THAT(probe.unresolvable.at(other), Catch::Contains("planned this pod on node " + planned));
   p.nominated_node_name = planned;
-  CHECK(Narrowed(engine.Filter(p, {planned}, 2)) == planned);
+  CHECK(Narrowed(Filter(engine, p, {planned}, 2)) == planned);
 }
 
 TEST_CASE("a member whose planned node was filtered out moves inside the offer", "[engine]") {
@@ -150,14 +188,14 @@ TEST_CASE("a member whose planned node was filtered out moves inside the offer",
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("m", 2, "m-0", 8);
   const Pod p1 = GangPod("m", 2, "m-1", 8);
-  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
+  const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
   std::vector<std::string> without;
   for (const auto& n : nodes) {
     if (n != n0) without.push_back(n);
   }
-  const std::string moved = Narrowed(engine.Filter(p0, without, 1));
+  const std::string moved = Narrowed(Filter(engine, p0, without, 1));
   CHECK(moved != n0);
-  const std::string n1 = Narrowed(engine.Filter(p1, nodes, 2));
+  const std::string n1 = Narrowed(Filter(engine, p1, nodes, 2));
   CHECK(n1 != moved);
   CHECK(engine.state().FreeGpus() == 32 - 16);  // still exactly one hold's worth
 }
@@ -215,7 +253,7 @@ Pod Urgent(const std::string& gang, int size, int index, int gpus) {
 }
 
 // The single FailedNodes entry of a filter answer (the pod's node in its gang's victim plan).
-std::string Candidate(const FilterAnswer& a, std::size_t offered) {
+std::string Candidate(const FilterLists& a, std::size_t offered) {
   CHECK(a.feasible.empty());
   REQUIRE(a.failed.size() == 1);
   CHECK(a.unresolvable.size() == offered - 1);
@@ -241,12 +279,12 @@ TEST_CASE("a high-priority gang that does not fit gets a victim plan: one candid
   // Two 8-GPU pods: evicting the lone pod alone is not enough and the vip outranks the gang, so
   // the plan takes the whole low-priority gang (rack r0) and leaves the lone pod, which the same
   // placement does not need.
-  const FilterAnswer a0 = engine.Filter(Urgent("bert", 2, 0, 8), nodes, 0);
+  const FilterLists a0 = Filter(engine, Urgent("bert", 2, 0, 8), nodes, 0);
   const std::string n0 = Candidate(a0, nodes.size());
   CHECK_THAT(a0.failed.at(n0),
              Catch::Contains("gang ml/bert needs this node after preempting 1 lower-priority pod "
                              "(gang ml/old)"));
-  const std::string n1 = Candidate(engine.Filter(Urgent("bert", 2, 1, 8), nodes, 1), nodes.size());
+  const std::string n1 = Candidate(Filter(engine, Urgent("bert", 2, 1, 8), nodes, 1), nodes.size());
   CHECK(std::set<std::string>{n0, n1} == std::set<std::string>{"b0-r0-n0", "b0-r0-n1"});
 
   const auto status = engine.GangOf({"ml", "bert"}, 2);
@@ -282,7 +320,7 @@ TEST_CASE("a gang that fits without evicting anything is given no victim plan",
   engine.UpsertPod(Running("old-0", "b0-r0-n0", 8, 0, "old", 2));
   engine.UpsertPod(Running("old-1", "b0-r0-n1", 8, 0, "old", 2));
   SECTION("an offer of one full node is not a reason to preempt") {
-    const FilterAnswer a = engine.Filter(Urgent("bert", 2, 0, 8), {"b0-r0-n0"}, 0);
+    const FilterLists a = Filter(engine, Urgent("bert", 2, 0, 8), {"b0-r0-n0"}, 0);
     CHECK(a.feasible.empty());
     CHECK(a.failed.empty());  // no FailedNodes: kube-scheduler must not preempt for it
     CHECK(engine.Preempt(Urgent("bert", 2, 0, 8), {{"b0-r0-n0", {"uid-old-0"}, 0}}, 1).empty());
@@ -290,7 +328,7 @@ TEST_CASE("a gang that fits without evicting anything is given no victim plan",
   SECTION("the nominated-node probe plans the gang on the whole inventory") {
     Pod probe = Urgent("bert", 2, 0, 8);
     probe.nominated_node_name = "b0-r1-n0";
-    const FilterAnswer a = engine.Filter(probe, {"b0-r1-n0"}, 0);
+    const FilterLists a = Filter(engine, probe, {"b0-r1-n0"}, 0);
     CHECK(a.failed.empty());
     const auto status = engine.GangOf({"ml", "bert"}, 1);
     REQUIRE(status);
@@ -309,7 +347,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("loose", "b0-r0-n2", 8, 0));
     const auto nodes = AllNodes(engine);
     for (int i = 0; i < 2; ++i) {
-      const FilterAnswer a = engine.Filter(Urgent("small", 2, i, 4), nodes, i);
+      const FilterLists a = Filter(engine, Urgent("small", 2, i, 4), nodes, i);
       CHECK(Candidate(a, nodes.size()) == "b0-r0-n2");
       const auto kept = engine.Preempt(Urgent("small", 2, i, 4), {}, i);
       REQUIRE(kept.size() == 1);
@@ -321,7 +359,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("low", "b0-r0-n0", 8, 5));
     engine.UpsertPod(Running("lower", "b0-r0-n1", 8, 1));
     const auto nodes = AllNodes(engine);
-    CHECK(Candidate(engine.Filter(Urgent("g", 2, 0, 4), nodes, 0), nodes.size()) == "b0-r0-n1");
+    CHECK(Candidate(Filter(engine, Urgent("g", 2, 0, 4), nodes, 0), nodes.size()) == "b0-r0-n1");
   }
   SECTION("a gang with a member the plan does not need is no victim") {
     // One node's worth of room is needed; evicting the gang would leave its other member
@@ -330,7 +368,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("old-0", "b0-r0-n0", 8, 0, "old", 2));
     engine.UpsertPod(Running("old-1", "b0-r0-n1", 8, 0, "old", 2));
     const auto nodes = AllNodes(engine);
-    const FilterAnswer a = engine.Filter(Urgent("one", 2, 0, 4), nodes, 0);
+    const FilterLists a = Filter(engine, Urgent("one", 2, 0, 4), nodes, 0);
     CHECK(a.failed.empty());
     CHECK(a.unresolvable.size() == nodes.size());
     CHECK(engine.Preempt(Urgent("one", 2, 0, 4), {{"b0-r0-n0", {"uid-old-0"}, 0}}, 1).empty());
@@ -341,7 +379,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("peer", "b0-r0-n0", 8, 100));
     engine.UpsertPod(Running("boss", "b0-r0-n1", 8, 1000));
     const auto nodes = AllNodes(engine);
-    CHECK(engine.Filter(Urgent("g", 2, 0, 8), nodes, 0).failed.empty());
+    CHECK(Filter(engine, Urgent("g", 2, 0, 8), nodes, 0).failed.empty());
     CHECK(engine.Preempt(Urgent("g", 2, 0, 8), {{"b0-r0-n0", {"uid-peer"}, 0}}, 0).empty());
   }
 }
@@ -351,9 +389,9 @@ TEST_CASE("a member whose planned node needs no eviction is no preemption candid
   auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
   engine.UpsertPod(Running("loose", "b0-r0-n1", 8, 0));
   const auto nodes = AllNodes(engine);
-  std::map<std::string, FilterAnswer> by_node;
+  std::map<std::string, FilterLists> by_node;
   for (int i = 0; i < 2; ++i) {
-    const FilterAnswer a = engine.Filter(Urgent("bert", 2, i, 8), nodes, i);
+    const FilterLists a = Filter(engine, Urgent("bert", 2, i, 8), nodes, i);
     CHECK(a.feasible.empty());
     const auto kept = engine.Preempt(Urgent("bert", 2, i, 8), {{"b0-r0-n1", {"uid-loose"}, 0}}, i);
     if (a.failed.empty()) {
@@ -377,25 +415,25 @@ TEST_CASE("a victim plan's reservation keeps freed GPUs for the gang until it is
           "[engine][preempt]") {
   auto engine = FullTwoRacks();
   const auto nodes = AllNodes(engine);
-  const std::string n0 = Candidate(engine.Filter(Urgent("bert", 2, 0, 8), nodes, 0), nodes.size());
-  const std::string n1 = Candidate(engine.Filter(Urgent("bert", 2, 1, 8), nodes, 0), nodes.size());
+  const std::string n0 = Candidate(Filter(engine, Urgent("bert", 2, 0, 8), nodes, 0), nodes.size());
+  const std::string n1 = Candidate(Filter(engine, Urgent("bert", 2, 1, 8), nodes, 0), nodes.size());
   // kube-scheduler evicts the victims one by one. A smaller pod filtered meanwhile does not get
   // the freed GPUs, nor does a gang of the same priority.
   engine.RemovePod("uid-old-0");
   Pod small = Running("small", "", 2, 0);
   small.phase = PodPhase::kPending;
-  CHECK(engine.Filter(small, nodes, 10).feasible.empty());
-  CHECK(engine.Filter(Urgent("rival", 1, 0, 8), nodes, 10).feasible.empty());
+  CHECK(Filter(engine, small, nodes, 10).feasible.empty());
+  CHECK(Filter(engine, Urgent("rival", 1, 0, 8), nodes, 10).feasible.empty());
   // The member whose victim left is still told to wait: the gang is placed whole.
-  const FilterAnswer waiting = engine.Filter(Urgent("bert", 2, 0, 8), nodes, 11);
+  const FilterLists waiting = Filter(engine, Urgent("bert", 2, 0, 8), nodes, 11);
   CHECK(waiting.feasible.empty());
   engine.RemovePod("uid-old-1");
   // Victims gone: the gang plans normally, onto exactly the reserved nodes.
-  CHECK(Narrowed(engine.Filter(Urgent("bert", 2, 0, 8), nodes, 12)) == n0);
-  CHECK(Narrowed(engine.Filter(Urgent("bert", 2, 1, 8), nodes, 12)) == n1);
+  CHECK(Narrowed(Filter(engine, Urgent("bert", 2, 0, 8), nodes, 12)) == n0);
+  CHECK(Narrowed(Filter(engine, Urgent("bert", 2, 1, 8), nodes, 12)) == n1);
   CHECK(engine.GangOf({"ml", "bert"}, 12)->phase == GangPhase::kPlanned);
   CHECK(engine.Preempt(Urgent("bert", 2, 0, 8), {{"b0-r1-n0", {"uid-loose"}, 0}}, 12).empty());
-  CHECK(engine.Filter(small, nodes, 13).feasible.empty());  // still held for bert
+  CHECK(Filter(engine, small, nodes, 13).feasible.empty());  // still held for bert
 }
 
 TEST_CASE("a victim plan's reservation expires like a hold when the victims stay",
@@ -407,18 +445,18 @@ TEST_CASE("a victim plan's reservation expires like a hold when the victims stay
   engine.UpsertPod(Running("loose", "b0-r0-n1", 8, 0));
   engine.UpsertPod(Running("other", "b0-r0-n0", 4, 0));
   const auto nodes = AllNodes(engine);
-  CHECK(engine.Filter(Urgent("bert", 2, 0, 8), nodes, 0).failed.size() == 1);
+  CHECK(Filter(engine, Urgent("bert", 2, 0, 8), nodes, 0).failed.size() == 1);
   CHECK(engine.state().holds().size() == 1);
   CHECK(engine.NextDeadline() == 1000);
   // Members filtered again do not move the deadline: victims that never leave must not pin it.
-  engine.Filter(Urgent("bert", 2, 1, 8), nodes, 900);
+  Filter(engine, Urgent("bert", 2, 1, 8), nodes, 900);
   CHECK(engine.Tick(1000).empty());  // no held binds to fail
   CHECK(engine.state().holds().empty());
   const auto status = engine.GangOf({"ml", "bert"}, 1000);
   CHECK_THAT(status->reason, Catch::Contains("had not left when its reservation expired"));
   CHECK(status->backoff_until);
   // After the backoff the gang plans its preemption again.
-  CHECK(engine.Filter(Urgent("bert", 2, 0, 8), nodes, 2000).failed.size() == 1);
+  CHECK(Filter(engine, Urgent("bert", 2, 0, 8), nodes, 2000).failed.size() == 1);
 }
 
 TEST_CASE("a member deleted in the barrier is replaced and the gang still binds whole",
@@ -427,15 +465,15 @@ TEST_CASE("a member deleted in the barrier is replaced and the gang still binds 
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("r", 2, "r-0", 8);
   const Pod p1 = GangPod("r", 2, "r-1", 8);
-  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
-  const std::string n1 = Narrowed(engine.Filter(p1, nodes, 0));
+  const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
+  const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));
   CHECK(engine.Bind("ml", "r-0", p0.uid, n0, 1).action == BarrierAction::kWait);
   const auto withdrawn = engine.RemovePod(p0.uid);
   REQUIRE(withdrawn);
   CHECK(withdrawn->action == BarrierAction::kReject);
   CHECK(engine.state().FreeGpus() == 0);  // the hold keeps the slot's capacity
   const Pod replacement = GangPod("r", 2, "r-0b", 8);
-  CHECK(Narrowed(engine.Filter(replacement, nodes, 2)) == n0);
+  CHECK(Narrowed(Filter(engine, replacement, nodes, 2)) == n0);
   CHECK(engine.Bind("ml", "r-1", p1.uid, n1, 3).action == BarrierAction::kWait);
   const auto d = engine.Bind("ml", "r-0b", replacement.uid, n0, 4);
   REQUIRE(d.action == BarrierAction::kBind);
@@ -450,8 +488,8 @@ TEST_CASE("a failed bind after release keeps the capacity and is retried", "[eng
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("f", 2, "f-0", 8);
   const Pod p1 = GangPod("f", 2, "f-1", 8);
-  const std::string n0 = Narrowed(engine.Filter(p0, nodes, 0));
-  const std::string n1 = Narrowed(engine.Filter(p1, nodes, 0));
+  const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
+  const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));
   engine.Bind("ml", "f-0", p0.uid, n0, 1);
   const auto d = engine.Bind("ml", "f-1", p1.uid, n1, 2);
   REQUIRE(d.action == BarrierAction::kBind);
@@ -461,7 +499,7 @@ TEST_CASE("a failed bind after release keeps the capacity and is retried", "[eng
   CHECK_THAT(engine.GangOf({"ml", "f"}, 4)->reason, Catch::Contains("retried first"));
   CHECK(engine.Tick(50'000).empty());     // never expires while partly bound
   CHECK(engine.state().FreeGpus() == 0);  // nothing given away
-  CHECK(Narrowed(engine.Filter(p1, nodes, 50'001)) == n1);
+  CHECK(Narrowed(Filter(engine, p1, nodes, 50'001)) == n1);
   const auto retry = engine.Bind("ml", "f-1", p1.uid, n1, 50'002);
   CHECK(retry.action == BarrierAction::kBind);  // straight through: the gang is released
   engine.BindResult(p1.uid, true, "", 50'003);
@@ -481,7 +519,7 @@ TEST_CASE("a job roster gives roles and sizes before all pods exist", "[engine]"
                {"training.kubeflow.org/replica-type", "ps"},
                {"training.kubeflow.org/replica-index", "0"}};
   ps.requests = {2000, 1LL << 30, 0, 1};
-  const auto a = engine.Filter(ps, AllNodes(engine), 0);
+  const auto a = Filter(engine, ps, AllNodes(engine), 0);
   REQUIRE(a.feasible.size() == 1);
   const auto status = engine.GangOf({"ml", "tf"}, 0);
   REQUIRE(status);
@@ -495,12 +533,12 @@ TEST_CASE("with the API state source a gang waits for a quorum of pods", "[engin
   EngineOptions options;
   options.require_quorum_pods = true;
   auto engine = MakeEngine(MakeCluster(1, 1, 4, 8), options);
-  const auto a = engine.Filter(GangPod("q", 3, "q-0", 8), AllNodes(engine), 0);
+  const auto a = Filter(engine, GangPod("q", 3, "q-0", 8), AllNodes(engine), 0);
   CHECK(a.feasible.empty());
   CHECK_THAT(a.unresolvable.begin()->second, Catch::Contains("waiting for 2 more pods"));
   engine.UpsertPod(GangPod("q", 3, "q-1", 8));
   engine.UpsertPod(GangPod("q", 3, "q-2", 8));
-  CHECK(engine.Filter(GangPod("q", 3, "q-0", 8), AllNodes(engine), 1).feasible.size() == 1);
+  CHECK(Filter(engine, GangPod("q", 3, "q-0", 8), AllNodes(engine), 1).feasible.size() == 1);
 }
 
 TEST_CASE("a pod that is not part of a gang is placed as a gang of one", "[engine]") {
@@ -510,7 +548,7 @@ TEST_CASE("a pod that is not part of a gang is placed as a gang of one", "[engin
   p.namespace_name = "default";
   p.name = "single";
   p.requests = {1000, 0, 2, 1};
-  const std::string node = Narrowed(engine.Filter(p, AllNodes(engine), 0));
+  const std::string node = Narrowed(Filter(engine, p, AllNodes(engine), 0));
   const auto d = engine.Bind("default", "single", p.uid, node, 1);
   REQUIRE(d.action == BarrierAction::kBind);
   CHECK(engine.PlannedGpuIds(p.uid).size() == 2);
@@ -551,11 +589,11 @@ TEST_CASE("a member offered only a node its gang holds re-plans the whole gang",
     return p;
   };
   const auto nodes = AllNodes(engine);
-  const std::string chief_node = Narrowed(engine.Filter(pod("chief"), nodes, 0));
-  const std::string worker_node = Narrowed(engine.Filter(pod("worker"), nodes, 0));
+  const std::string chief_node = Narrowed(Filter(engine, pod("chief"), nodes, 0));
+  const std::string worker_node = Narrowed(Filter(engine, pod("worker"), nodes, 0));
   REQUIRE(chief_node != worker_node);
-  CHECK(Narrowed(engine.Filter(pod("chief"), {worker_node}, 1)) == worker_node);
-  const std::string worker_again = Narrowed(engine.Filter(pod("worker"), nodes, 2));
+  CHECK(Narrowed(Filter(engine, pod("chief"), {worker_node}, 1)) == worker_node);
+  const std::string worker_again = Narrowed(Filter(engine, pod("worker"), nodes, 2));
   CHECK(worker_again != worker_node);
   CHECK(engine.state().FreeGpus() == 24 - 16);  // one hold's worth, never two
 }
@@ -583,9 +621,9 @@ TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engi
   const Pod worker_b = pod("worker", "mpi-worker-b");
   const Pod launcher = pod("launcher", "mpi-launcher");
   const auto nodes = AllNodes(engine);
-  const std::string node_a = Narrowed(engine.Filter(worker_a, nodes, 0));
-  const std::string node_b = Narrowed(engine.Filter(worker_b, nodes, 1));
-  const std::string node_l = Narrowed(engine.Filter(launcher, nodes, 2));
+  const std::string node_a = Narrowed(Filter(engine, worker_a, nodes, 0));
+  const std::string node_b = Narrowed(Filter(engine, worker_b, nodes, 1));
+  const std::string node_l = Narrowed(Filter(engine, launcher, nodes, 2));
   REQUIRE(std::set<std::string>{node_a, node_b, node_l}.size() == 3);
 
   engine.UpsertRoster(testing::MakeGang("ml", "mpi")
@@ -593,7 +631,7 @@ TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engi
                           .Role("launcher", 1, 8)
                           .MinMembers(0)
                           .Quorum(2));
-  const auto rejected = engine.Filter(launcher, {node_a}, 3);
+  const auto rejected = Filter(engine, launcher, {node_a}, 3);
   CHECK(rejected.feasible.empty());
   CHECK_THAT(rejected.unresolvable.at(node_a),
              Catch::Contains("planned this pod on node " + node_l));
@@ -610,7 +648,7 @@ TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engi
   // The workers reach bind on the nodes they were narrowed to, b first; then the launcher.
   CHECK(engine.Bind("ml", worker_b.name, worker_b.uid, node_b, 4).action == BarrierAction::kWait);
   CHECK(engine.Bind("ml", worker_a.name, worker_a.uid, node_a, 5).action == BarrierAction::kWait);
-  CHECK(Narrowed(engine.Filter(launcher, nodes, 6)) == node_l);
+  CHECK(Narrowed(Filter(engine, launcher, nodes, 6)) == node_l);
   const auto d = engine.Bind("ml", launcher.name, launcher.uid, node_l, 7);
   REQUIRE(d.action == BarrierAction::kBind);
   for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 8);
@@ -639,7 +677,7 @@ TEST_CASE("a kept offer answers like its names, and is resolved again after the 
   const Offer offer = engine.ResolveOffer(names);
   CHECK(offer.names == names);
   CHECK(offer.nodes.size() == 3);
-  const std::string planned = Narrowed(engine.Filter(GangPod("g", 1, "g-0", 8), offer, 0));
+  const std::string planned = Narrowed(Filter(engine, GangPod("g", 1, "g-0", 8), offer, 0));
   CHECK((planned == "b0-r0-n3" || planned == "b0-r0-n1"));
   const auto scores = engine.Prioritize(GangPod("g", 1, "g-0", 8), offer, 0);
   REQUIRE(scores.size() == 1);  // the planned node; every other offered node scores 0
@@ -658,12 +696,12 @@ TEST_CASE("a kept offer answers like its names, and is resolved again after the 
   const std::uint64_t before = engine.inventory_generation();
   REQUIRE(engine.ReplaceNodes(reversed));
   CHECK(engine.inventory_generation() != before);
-  CHECK(Narrowed(engine.Filter(GangPod("g", 1, "g-0", 8), offer, 1)) == planned);
+  CHECK(Narrowed(Filter(engine, GangPod("g", 1, "g-0", 8), offer, 1)) == planned);
   const auto again = engine.Prioritize(GangPod("g", 1, "g-0", 8), offer, 1);
   REQUIRE(again.size() == 1);
   CHECK(names[again[0].at] == planned);
   const std::string other = Narrowed(
-      engine.Filter(GangPod("h", 1, "h-0", 8), engine.ResolveOffer({"b0-r0-n0", "b0-r0-n2"}), 1));
+      Filter(engine, GangPod("h", 1, "h-0", 8), engine.ResolveOffer({"b0-r0-n0", "b0-r0-n2"}), 1));
   CHECK((other == "b0-r0-n0" || other == "b0-r0-n2"));
 }
 
@@ -673,14 +711,14 @@ TEST_CASE("a gang's shape follows its members as they come, change and go", "[en
   options.require_quorum_pods = true;
   auto engine = MakeEngine(MakeCluster(1, 1, 4, 8), options);
   const auto nodes = AllNodes(engine);
-  CHECK_THAT(engine.Filter(GangPod("s", 3, "s-0", 4), nodes, 0).unresolvable.begin()->second,
+  CHECK_THAT(Filter(engine, GangPod("s", 3, "s-0", 4), nodes, 0).unresolvable.begin()->second,
              Catch::Contains("waiting for 2 more pods"));
   engine.UpsertPod(GangPod("s", 3, "s-1", 4));
-  CHECK_THAT(engine.Filter(GangPod("s", 3, "s-0", 4), nodes, 1).unresolvable.begin()->second,
+  CHECK_THAT(Filter(engine, GangPod("s", 3, "s-0", 4), nodes, 1).unresolvable.begin()->second,
              Catch::Contains("waiting for 1 more pods"));
   CHECK(engine.GangOf({"ml", "s"}, 1)->quorum == 3);
   // A smaller size annotation on a member lowers the quorum: two pods are now enough.
-  CHECK(engine.Filter(GangPod("s", 2, "s-0", 4), nodes, 2).feasible.size() == 1);
+  CHECK(Filter(engine, GangPod("s", 2, "s-0", 4), nodes, 2).feasible.size() == 1);
   CHECK(engine.GangOf({"ml", "s"}, 2)->quorum == 2);
   const auto plan = engine.GangOf({"ml", "s"}, 2)->plan;
   REQUIRE(plan);
@@ -693,7 +731,7 @@ TEST_CASE("a gang's shape follows its members as they come, change and go", "[en
   auto expired = engine.Tick(70'000);
   (void)expired;
   engine.UpsertPod(GangPod("s", 2, "s-1", 8));
-  CHECK(engine.Filter(GangPod("s", 2, "s-0", 8), nodes, 200'000).feasible.size() == 1);
+  CHECK(Filter(engine, GangPod("s", 2, "s-0", 8), nodes, 200'000).feasible.size() == 1);
   const auto bigger = engine.GangOf({"ml", "s"}, 200'000)->plan;
   REQUIRE(bigger);
   for (const PodPlacement& p : bigger->pods) CHECK(p.requests.gpus == 8);
@@ -722,8 +760,8 @@ TEST_CASE("a partly bound gang has its remaining members planned next to the bou
   const Pod p3 = GangPod("rec", 4, "rec-3", 8);
   engine.UpsertPod(p2);
   engine.UpsertPod(p3);
-  const std::string n2 = Narrowed(engine.Filter(p2, nodes, 0));
-  const std::string n3 = Narrowed(engine.Filter(p3, nodes, 1));
+  const std::string n2 = Narrowed(Filter(engine, p2, nodes, 0));
+  const std::string n3 = Narrowed(Filter(engine, p3, nodes, 1));
   CHECK(n2.rfind("b0-r1-", 0) == 0);
   CHECK(n3.rfind("b0-r1-", 0) == 0);
   CHECK(std::set<std::string>{n2, n3} == std::set<std::string>{"b0-r1-n2", "b0-r1-n3"});
@@ -746,8 +784,8 @@ TEST_CASE("a partly bound gang whose rack is full completes in the nearest domai
   const Pod p5 = GangPod("rec", 6, "rec-5", 8);
   engine.UpsertPod(p4);
   engine.UpsertPod(p5);
-  CHECK(Narrowed(engine.Filter(p4, nodes, 0)).rfind("b0-r0-", 0) == 0);
-  CHECK(Narrowed(engine.Filter(p5, nodes, 1)).rfind("b0-r0-", 0) == 0);
+  CHECK(Narrowed(Filter(engine, p4, nodes, 0)).rfind("b0-r0-", 0) == 0);
+  CHECK(Narrowed(Filter(engine, p5, nodes, 1)).rfind("b0-r0-", 0) == 0);
   CHECK(engine.state().FreeGpus() == 64 - 48);
 }
 
@@ -762,8 +800,8 @@ TEST_CASE("before posting Bindings every target node is checked against the late
       const Pod b = GangPod("pair", 2, "pair-1", 4);
       engine.UpsertPod(a);
       engine.UpsertPod(b);
-      const std::string na = Narrowed(engine.Filter(a, nodes, 0));
-      const std::string nb = Narrowed(engine.Filter(b, nodes, 1));
+      const std::string na = Narrowed(Filter(engine, a, nodes, 0));
+      const std::string nb = Narrowed(Filter(engine, b, nodes, 1));
       CHECK(na == nb);  // 2 x 4 GPUs on one node
       CHECK(engine.Bind("ml", "pair-0", "uid-pair-0", na, 2).action == BarrierAction::kWait);
       if (std::string(change) == "filled") {
@@ -790,7 +828,7 @@ TEST_CASE("before posting Bindings every target node is checked against the late
       REQUIRE(status);
       CHECK(status->phase == GangPhase::kWaiting);
       // Planned again at once (no backoff), on the other node.
-      const std::string again = Narrowed(engine.Filter(a, nodes, 5));
+      const std::string again = Narrowed(Filter(engine, a, nodes, 5));
       CHECK(again != na);
     }
   }
@@ -811,7 +849,7 @@ TEST_CASE("a PodGroup member waits until its PodGroup's size is known", "[engine
   p0.labels["scheduling.x-k8s.io/pod-group"] = "pg";
   p0.requests = {1000, 1LL << 30, 4, 1};
   engine.UpsertPod(p0);
-  const auto rejected = engine.Filter(p0, nodes, 0);
+  const auto rejected = Filter(engine, p0, nodes, 0);
   CHECK(rejected.feasible.empty());
   REQUIRE(rejected.unresolvable.size() == 2);
   CHECK_THAT(rejected.unresolvable.begin()->second,
@@ -831,7 +869,7 @@ TEST_CASE("a PodGroup member waits until its PodGroup's size is known", "[engine
   engine.UpsertPod(e1);
   CHECK(engine.GangOf({"ml", "pg"}, 2)->size_known);
   CHECK(engine.GangOf({"ml", "pg"}, 2)->quorum == 2);
-  CHECK(Narrowed(engine.Filter(e0, nodes, 3)) == Narrowed(engine.Filter(e1, nodes, 4)));
+  CHECK(Narrowed(Filter(engine, e0, nodes, 3)) == Narrowed(Filter(engine, e1, nodes, 4)));
 }
 
 TEST_CASE("a Kubeflow job's pod waits for its job object in API mode", "[engine]") {
@@ -848,7 +886,7 @@ TEST_CASE("a Kubeflow job's pod waits for its job object in API mode", "[engine]
   ps.labels["training.kubeflow.org/replica-index"] = "0";
   ps.requests = {1000, 1LL << 30, 0, 1};
   engine.UpsertPod(ps);
-  const auto rejected = engine.Filter(ps, nodes, 0);
+  const auto rejected = Filter(engine, ps, nodes, 0);
   CHECK(rejected.feasible.empty());
   REQUIRE_FALSE(rejected.unresolvable.empty());
   CHECK_THAT(rejected.unresolvable.begin()->second,
@@ -857,7 +895,7 @@ TEST_CASE("a Kubeflow job's pod waits for its job object in API mode", "[engine]
   // Standalone (no API), the pods seen are all there is: planned as before.
   auto standalone = MakeEngine(MakeCluster(1, 1, 2, 8));
   standalone.UpsertPod(ps);
-  CHECK(standalone.Filter(ps, nodes, 0).feasible.size() == 1);
+  CHECK(Filter(standalone, ps, nodes, 0).feasible.size() == 1);
 }
 
 // ---- Drain reservations (DESIGN.md §3.9) -------------------------------------------------------
@@ -888,13 +926,13 @@ TEST_CASE("a gang that waited past the threshold drains its best domain", "[engi
   auto engine = StarvingCluster(1000);
   const auto nodes = AllNodes(engine);
   const Pod bert = GangPod("bert", 2, "bert-0", 8);
-  CHECK(engine.Filter(bert, nodes, 0).feasible.empty());
+  CHECK(Filter(engine, bert, nodes, 0).feasible.empty());
   CHECK(engine.state().holds().empty());  // not waited long enough
-  CHECK(engine.Filter(bert, nodes, 999).feasible.empty());
+  CHECK(Filter(engine, bert, nodes, 999).feasible.empty());
   CHECK(engine.state().holds().empty());
 
   // Rack r1 has the most free GPUs: its 2 free GPUs are kept for the gang.
-  const FilterAnswer starving = engine.Filter(bert, nodes, 1000);
+  const FilterLists starving = Filter(engine, bert, nodes, 1000);
   CHECK(starving.feasible.empty());
   CHECK(starving.failed.empty());
   CHECK_THAT(starving.unresolvable.begin()->second,
@@ -909,19 +947,19 @@ TEST_CASE("a gang that waited past the threshold drains its best domain", "[engi
   // Capacity freed in the domain is kept: a smaller pod does not get it.
   engine.RemovePod("uid-p12");
   CHECK_THAT(engine.GangOf({"ml", "bert"}, 1001)->reason, Catch::Contains("8 of 16 GPUs free"));
-  CHECK(engine.Filter(Small("small", 2), nodes, 1001).feasible.empty());
+  CHECK(Filter(engine, Small("small", 2), nodes, 1001).feasible.empty());
   engine.RemovePod("uid-p11");
   CHECK_THAT(engine.GangOf({"ml", "bert"}, 1002)->reason, Catch::Contains("16 of 16 GPUs free"));
-  CHECK(engine.Filter(Small("small", 2), nodes, 1002).feasible.empty());
+  CHECK(Filter(engine, Small("small", 2), nodes, 1002).feasible.empty());
   // Beyond the gang's need the domain is open: a smaller pod fits beside the reservation.
   engine.RemovePod("uid-p10");
-  CHECK(Narrowed(engine.Filter(Small("small", 2), nodes, 1003)).rfind("b0-r1-", 0) == 0);
+  CHECK(Narrowed(Filter(engine, Small("small", 2), nodes, 1003)).rfind("b0-r1-", 0) == 0);
 
   // The gang is placed in the drained rack; the reservation ends.
   std::set<std::string> placed;
   for (int i = 0; i < 2; ++i) {
     placed.insert(
-        Narrowed(engine.Filter(GangPod("bert", 2, "bert-" + std::to_string(i), 8), nodes, 1004)));
+        Narrowed(Filter(engine, GangPod("bert", 2, "bert-" + std::to_string(i), 8), nodes, 1004)));
   }
   CHECK(placed.size() == 2);
   for (const auto& n : placed) CHECK(n.rfind("b0-r1-", 0) == 0);
@@ -937,21 +975,21 @@ TEST_CASE("one drain per domain: the longest-waiting, then the higher-priority g
   auto engine = StarvingCluster(1000, 1000);  // nothing can be preempted
   const auto nodes = AllNodes(engine);
   const Pod bert = GangPod("bert", 2, "bert-0", 8);
-  CHECK(engine.Filter(bert, nodes, 0).feasible.empty());
-  CHECK(engine.Filter(bert, nodes, 1000).feasible.empty());
+  CHECK(Filter(engine, bert, nodes, 0).feasible.empty());
+  CHECK(Filter(engine, bert, nodes, 1000).feasible.empty());
   CHECK_THAT(engine.GangOf({"ml", "bert"}, 1000)->reason, Catch::Contains("draining rack b0-r1"));
   // A gang of the same priority that has waited less takes another rack.
   const Pod later = GangPod("later", 2, "later-0", 8);
-  CHECK(engine.Filter(later, nodes, 500).feasible.empty());
-  CHECK(engine.Filter(later, nodes, 1600).feasible.empty());
+  CHECK(Filter(engine, later, nodes, 500).feasible.empty());
+  CHECK(Filter(engine, later, nodes, 1600).feasible.empty());
   CHECK_THAT(engine.GangOf({"ml", "later"}, 1600)->reason,
              Catch::Equals("draining rack b0-r0 for gang ml/later: 0 of 16 GPUs free"));
   CHECK_THAT(engine.GangOf({"ml", "bert"}, 1600)->reason, Catch::Contains("draining rack b0-r1"));
   // A higher-priority gang outranks both: it takes a rack, and that rack's gang loses its drain.
   Pod vip = GangPod("vip", 2, "vip-0", 8);
   vip.priority = 10;
-  CHECK(engine.Filter(vip, nodes, 2000).feasible.empty());
-  CHECK(engine.Filter(vip, nodes, 3000).feasible.empty());
+  CHECK(Filter(engine, vip, nodes, 2000).feasible.empty());
+  CHECK(Filter(engine, vip, nodes, 3000).feasible.empty());
   CHECK_THAT(engine.GangOf({"ml", "vip"}, 3000)->reason, Catch::Contains("draining rack b0-r"));
   int lost = 0;
   for (const char* gang : {"bert", "later"}) {
@@ -972,12 +1010,12 @@ TEST_CASE("a drain ends when its gang is deleted", "[engine][drain]") {
   auto engine = StarvingCluster(1, 1000);
   const auto nodes = AllNodes(engine);
   const Pod bert = GangPod("bert", 2, "bert-0", 8);
-  engine.Filter(bert, nodes, 0);
-  engine.Filter(bert, nodes, 10);
+  Filter(engine, bert, nodes, 0);
+  Filter(engine, bert, nodes, 10);
   CHECK(engine.state().holds().size() == 1);
   engine.RemovePod(bert.uid);
   CHECK(engine.state().holds().empty());
-  CHECK(engine.Filter(Small("small", 2), nodes, 11).feasible.size() == 1);
+  CHECK(Filter(engine, Small("small", 2), nodes, 11).feasible.size() == 1);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test run demo plan bench bench-server bench-placement bench-release format format-check \
-        clean controlplane e2e bench-e2e tsan
+        clean controlplane e2e bench-e2e tsan soak
 
 all: build
 
@@ -25,6 +25,14 @@ build: deps configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The engine behind the kube-scheduler model with every fault on, over random seeds (docs/simulation.md):
+# prints each failing seed, failures by invariant and a minimized trace of the first failure of each.
+# Not part of `make test`, which runs a short run of it. Exits non-zero while anything fails.
+SOAK_EVENTS ?= 10000000
+soak: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target kube_soak
+	$(BUILD_DIR)/sim/kube_soak --events $(SOAK_EVENTS)
 
 # The bundled example: `gangsched serve` on manifests/examples/cluster.yaml (standalone) plus the TFJob
 # examples, driven through /filter, /prioritize and /bind exactly as kube-scheduler would

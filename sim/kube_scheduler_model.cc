@@ -62,9 +62,14 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
       engine_(std::move(engine)),
       checker_(nodes_, options_.invariants),
       rng_(options_.seed),
-      requested_(nodes_.size()) {
+      requested_(nodes_.size()),
+      node_deleted_(nodes_.size(), false) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     node_index_.emplace(nodes_[i].name, static_cast<int>(i));
+  }
+  for (int k = 0; k < kFaultKinds; ++k) {
+    fault_streams_[k].seed(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(k));
+    ScheduleFault(static_cast<FaultKind>(k), 0);
   }
   for (WorkloadJob& spec : jobs) {
     const int j = static_cast<int>(jobs_.size());
@@ -98,6 +103,7 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
             pod.labels[kReplicaIndexLabel] = std::to_string(i);
           }
         }
+        p.gang = scheduler::IdentifyGang(pod).membership.key;
         const int id = static_cast<int>(pods_.size());
         uid_index_.emplace(pod.uid, id);
         job.pods.push_back(id);
@@ -136,6 +142,7 @@ RunResult KubeSchedulerModel::RunUntil(const std::function<bool()>& done, Millis
     if (options_.trace) Trace(Describe(e));
     Handle(e);
     ArmTick();
+    if (!engine_down_) checker_.CheckHolds(*engine_, now_);
     if (auto v = checker_.Check(now_)) {
       result.violation = "seed " + std::to_string(options_.seed) + ", event #" +
                          std::to_string(event_index_) + " at t=" + Seconds(now_) + " (" +
@@ -150,6 +157,7 @@ RunResult KubeSchedulerModel::RunUntil(const std::function<bool()>& done, Millis
                          std::to_string(event_index_) + " at t=" + Seconds(now_) + ": " + *v;
     }
   }
+  result.invariant = checker_.broken();
   result.end_time = now_;
   result.drained = events_.empty();
   return result;
@@ -181,6 +189,26 @@ std::string KubeSchedulerModel::Describe(const Event& e) const {
       return "job " + jobs_.at(static_cast<std::size_t>(e.subject)).spec.id + " finished";
     case EventKind::kTick:
       return "engine tick";
+    case EventKind::kEngineWatch: {
+      const Delivery& d = deliveries_.at(static_cast<std::size_t>(e.subject));
+      static const char* kOps[] = {"created", "bound", "deleted"};
+      return "late watch: engine sees " + d.pod.namespace_name + "/" + d.pod.name + " " +
+             kOps[static_cast<int>(d.op)];
+    }
+    case EventKind::kEngineNodes:
+      return "watch: engine sees the nodes change";
+    case EventKind::kFault:
+      return std::string("fault: ") + FaultName(static_cast<FaultKind>(e.subject)) + " #" +
+             std::to_string(e.gen);
+    case EventKind::kNodeBack:
+      return "node " + nodes_.at(static_cast<std::size_t>(e.subject)).name +
+             (e.gen == 1 ? " uncordoned" : " registers again");
+    case EventKind::kRecreatePod:
+      return "operator replaces " + pod();
+    case EventKind::kGangschedUp:
+      return "gangsched is up again";
+    case EventKind::kKubeSchedulerUp:
+      return "kube-scheduler is up again";
   }
   return "?";
 }
@@ -230,7 +258,31 @@ void KubeSchedulerModel::Handle(const Event& e) {
     case EventKind::kJobFinish:
       FinishJob(e.subject);
       break;
+    case EventKind::kEngineWatch:
+      Deliver(deliveries_[e.subject]);
+      break;
+    case EventKind::kEngineNodes:
+      if (e.gen == engine_gen_ && !engine_down_) {
+        if (auto ok = engine_->ReplaceNodes(PresentNodes()); !ok) Trace("  nodes: " + ok.error());
+      }
+      break;
+    case EventKind::kFault:
+      Fault(static_cast<FaultKind>(e.subject), e.gen);
+      break;
+    case EventKind::kNodeBack:
+      NodeBack(e.subject, e.gen == 1);
+      break;
+    case EventKind::kRecreatePod:
+      ReplacePod(e.subject);
+      break;
+    case EventKind::kGangschedUp:
+      GangschedUp();
+      break;
+    case EventKind::kKubeSchedulerUp:
+      KubeSchedulerUp();
+      break;
     case EventKind::kTick: {
+      if (engine_down_ || e.gen != engine_gen_) break;
       if (!tick_armed_ || *tick_armed_ != e.time) break;  // re-armed earlier since
       tick_armed_.reset();
       const std::optional<Millis> next = engine_->NextDeadline();
@@ -247,6 +299,7 @@ void KubeSchedulerModel::Handle(const Event& e) {
 }
 
 void KubeSchedulerModel::ArmTick() {
+  if (engine_down_) return;
   const std::optional<Millis> next = engine_->NextDeadline();
   if (!next) return;
   // A deadline the last tick at this very time left behind waits a millisecond, so a deadline
@@ -255,7 +308,7 @@ void KubeSchedulerModel::ArmTick() {
   if (last_tick_ && *last_tick_ == now_ && at == now_) at = now_ + 1;
   if (tick_armed_ && *tick_armed_ <= at) return;
   tick_armed_ = at;
-  Push(at, EventKind::kTick);
+  Push(at, EventKind::kTick, -1, engine_gen_);
 }
 
 // ---- Queue (kube-scheduler's scheduling_queue: activeQ, backoffQ, unschedulablePods) ------------
@@ -346,7 +399,7 @@ void KubeSchedulerModel::MoveAll(int except) {
 }
 
 void KubeSchedulerModel::WakeScheduler() {
-  if (cycle_scheduled_ || active_.empty()) return;
+  if (scheduler_down_ || cycle_scheduled_ || active_.empty()) return;
   cycle_scheduled_ = true;
   Push(std::max(now_, scheduler_free_at_), EventKind::kCycle);
 }
@@ -364,6 +417,7 @@ std::vector<std::string> KubeSchedulerModel::FeasibleNodes(const scheduler::Pod&
   for (; processed < all && out.size() < to_find; ++processed) {
     const std::size_t n = (next_start_node_ + processed) % all;
     const scheduler::Node& node = nodes_[n];
+    if (node_deleted_[n]) continue;
     if (!scheduler::Admits(node, pod.tolerations, pod.node_selector)) continue;
     if (!(node.allocatable - requested_[n]).Fits(pod.requests)) continue;
     out.push_back(node.name);
@@ -374,7 +428,7 @@ std::vector<std::string> KubeSchedulerModel::FeasibleNodes(const scheduler::Pod&
 
 void KubeSchedulerModel::Cycle() {
   cycle_scheduled_ = false;
-  if (active_.empty()) return;
+  if (scheduler_down_ || active_.empty()) return;
   const int id = std::get<2>(*active_.begin());
   active_.erase(active_.begin());
   PodRecord& p = pods_[id];
@@ -386,13 +440,27 @@ void KubeSchedulerModel::Cycle() {
   if (offered.empty()) {
     // No node passed kube-scheduler's own filters: the extender is not asked (§2.3).
     ++stats_.no_fit;
+    Trace("  no node passes kube-scheduler's own filters for " + p.pod.name);
     Failed(id, true,
            "0/" + std::to_string(nodes_.size()) + " nodes are available: no node fits the pod");
     WakeScheduler();
     return;
   }
   ++stats_.filter_calls;
+  if (engine_down_) {
+    // The extender is not ignorable: a failed call is an error, and the pod backs off (§2.3).
+    Failed(id, false, "filter: extender unreachable (gangsched restarting)");
+    WakeScheduler();
+    return;
+  }
+  auto deadline = [&]() -> std::optional<Millis> {
+    const auto g = engine_->GangOf(p.gang, now_);
+    return g ? g->hold_deadline : std::nullopt;
+  };
+  const std::optional<Millis> before = deadline();
   FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);
+  checker_.HoldMoved(p.gang.ToString(), before, deadline(),
+                     out.kind == FilterOutcome::Kind::kNarrowed, now_);
   if (options_.trace) {
     Trace("  filter " + p.pod.name + " over " + std::to_string(offered.size()) + " nodes: " +
           (out.kind == FilterOutcome::Kind::kNarrowed ? "narrowed to " + out.nodes.front()
@@ -469,6 +537,10 @@ void KubeSchedulerModel::BindCall(int id) {
   if (p.where != Where::kBinding || p.cache_node < 0) return;
   p.bind_pending = true;
   ++stats_.bind_calls;
+  if (engine_down_) {
+    AnswerBindError(id, "bind extender unreachable (gangsched restarting)");
+    return;
+  }
   const scheduler::BarrierDecision d =
       engine_->Bind(p.pod.namespace_name, p.pod.name, p.pod.uid, nodes_[p.cache_node].name, now_);
   if (options_.trace) {
@@ -499,15 +571,15 @@ void KubeSchedulerModel::Apply(const scheduler::BarrierDecision& d, int requeste
     case scheduler::BarrierAction::kBind: {
       // The extender posts every Binding of the released gang at once (DESIGN.md §3.6).
       const int batch = static_cast<int>(batches_.size());
-      batches_.push_back({d.pods});
+      Batch b;
+      b.orders = d.pods;
+      b.engine_gen = engine_gen_;
       for (const scheduler::BindOrder& o : d.pods) {
-        const int id = uid_index_.at(o.pod_uid);
-        const PodRecord& p = pods_[id];
-        const std::string assumed =
-            p.bind_pending && p.cache_node >= 0 ? nodes_[p.cache_node].name : "";
-        checker_.BindingPosted(id, o.node, p.engine_nodes, assumed, now_);
-        ++stats_.bindings;
+        const PodRecord& p = pods_[uid_index_.at(o.pod_uid)];
+        b.engine_nodes.push_back(p.engine_nodes);
+        b.assumed.push_back(p.bind_pending && p.cache_node >= 0 ? nodes_[p.cache_node].name : "");
       }
+      batches_.push_back(std::move(b));
       Push(now_ + options_.binding_post, EventKind::kBindingsDone, batch);
       return;
     }
@@ -520,6 +592,13 @@ void KubeSchedulerModel::AnswerBindError(int id, const std::string& error) {
   p.bind_pending = false;
   ++p.bind_gen;
   ++stats_.bind_errors;
+  if (p.where == Where::kDeleted || p.where == Where::kBound) {
+    // A deleted pod is not requeued; nor is one the informer already shows bound, whose Binding
+    // succeeded though the reply failed (§2.5, issue #96579).
+    Forget(id);
+    if (p.where == Where::kBound) Assume(id, node_index_.at(p.pod.node_name));
+    return;
+  }
   // A failed binding cycle forgets the assumed pod, requeues it with backoff and moves every other
   // parked pod, since the forgotten pod freed room (§2.5, handleBindingCycleError).
   Forget(id);
@@ -528,26 +607,64 @@ void KubeSchedulerModel::AnswerBindError(int id, const std::string& error) {
 }
 
 void KubeSchedulerModel::BindingsDone(int batch) {
-  for (const scheduler::BindOrder& o : batches_[batch].orders) {
+  Batch b = std::move(batches_[batch]);
+  batches_[batch] = {};
+  // The engine that posted them hears the results; after a restart nobody does (the new process
+  // learns from its list and watch), and kube-scheduler's held requests were answered already.
+  const bool poster_alive = b.engine_gen == engine_gen_ && !engine_down_;
+  for (std::size_t k = 0; k < b.orders.size(); ++k) {
+    const scheduler::BindOrder& o = b.orders[k];
     const int id = uid_index_.at(o.pod_uid);
     PodRecord& p = pods_[id];
-    if (p.where == Where::kDeleted) continue;
-    p.pod.node_name = o.node;
-    p.pod.phase = scheduler::PodPhase::kRunning;
-    engine_->BindResult(o.pod_uid, true, "", now_);
-    if (p.bind_pending) {
+    const int n = node_index_.at(o.node);
+    std::string error;
+    if (p.where == Where::kDeleted) {
+      error = "pods \"" + p.pod.name + "\" not found (UID precondition)";
+    } else if (!p.pod.node_name.empty()) {
+      error = "pod " + p.pod.name + " is already assigned to node " + p.pod.node_name;  // 409
+    } else if (node_deleted_[n]) {
+      // A real API server accepts it and the pod garbage collector deletes the pod later; the
+      // model refuses it at once.
+      error = "node " + o.node + " not found";
+    } else if (Draw(FaultKind::kBindingRejected, options_.faults.binding_rejected,
+                    std::string(FaultName(FaultKind::kBindingRejected)) + " " + p.pod.name + " " +
+                        p.pod.uid + " #" + std::to_string(p.bindings))) {
+      error = "Binding rejected by the API server (injected fault)";
+    }
+    ++p.bindings;
+    if (error.empty()) {
+      ++stats_.bindings;
+      p.pod.node_name = o.node;
+      p.pod.phase = scheduler::PodPhase::kRunning;
+      checker_.BindingPosted(id, o.node, b.engine_nodes[k], b.assumed[k], now_);
+      Push(now_ + options_.watch, EventKind::kWatchBound, id);
+    } else {
+      ++stats_.bindings_refused;
+      Trace("  Binding of " + p.pod.name + " to " + o.node + " refused: " + error);
+      if (p.where != Where::kDeleted) checker_.Disturbed(p.job, now_);
+    }
+    if (!poster_alive) continue;
+    engine_->BindResult(o.pod_uid, error.empty(), error, now_);
+    if (!error.empty()) {
+      AnswerBindError(id, error);
+    } else if (p.bind_pending) {
       // The held bind request is answered: the binding cycle succeeded.
       p.bind_pending = false;
       ++p.bind_gen;
     }
-    Push(now_ + options_.watch, EventKind::kWatchBound, id);
   }
-  batches_[batch].orders.clear();
 }
 
 void KubeSchedulerModel::WatchBound(int id) {
   PodRecord& p = pods_[id];
-  if (p.where == Where::kDeleted || p.where == Where::kBound) return;
+  if (p.where == Where::kDeleted) return;
+  if (options_.source == StateSource::kApi) ToEngine(id, WatchOp::kBound);
+  // kube-scheduler's informer: while it restarts, its list at start-up sees the pod bound.
+  if (p.where != Where::kBound && !scheduler_down_) SeenBound(id);
+}
+
+void KubeSchedulerModel::SeenBound(int id) {
+  PodRecord& p = pods_[id];
   // An assigned pod leaves the scheduling queue and is confirmed in the cache on its bound node.
   LeaveQueue(id);
   const int n = node_index_.at(p.pod.node_name);
@@ -557,10 +674,10 @@ void KubeSchedulerModel::WatchBound(int id) {
   }
   p.where = Where::kBound;
   p.bound_at = now_;
-  if (options_.source == StateSource::kApi) engine_->UpsertPod(p.pod);
   JobRecord& job = jobs_[p.job];
-  if (++job.bound == static_cast<int>(job.pods.size())) {
+  if (++job.bound == static_cast<int>(job.pods.size()) && !job.finish_scheduled) {
     job.bound_at = now_;
+    job.finish_scheduled = true;
     Push(now_ + job.spec.duration, EventKind::kJobFinish, p.job);
   }
   MoveAll();  // AssignedPodAdd
@@ -573,22 +690,28 @@ void KubeSchedulerModel::CreatePod(int id) {
   p.queue_ts = now_;
   const bool last = ++job.created == static_cast<int>(job.pods.size());
   if (last) job.last_created = now_;
-  checker_.PodCreated(id, p.job, p.pod, last, now_);
+  checker_.PodCreated(id, p.job, p.pod, now_);
   // Both informers see the new pod; the engine records it as a member (kube/state_source.cc).
-  if (options_.source == StateSource::kApi) engine_->UpsertPod(p.pod);
+  if (options_.source == StateSource::kApi) ToEngine(id, WatchOp::kCreated);
+  if (scheduler_down_) {
+    p.where = Where::kActive;  // kube-scheduler's list at start-up queues it
+    return;
+  }
   Activate(id);
 }
 
 void KubeSchedulerModel::FinishJob(int j) {
   JobRecord& job = jobs_[j];
   job.finished = now_;
+  ++jobs_finished_;
   for (int id : job.pods) {
     PodRecord& p = pods_[id];
+    if (p.where == Where::kDeleted || p.where == Where::kNotCreated) continue;
     LeaveQueue(id);
     Forget(id);
     p.where = Where::kDeleted;
     checker_.PodDeleted(id, now_);
-    if (auto d = engine_->RemovePod(p.pod.uid)) Apply(*d, -1);
+    ToEngine(id, WatchOp::kDeleted);
   }
   MoveAll();  // AssignedPodDelete
 }

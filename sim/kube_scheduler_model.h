@@ -5,11 +5,15 @@
 // asynchronous binding cycle (the extender's bind, held by the engine's barrier until its decision)
 // behave as reference/extender-protocol.md describes them; each step cites the section it follows.
 // The API server is a map of pods: a posted Binding sets a pod's node, and the watch reports it
-// to both kube-scheduler's cache and the engine (UpsertPod, as kube/state_source.cc does).
-// Owns the queue, the scheduler's cache, the API's pods and the event timeline; the engine owns
-// every placement decision. Invariants (sim/invariants.h) are checked after every event.
+// to both kube-scheduler's cache and the engine (UpsertPod, as kube/state_source.cc does). The
+// API also refuses what a real one refuses: a Binding of a deleted pod or of a pod already bound.
+// Faults (sim/faults.h) are injected from the options, seeded and replayable; their handlers are in
+// kube_scheduler_faults.cc. Owns the queue, the scheduler's cache, the API's pods and nodes and
+// the event timeline; the engine owns every placement decision, and every engine call goes through
+// it or sim/engine_calls.h. Invariants (sim/invariants.h) are checked after every event.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "scheduler/gang_scheduler.h"
+#include "sim/faults.h"
 #include "sim/invariants.h"
 #include "sim/workload.h"
 
@@ -65,6 +70,7 @@ struct KubeModelOptions {
   Millis binding_post = 5;
   Millis watch = 10;
   InvariantOptions invariants;
+  FaultOptions faults;
   // When set, one line per event and per engine answer (for a failing seed's story).
   std::function<void(Millis, const std::string&)> trace;
 };
@@ -105,10 +111,13 @@ struct ModelStats {
   std::int64_t queue_moves = 0;  // cluster events that moved unschedulablePods
   std::int64_t flushed = 0;      // pods flushed after max_in_unschedulable
   std::int64_t ticks = 0;
+  std::int64_t bindings_refused = 0;  // by the API (deleted or already bound pod, missing node)
+  std::array<std::int64_t, kFaultKinds> faults{};  // injected, by FaultKind
 };
 
 struct RunResult {
   std::optional<std::string> violation;  // names the seed, the event index and what broke
+  std::optional<Invariant> invariant;    // which property broke
   Millis end_time = 0;
   bool drained = false;  // no event left: every job ran and finished
 };
@@ -132,22 +141,31 @@ class KubeSchedulerModel {
   const ModelStats& stats() const { return stats_; }
   Millis now() const { return now_; }
   const scheduler::GangScheduler& engine() const { return *engine_; }
+  // Ids of the faults injected so far, in order (FaultOptions::disabled takes them).
+  const std::vector<std::string>& faults_injected() const { return injected_; }
 
  private:
   KubeSchedulerModel(std::vector<scheduler::Node> nodes, std::vector<WorkloadJob> jobs,
                      KubeModelOptions options, std::unique_ptr<scheduler::GangScheduler> engine);
 
   enum class EventKind : std::uint8_t {
-    kCreatePod,     // the operator creates a pod
-    kCycle,         // kube-scheduler pops activeQ
-    kBackoffDone,   // the backoffQ flush finds the pod's backoff over
-    kFlush,         // the unschedulablePods flush finds the pod parked too long
-    kBindCall,      // the binding cycle's bind request reaches the extender
-    kBindTimeout,   // the bind extender's httpTimeout
-    kBindingsDone,  // the API answered a batch of posted Bindings
-    kWatchBound,    // the watch reports a pod bound
-    kJobFinish,     // a job's pods finish and are deleted
-    kTick,          // the engine's timer (NextDeadline)
+    kCreatePod,        // the operator creates a pod
+    kCycle,            // kube-scheduler pops activeQ
+    kBackoffDone,      // the backoffQ flush finds the pod's backoff over
+    kFlush,            // the unschedulablePods flush finds the pod parked too long
+    kBindCall,         // the binding cycle's bind request reaches the extender
+    kBindTimeout,      // the bind extender's httpTimeout
+    kBindingsDone,     // the API answered a batch of posted Bindings
+    kWatchBound,       // the watch reports a pod bound
+    kJobFinish,        // a job's pods finish and are deleted
+    kTick,             // the engine's timer (NextDeadline)
+    kEngineWatch,      // a delayed watch event reaches the engine (subject: a delivery)
+    kEngineNodes,      // the engine's watch sees the node inventory change
+    kFault,            // a fault of kind `subject` (its `gen`-th) fires
+    kNodeBack,         // node `subject` registers again (gen 0) or is uncordoned (gen 1)
+    kRecreatePod,      // the operator replaces deleted pod `subject`
+    kGangschedUp,      // gangsched is back and lists the API
+    kKubeSchedulerUp,  // kube-scheduler is back and lists the API
   };
   struct Event {
     Millis time = 0;
@@ -182,6 +200,11 @@ class KubeSchedulerModel {
     std::vector<std::string> engine_nodes;  // the engine's last filter answer
     Millis bound_at = -1;
     std::string last_reason;
+    scheduler::GangKey gang;     // IdentifyGang's key (for the engine's views)
+    int bindings = 0;            // Bindings of this pod the API answered (fault ordinals)
+    int engine_events = 0;       // watch events of this pod to the engine (fault ordinals)
+    Millis engine_seen_at = -1;  // when its latest watch event reaches the engine
+    int recreations = 0;         // replacements of this pod's name so far
   };
   struct JobRecord {
     WorkloadJob spec;
@@ -191,9 +214,20 @@ class KubeSchedulerModel {
     Millis last_created = -1;
     Millis bound_at = -1;
     Millis finished = -1;
+    bool finish_scheduled = false;
   };
   struct Batch {
     std::vector<scheduler::BindOrder> orders;
+    // When posted: the engine's last filter answer and kube-scheduler's assumed node, per order.
+    std::vector<std::vector<std::string>> engine_nodes;
+    std::vector<std::string> assumed;
+    std::uint64_t engine_gen = 0;  // the gangsched process that posted them
+  };
+  enum class WatchOp : std::uint8_t { kCreated, kBound, kDeleted };
+  struct Delivery {
+    scheduler::Pod pod;  // the object as the event carries it
+    WatchOp op = WatchOp::kCreated;
+    std::uint64_t engine_gen = 0;
   };
   using ActiveKey = std::tuple<std::int64_t, Millis, int>;  // (-priority, queue_ts, pod)
 
@@ -223,9 +257,32 @@ class KubeSchedulerModel {
   void AnswerBindError(int pod, const std::string& error);
   void BindingsDone(int batch);
   void WatchBound(int pod);
+  void SeenBound(int pod);
   void CreatePod(int pod);
   void FinishJob(int job);
   void ArmTick();
+  // ---- The engine's watch (kube_scheduler_faults.cc) ----
+  // A watch event about `pod` for the engine: now, or late under a watch fault, never before an
+  // earlier event about the same pod.
+  void ToEngine(int pod, WatchOp op);
+  void Deliver(const Delivery& d);
+  void NodesToEngine();
+  std::vector<scheduler::Node> PresentNodes() const;
+  // ---- Faults (kube_scheduler_faults.cc) ----
+  void ScheduleFault(FaultKind kind, std::uint64_t index);
+  // Whether fault `id` is injected (not disabled); counts and traces it.
+  bool Inject(FaultKind kind, const std::string& id);
+  bool Draw(FaultKind kind, double p, const std::string& id);
+  void Fault(FaultKind kind, std::uint64_t index);
+  std::vector<int> PlannedNodes() const;  // nodes of the engine's held plans
+  void NodeFault(FaultKind kind, const std::string& id);
+  void NodeBack(int node, bool uncordon);
+  void RecreatePod(const std::string& id);
+  void ReplacePod(int old);
+  void RestartGangsched();
+  void GangschedUp();
+  void RestartKubeScheduler();
+  void KubeSchedulerUp();
   void Trace(const std::string& line) const {
     if (options_.trace) options_.trace(now_, line);
   }
@@ -256,6 +313,16 @@ class KubeSchedulerModel {
   std::optional<Millis> tick_armed_;
   std::optional<Millis> last_tick_;
   ModelStats stats_;
+
+  // Faults.
+  std::vector<bool> node_deleted_;  // per node; a cordon is the API node's `unschedulable`
+  std::vector<Delivery> deliveries_;
+  std::uint64_t engine_gen_ = 1;  // bumped when gangsched restarts
+  bool engine_down_ = false;
+  bool scheduler_down_ = false;  // kube-scheduler restarting
+  std::array<std::mt19937_64, kFaultKinds> fault_streams_;
+  std::vector<std::string> injected_;
+  int jobs_finished_ = 0;
 };
 
 }  // namespace gangsched::sim

@@ -55,6 +55,11 @@ std::vector<WorkloadJob> RandomWorkload(std::uint64_t seed, const RandomWorkload
       job.roles.push_back(
           {"worker", static_cast<int>(uniform(1, options.max_workers)), PodRequests(gpus)});
     }
+    if (options.one_role_at_once && job.gang) {
+      job.roles.erase(job.roles.begin(), job.roles.end() - 1);
+      job.role_delay = 0;
+      job.pod_delay = 0;
+    }
     jobs.push_back(std::move(job));
   }
   return jobs;

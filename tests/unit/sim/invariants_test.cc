@@ -21,8 +21,8 @@ scheduler::Pod PodOf(const std::string& name, int gpus) {
 TEST_CASE("the invariant checker names what broke", "[kube-model]") {
   InvariantChecker checker(GeneratedCluster(1, 1, 2, 8), {});  // b0-r0-n0, b0-r0-n1
   checker.AddJob(0, "bert", 2);
-  checker.PodCreated(0, 0, PodOf("bert-0", 8), false, 0);
-  checker.PodCreated(1, 0, PodOf("bert-1", 8), true, 0);
+  checker.PodCreated(0, 0, PodOf("bert-0", 8), 0);
+  checker.PodCreated(1, 0, PodOf("bert-1", 8), 0);
   REQUIRE_FALSE(checker.Check(0));
 
   SECTION("a bind to a node the engine did not narrow the pod to") {

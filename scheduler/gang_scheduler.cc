@@ -237,6 +237,21 @@ std::optional<int> GangScheduler::SlotFor(GangRecord& g, const GangMember& m) {
   return slot;
 }
 
+void GangScheduler::TakeSlotOn(GangRecord& g, const GangMember& m, const std::string& node) {
+  const Plan* plan = state_.HoldOf(g.key);
+  if (!plan) return;
+  const auto mine = g.slot_of.find(m.uid);
+  if (mine != g.slot_of.end() && plan->pods[mine->second].node == node) return;
+  std::vector<bool> taken(plan->pods.size(), false);
+  for (const auto& [uid, slot] : g.slot_of) taken[slot] = true;
+  for (std::size_t i = 0; i < plan->pods.size(); ++i) {
+    if (!taken[i] && plan->pods[i].role_name == m.role && plan->pods[i].node == node) {
+      g.slot_of[m.uid] = static_cast<int>(i);
+      return;
+    }
+  }
+}
+
 void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
   state_.Release(g.key);
   g.preemption.reset();
@@ -484,6 +499,7 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   }
   GangRecord& g = *gang;
   const GangMember member = g.members[uid];
+  TakeSlotOn(g, member, node);
   SlotFor(g, member);
   if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
   BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now);

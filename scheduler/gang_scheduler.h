@@ -124,6 +124,11 @@ class GangScheduler {
   void EndDrain(GangRecord& g);
   // The slot of a member in the held plan, assigning a free slot of its role when it has none.
   std::optional<int> SlotFor(GangRecord& g, const GangMember& m);
+  // A member reached bind for `node`: the barrier takes it by its role and that node, not by its
+  // slot, and a member narrowed before a kept re-plan has no slot in the new plan (or one on
+  // another node). It takes a free slot of its role on `node` when there is one, so BindResult
+  // and CompleteGang account the pod where it is bound.
+  void TakeSlotOn(GangRecord& g, const GangMember& m, const std::string& node);
   void ReleaseGang(GangRecord& g, const std::string& reason);
   GangStatus StatusOf(const GangRecord& g, Millis now) const;
   void CompleteGang(GangRecord& g);

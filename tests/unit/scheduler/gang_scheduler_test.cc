@@ -598,6 +598,19 @@ TEST_CASE("a member offered only a node its gang holds re-plans the whole gang",
   CHECK(engine.state().FreeGpus() == 24 - 16);  // one hold's worth, never two
 }
 
+// A pod of the MPIJob ml/mpi with 8 GPUs. No replica index: interchangeable members of a role
+// take slots in the order they come.
+Pod MpiPod(const std::string& role, const std::string& name, std::int64_t milli_cpu = 1000) {
+  Pod p;
+  p.uid = "uid-" + name;
+  p.namespace_name = "ml";
+  p.name = name;
+  p.labels = {{"training.kubeflow.org/job-name", "mpi"},
+              {"training.kubeflow.org/replica-type", role}};
+  p.requests = {milli_cpu, 1LL << 30, 8, 1};
+  return p;
+}
+
 TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engine]") {
   // An MPI-style job holds three nodes: two workers and a launcher. Its roster then stops counting
   // the launcher in the quorum. kube-scheduler offers the launcher only a worker's node (full), so
@@ -606,20 +619,9 @@ TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engi
   // were narrowed to, and each pod is accounted on the node it was bound to.
   auto engine = MakeEngine(MakeCluster(1, 1, 3, 8));
   engine.UpsertRoster(testing::MakeGang("ml", "mpi").Role("worker", 2, 8).Role("launcher", 1, 8));
-  auto pod = [](const std::string& role, const std::string& name) {
-    Pod p;
-    p.uid = "uid-" + name;
-    p.namespace_name = "ml";
-    p.name = name;
-    // No replica index: interchangeable members of a role take slots in the order they come.
-    p.labels = {{"training.kubeflow.org/job-name", "mpi"},
-                {"training.kubeflow.org/replica-type", role}};
-    p.requests = {1000, 1LL << 30, 8, 1};
-    return p;
-  };
-  const Pod worker_a = pod("worker", "mpi-worker-a");
-  const Pod worker_b = pod("worker", "mpi-worker-b");
-  const Pod launcher = pod("launcher", "mpi-launcher");
+  const Pod worker_a = MpiPod("worker", "mpi-worker-a");
+  const Pod worker_b = MpiPod("worker", "mpi-worker-b");
+  const Pod launcher = MpiPod("launcher", "mpi-launcher");
   const auto nodes = AllNodes(engine);
   const std::string node_a = Narrowed(Filter(engine, worker_a, nodes, 0));
   const std::string node_b = Narrowed(Filter(engine, worker_b, nodes, 1));
@@ -661,6 +663,59 @@ TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engi
   engine.RemovePod(worker_a.uid);
   CHECK(engine.state().Free(*engine.state().FindNode(node_a)).gpus == 8);
   CHECK(engine.state().Free(*engine.state().FindNode(node_b)).gpus == 0);
+}
+
+TEST_CASE("members narrowed before a kept re-plan are accounted where they were bound",
+          "[engine]") {
+  // An MPI-style job: three workers and a launcher on four full nodes. Every worker is narrowed;
+  // then kube-scheduler offers the launcher only a worker's node, and the gang is re-planned with
+  // the launcher there: the new plan keeps two workers' nodes but lists their slots anew, and the
+  // members narrowed before it have no slot in it. Their binds arrive anyway, in any order, and
+  // the barrier takes each on the node it binds to: the engine must account each pod there too.
+  auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
+  // The launcher asks for more CPU, so it is placed first (largest pods first).
+  engine.UpsertRoster(
+      testing::MakeGang("ml", "mpi").Role("worker", 3, 8).Role("launcher", 1, 8, 2000));
+  const Pod launcher = MpiPod("launcher", "mpi-launcher", 2000);
+  const std::vector<Pod> workers = {MpiPod("worker", "mpi-worker-0"),
+                                    MpiPod("worker", "mpi-worker-1"),
+                                    MpiPod("worker", "mpi-worker-2")};
+  const auto nodes = AllNodes(engine);
+  Narrowed(Filter(engine, launcher, nodes, 0));
+  std::vector<std::string> narrowed;
+  for (const Pod& w : workers) narrowed.push_back(Narrowed(Filter(engine, w, nodes, 1)));
+  REQUIRE(std::set<std::string>(narrowed.begin(), narrowed.end()).size() == 3);
+
+  // The launcher is offered only worker 0's node: re-planned there, and that plan is kept.
+  REQUIRE(Narrowed(Filter(engine, launcher, {narrowed[0]}, 2)) == narrowed[0]);
+  // Worker 0's bind to its old node finds no worker slot there; workers 2 and 1 reach bind on
+  // the nodes they were narrowed to, which are still the workers' in the new plan.
+  CHECK(engine.Bind("ml", workers[0].name, workers[0].uid, narrowed[0], 3).action ==
+        BarrierAction::kReject);
+  for (int i : {2, 1}) {
+    const Pod& w = workers[static_cast<std::size_t>(i)];
+    REQUIRE(engine.Bind("ml", w.name, w.uid, narrowed[static_cast<std::size_t>(i)], 4).action ==
+            BarrierAction::kWait);
+  }
+  // Worker 0 is filtered again and goes where the plan has room; then the launcher binds.
+  const std::string moved = Narrowed(Filter(engine, workers[0], nodes, 5));
+  REQUIRE(engine.Bind("ml", workers[0].name, workers[0].uid, moved, 6).action ==
+          BarrierAction::kWait);
+  const auto d = engine.Bind("ml", launcher.name, launcher.uid, narrowed[0], 7);
+  REQUIRE(d.action == BarrierAction::kBind);
+  REQUIRE(d.pods.size() == 4);
+  for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 8);
+  REQUIRE(engine.GangOf({"ml", "mpi"}, 9)->phase == GangPhase::kBound);
+
+  // Each pod is accounted on the node its Binding named.
+  for (const BindOrder& o : d.pods) {
+    INFO(o.pod_uid << " was bound to " << o.node);
+    CHECK(engine.state().node(engine.state().bound_pods().at(o.pod_uid).node).name == o.node);
+  }
+  // What a finished worker frees is freed where it ran, not on another worker's node.
+  engine.RemovePod(workers[1].uid);
+  CHECK(engine.state().Free(*engine.state().FindNode(narrowed[1])).gpus == 8);
+  CHECK(engine.state().Free(*engine.state().FindNode(narrowed[2])).gpus == 0);
 }
 
 }  // namespace

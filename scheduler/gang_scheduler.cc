@@ -365,7 +365,13 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
     }
     hold = state_.HoldOf(g.key);
   }
-  if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
+  // Only a member narrowed to its node is progress (DESIGN.md §3.4): members are retried on every
+  // cluster event, so a rejected member's filter extending the hold would pin the gang's capacity
+  // for as long as its members keep being rejected (issue 11).
+  auto narrow = [&](std::string node) -> FilterDecision {
+    if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
+    return Narrow{std::move(node)};
+  };
 
   const std::optional<int> slot = SlotFor(g, member);
   if (!slot) {
@@ -376,16 +382,16 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
   // kube-scheduler's nominated-node probe: answer it, never re-plan on it (DESIGN.md §3.5). The
   // offer is that one node, so rejecting every offered node rejects it alone.
   if (NominatedProbe(pod, offered)) {
-    if (planned == offered.front()) return Narrow{planned};
+    if (planned == offered.front()) return narrow(planned);
     return reject_all("gang " + g.key.ToString() + " planned this pod on node " + planned);
   }
-  if (is_offered(planned)) return Narrow{planned};
+  if (is_offered(planned)) return narrow(planned);
   // The planned node was excluded by kube-scheduler's filters: move this member within the offer.
   if (auto moved = MoveSlot(state_, *hold, *slot, member, offered_idx)) {
-    Narrow to{moved->pods[*slot].node};
+    std::string to = moved->pods[*slot].node;
     state_.Hold(*moved);
     barrier_.Open(*moved, holds_.Deadline(g.key).value_or(0));
-    return to;
+    return narrow(std::move(to));
   }
   // Else re-plan the whole gang with this role confined to the offered nodes, as long as nothing
   // of it is bound yet (DESIGN.md §3.5).

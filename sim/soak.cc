@@ -65,12 +65,6 @@ SoakRun SoakRunFor(std::uint64_t seed, SoakScope scope, double fault_scale) {
     run.shape = "API, one role per gang created at once";
   };
   if (scope == SoakScope::kKnownBugsExcluded) {
-    // A filter that rejects a member still moves its hold's deadline (issue 11 item 6, first
-    // point). No shape avoids it: a member is rejected after its gang's deadline moved whenever
-    // kube-scheduler's own filters exclude its planned node (a cordon, a node deleted, its cache
-    // ahead of the engine's), and the faults cause exactly that. So hold progress is left out here;
-    // the soak checks it.
-    o.invariants.hold_progress = false;
     if (seed % 2 == 0) {
       avoid_known_bugs();
     } else {
@@ -100,13 +94,6 @@ SoakRun SoakRunFor(std::uint64_t seed, SoakScope scope, double fault_scale) {
         run.shape = "API, roles in turn, victim plans and drains (safety only)";
         break;
     }
-  }
-  if (scope == SoakScope::kEverything && seed % 8 >= 4 && o.invariants.hold_progress) {
-    // A run stops at its first violation, and a rejected member extending its hold (issue 11
-    // item 6, first point) breaks early in most shapes: half the runs leave that check out so
-    // that what comes after it (partial binding, liveness) is checked too.
-    o.invariants.hold_progress = false;
-    run.shape += ", hold progress not checked";
   }
   run.jobs = RandomWorkload(seed, w);
   return run;

@@ -22,7 +22,7 @@ enum class SoakScope : std::uint8_t {
   // Every workload shape (roles created one after the other, parameter servers, plain pods,
   // standalone mode, victim plans and drains), every invariant.
   kEverything,
-  // Safety everywhere except hold progress; liveness only on runs that avoid the engine's open
+  // Every safety invariant; liveness only on runs that avoid the engine's open
   // bugs (issue 11 item 6), see SoakRunFor.
   kKnownBugsExcluded,
 };

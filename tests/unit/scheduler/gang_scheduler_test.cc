@@ -154,6 +154,37 @@ TEST_CASE("an expired hold fails held binds, releases capacity and backs off", "
   CHECK(Filter(engine, p0, nodes, 6200).feasible.size() == 1);  // planned again after backoff
 }
 
+TEST_CASE("a rejected member's retries do not keep its gang's hold alive", "[engine][issue11]") {
+  // kube-scheduler retries a rejected pod on every cluster event; if those filters counted as
+  // progress, a gang whose member is never narrowed would pin its capacity for as long as the
+  // retries go on (DESIGN.md §3.4).
+  EngineOptions options;
+  options.holds.ttl = 1000;
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8), options);
+  const auto nodes = AllNodes(engine);
+  const Pod p0 = GangPod("g", 2, "g-0", 8);
+  const Pod p1 = GangPod("g", 2, "g-1", 8);
+  const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
+  const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));  // the hold runs until 1000
+  const std::string other = n1 == nodes[0] ? nodes[1] : nodes[0];
+  REQUIRE(other == n0);
+  // g-1's planned node is excluded by kube-scheduler's filters on every retry, and the only
+  // offered node is g-0's: it is rejected each time.
+  for (Millis t = 100; t < 1000; t += 100) {
+    CHECK(Filter(engine, p1, {n0}, t).feasible.empty());
+  }
+  CHECK(engine.GangOf({"ml", "g"}, 950)->hold_deadline == 1000);
+  const auto out = engine.Tick(1000);  // expired on time, capacity released
+  CHECK(engine.state().holds().empty());
+  CHECK(engine.GangOf({"ml", "g"}, 1000)->phase == GangPhase::kWaiting);
+  CHECK(out.empty());  // nothing was held in the barrier
+  // A member narrowed to its node is progress: it moves the deadline.
+  auto fresh = MakeEngine(MakeCluster(1, 1, 2, 8), options);
+  Narrowed(Filter(fresh, p0, nodes, 0));
+  Narrowed(Filter(fresh, p1, nodes, 500));
+  CHECK(fresh.GangOf({"ml", "g"}, 600)->hold_deadline == 1500);
+}
+
 TEST_CASE("two gangs racing for one rack: one holds it, the other waits whole", "[engine]") {
   auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
   const auto nodes = AllNodes(engine);

@@ -11,14 +11,11 @@ namespace {
 
 // At least 10^5 events with every fault on (a few seconds). Checked on every run: no over-commit,
 // no gang partly bound past its window, no bind to a node the engine did not narrow the pod to, no
-// hold past its deadline. Left out, each because of an open engine bug of issue 11 item 6:
-//  - hold progress (a filter that rejects a member must not move its gang's hold deadline),
-//    because of the first point ("a rejected member never extends a hold"): the faults make
-//    kube-scheduler's filters exclude planned nodes, and every shape then hits it;
-//  - liveness on the odd seeds: only the even seeds' gangs (one role, created at once, API mode)
-//    avoid the second and third points (members planned as copies of roles not seen yet; a member
-//    with no slot in the plan does not re-plan its gang), which show when roles are created one
-//    after the other or in standalone mode.
+// hold past its deadline, no hold moved by a filter that rejected a member. Left out because of
+// open engine bugs of issue 11 item 6: liveness on the odd seeds. Only the even seeds' gangs (one
+// role, created at once, API mode) avoid the second and third points (members planned as copies of
+// roles not seen yet; a member with no slot in the plan does not re-plan its gang), which show
+// when roles are created one after the other or in standalone mode.
 // `make soak` runs every shape with every invariant and prints what fails.
 TEST_CASE("the soak's short run keeps every safety invariant with faults on", "[soak]") {
   SoakOptions options;

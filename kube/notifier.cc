@@ -129,9 +129,11 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
     const std::string gang = g.key.ToString();
     if (g.phase != scheduler::GangPhase::kWaiting) owed_nudge_.erase(gang);  // it was planned
     if (g.phase == scheduler::GangPhase::kBound) {
-      // Gangs found bound at start-up were placed before this process: no Event for them; nor
-      // for gangs of one pod (kube-scheduler's own Scheduled event says it all).
-      if (placed_.insert(gang).second && !first && g.quorum > 1) {
+      // Gangs found bound at start-up were placed before this process: no Event for them (the
+      // engine has no plan of theirs); nor for gangs of one pod (kube-scheduler's own Scheduled
+      // event says it all). A gang this process placed has its plan, even when it was bound
+      // before the notifier's first look (a job created right after start-up).
+      if (placed_.insert(gang).second && !g.summary.empty() && g.quorum > 1) {
         const std::vector<MemberRef> members = members_(g.key);
         if (!members.empty()) {
           const std::string note =

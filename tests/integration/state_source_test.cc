@@ -796,6 +796,54 @@ TEST_CASE("notifier: a gang whose last pods appeared is nudged once it has its q
   CHECK(notifier.nudges_posted() == 1);
 }
 
+TEST_CASE(
+    "notifier: a gang placed before its first look gets GangPlaced; one found bound does not") {
+  FakeApiServer api;
+  Harness h;
+  KubeClient client(api.Config());
+  const std::vector<scheduler::Pod> members = BertMembers();
+  auto node = DecodeNodeJson(RecordedNodes().front());
+  REQUIRE(node);
+  // Gang bert is planned, bound and completed by this engine (a TFJob created right after
+  // start-up) before the notifier looks for the first time.
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis now) {
+    REQUIRE(engine.ReplaceNodes({*node}));
+    for (const auto& m : members) engine.UpsertPod(m);
+    for (const auto& m : members) {
+      REQUIRE(std::holds_alternative<scheduler::Narrow>(engine.Filter(m, {node->name}, now)));
+    }
+    scheduler::BarrierDecision d;
+    for (const auto& m : members) d = engine.Bind(m.namespace_name, m.name, m.uid, node->name, now);
+    REQUIRE(d.action == scheduler::BarrierAction::kBind);
+    for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", now);
+    // Gang gpt was bound before this process started: found so by the watch.
+    for (int i = 0; i < 2; ++i) {
+      auto pod = DecodePodJson(PodJson("gpt-" + std::to_string(i), "uid-gpt-" + std::to_string(i),
+                                       node->name, "gpt", 2));
+      REQUIRE(pod);
+      engine.UpsertPod(*pod);
+    }
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+  REQUIRE(h.service->Gangs().body.find("\"phase\":\"Bound\"") != std::string::npos);
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", true, false},
+                                 {"default", "bert-1", "uid-1", true, false}};
+  GangNotifier notifier(
+      client, *h.service,
+      [&refs](const scheduler::GangKey& key) {
+        if (key.name == "gpt") {
+          return std::vector<MemberRef>{{"default", "gpt-0", "uid-gpt-0", true, false}};
+        }
+        return key.name == "bert" ? refs : std::vector<MemberRef>{};
+      },
+      GangNotifier::Options{});
+  notifier.RunOnce(std::chrono::system_clock::now());
+  const auto events = api.With([](FakeApiServer& s) { return s.events_; });
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].find("GangPlaced") != std::string::npos);
+  CHECK(events[0].find("bert-0") != std::string::npos);
+}
+
 TEST_CASE("notifier: a nudge owed for a reached quorum waits until a member is marked parked") {
   FakeApiServer api;
   Harness h;

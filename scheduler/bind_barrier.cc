@@ -164,7 +164,10 @@ std::optional<BarrierDecision> BindBarrier::Withdraw(const GangKey& key, const s
   auto it = gangs_.find(key);
   if (it == gangs_.end()) return std::nullopt;
   for (Slot& s : it->second.slots) {
-    if (s.uid == uid && s.state != SlotState::kBound) {
+    // A bound member that was deleted frees its slot too: its capacity is still in the gang's
+    // hold, and a replacement of its role takes the slot over (DESIGN.md §3.6), so the gang is
+    // completed with a pod in every slot, not declared complete with the replacement unbound.
+    if (s.uid == uid) {
       const bool waited = s.state == SlotState::kWaiting;
       const std::string node = s.node;
       s.state = SlotState::kEmpty;

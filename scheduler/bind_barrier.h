@@ -57,7 +57,9 @@ class BindBarrier {
   // A Binding was posted: success marks the slot bound; failure frees the slot for a retry or a
   // replacement pod of the same role, while the gang's capacity stays held.
   void BindResult(const GangKey& gang, const std::string& uid, bool ok);
-  // A waiting member was deleted: its slot is free again. Returns a rejection for it if it waited.
+  // A member was deleted: its slot is free again for a replacement of its role (also when it was
+  // bound: the gang's hold keeps its capacity until the gang completes). Returns a rejection for
+  // it if it waited.
   std::optional<BarrierDecision> Withdraw(const GangKey& gang, const std::string& uid);
   // Forget the gang (bound whole, deleted, or re-planned elsewhere). Waiting members are rejected.
   std::optional<BarrierDecision> Close(const GangKey& gang, const std::string& reason);

@@ -23,6 +23,20 @@ Plan TwoWorkersOnePs() {
   return plan;
 }
 
+// Every member released; u1 (worker, n1) and u3 (ps) bound, u2's Binding (worker, n2) refused
+// (e.g. a webhook denied it).
+BindBarrier PartlyBound() {
+  BindBarrier barrier;
+  barrier.Open(TwoWorkersOnePs(), 1000);
+  barrier.Arrive(kGang, "u1", "worker", "n1", 0);
+  barrier.Arrive(kGang, "u3", "ps", "n1", 0);
+  barrier.Arrive(kGang, "u2", "worker", "n2", 0);
+  barrier.BindResult(kGang, "u1", true);
+  barrier.BindResult(kGang, "u3", true);
+  barrier.BindResult(kGang, "u2", false);
+  return barrier;
+}
+
 TEST_CASE("no member is bound before every quorum member reached bind", "[barrier]") {
   BindBarrier barrier;
   barrier.Open(TwoWorkersOnePs(), 1000);
@@ -74,14 +88,7 @@ TEST_CASE("a retried bind keeps its slot; progress extends the deadline", "[barr
 
 TEST_CASE("a failed bind after release is retried first and a replacement takes the slot",
           "[barrier]") {
-  BindBarrier barrier;
-  barrier.Open(TwoWorkersOnePs(), 1000);
-  barrier.Arrive(kGang, "u1", "worker", "n1", 0);
-  barrier.Arrive(kGang, "u3", "ps", "n1", 0);
-  barrier.Arrive(kGang, "u2", "worker", "n2", 0);
-  barrier.BindResult(kGang, "u1", true);
-  barrier.BindResult(kGang, "u3", true);
-  barrier.BindResult(kGang, "u2", false);  // e.g. a webhook denied it
+  BindBarrier barrier = PartlyBound();
   CHECK_FALSE(barrier.Complete(kGang));
   CHECK(barrier.Expire(10'000).empty());  // a released gang never expires: its capacity stays
   const auto d = barrier.Arrive(kGang, "u2-new", "worker", "n2", 10'000);
@@ -101,6 +108,22 @@ TEST_CASE("a deleted waiting member frees its slot for a replacement", "[barrier
   barrier.Arrive(kGang, "u1b", "worker", "n1", 1);
   barrier.Arrive(kGang, "u3", "ps", "n1", 1);
   CHECK(barrier.Arrive(kGang, "u2", "worker", "n2", 1).action == BarrierAction::kBind);
+}
+
+TEST_CASE("a bound member deleted while its gang is partly bound frees its slot for a replacement",
+          "[barrier]") {
+  // Found by the soak (issue 11): a gang partly bound (one Binding refused) whose bound member is
+  // then deleted and recreated must complete with the replacement in that slot, not be declared
+  // complete once the refused member binds.
+  BindBarrier barrier = PartlyBound();
+  CHECK_FALSE(barrier.Withdraw(kGang, "u1"));  // bound: no held bind to answer
+  CHECK(barrier.Bound(kGang) == 1);
+  CHECK(barrier.Arrive(kGang, "u1-new", "worker", "n1", 10).action == BarrierAction::kBind);
+  CHECK(barrier.Arrive(kGang, "u2", "worker", "n2", 11).action == BarrierAction::kBind);
+  barrier.BindResult(kGang, "u2", true);
+  CHECK_FALSE(barrier.Complete(kGang));  // the replacement's Binding is not done yet
+  barrier.BindResult(kGang, "u1-new", true);
+  CHECK(barrier.Complete(kGang));
 }
 
 TEST_CASE("re-opening after a re-plan keeps members that still match", "[barrier]") {

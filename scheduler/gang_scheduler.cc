@@ -557,15 +557,19 @@ void GangScheduler::CompleteGang(GangRecord& g) {
   state_.Release(g.key);
   for (const auto& [uid, slot] : g.slot_of) {
     const PodPlacement& p = plan.pods[slot];
+    const GangMember& member = g.members[uid];
     Pod pod;
     pod.uid = uid;
-    pod.namespace_name = g.members[uid].ns;
-    pod.name = g.members[uid].name;
+    pod.namespace_name = member.ns;
+    pod.name = member.name;
     pod.priority = SpecOf(g).priority;
     pod.node_name = p.node;
     pod.phase = PodPhase::kRunning;
-    pod.requests = p.requests;
-    pod.gpu_ids = p.gpu_ids;
+    // Its own request, not its slot's: a role is planned at its largest member (issue 11).
+    pod.requests = member.requests.pods > 0 ? member.requests : p.requests;
+    const auto gpus = static_cast<std::size_t>(std::max<std::int64_t>(pod.requests.gpus, 0));
+    // Fewer ids than GPUs (a larger request than planned): the state takes the lowest free ids.
+    if (p.gpu_ids.size() >= gpus) pod.gpu_ids.assign(p.gpu_ids.begin(), p.gpu_ids.begin() + gpus);
     state_.AddPod(pod);
   }
   holds_.Finish(g.key);

@@ -185,6 +185,28 @@ TEST_CASE("a rejected member's retries do not keep its gang's hold alive", "[eng
   CHECK(fresh.GangOf({"ml", "g"}, 600)->hold_deadline == 1500);
 }
 
+TEST_CASE("a bound member is accounted at its own request, not its slot's", "[engine][issue11]") {
+  // Two plain pods of one gang with no role label: one asks 4 GPUs, one only CPU. They share the
+  // role "member", planned at the larger request; once bound, the CPU pod uses no GPU.
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const auto nodes = AllNodes(engine);
+  const Pod gpu = GangPod("mix", 2, "mix-gpu", 4);
+  const Pod cpu = GangPod("mix", 2, "mix-cpu", 0);
+  const std::string n_gpu = Narrowed(Filter(engine, gpu, nodes, 0));
+  const std::string n_cpu = Narrowed(Filter(engine, cpu, nodes, 0));
+  CHECK(engine.Bind("ml", "mix-gpu", gpu.uid, n_gpu, 1).action == BarrierAction::kWait);
+  const auto d = engine.Bind("ml", "mix-cpu", cpu.uid, n_cpu, 2);
+  REQUIRE(d.action == BarrierAction::kBind);
+  for (const auto& o : d.pods) engine.BindResult(o.pod_uid, true, "", 3);
+  REQUIRE(engine.GangOf({"ml", "mix"}, 4)->phase == GangPhase::kBound);
+  CHECK(engine.state().FreeGpus() == 16 - 4);
+  // Deleting the CPU pod frees no GPU; deleting the GPU pod frees its 4.
+  engine.RemovePod(cpu.uid);
+  CHECK(engine.state().FreeGpus() == 12);
+  engine.RemovePod(gpu.uid);
+  CHECK(engine.state().FreeGpus() == 16);
+}
+
 TEST_CASE("two gangs racing for one rack: one holds it, the other waits whole", "[engine]") {
   auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
   const auto nodes = AllNodes(engine);

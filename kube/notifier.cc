@@ -199,12 +199,18 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
       owed_nudge_.erase(owed);
     }
   }
-  // Forget gangs that are gone.
-  for (auto it = seen_quorum_.begin(); it != seen_quorum_.end();) {
-    const bool known = std::any_of(gangs.begin(), gangs.end(),
-                                   [&it](const GangView& g) { return g.key.ToString() == *it; });
-    it = known ? std::next(it) : seen_quorum_.erase(it);
-  }
+  // Forget gangs that are gone: a rate limit or a "placed" mark never outlives its gang, so a gang
+  // deleted and created again under the same name is told about at once (issue 11), and the maps
+  // do not grow with every gang ever seen.
+  std::set<std::string> known;
+  for (const GangView& g : gangs) known.insert(g.key.ToString());
+  const auto gone = [&known](const std::string& gang) { return known.count(gang) == 0; };
+  std::erase_if(seen_quorum_, gone);
+  std::erase_if(placed_, gone);
+  std::erase_if(last_nudge_, [&gone](const auto& kv) { return gone(kv.first); });
+  std::erase_if(last_event_, [&gone](const auto& kv) {
+    return gone(kv.first.substr(0, kv.first.rfind('|')));  // "gang|reason"
+  });
   for (auto it = owed_nudge_.begin(); it != owed_nudge_.end();) {
     it = seen_quorum_.count(it->first) > 0 ? std::next(it) : owed_nudge_.erase(it);
   }

@@ -732,6 +732,31 @@ TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed c
   CHECK(api.With([](FakeApiServer& s) { return s.events_.size(); }) == 2);
 }
 
+TEST_CASE("notifier: a gang deleted and created again is not throttled by its predecessor") {
+  FakeApiServer api;
+  Harness h;
+  KubeClient client(api.Config());
+  const std::vector<scheduler::Pod> members = BertMembers();
+  OnlyBert0Filtered(h, members);  // bert waits for 1 more pod
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, true}};
+  GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});
+  const auto t0 = std::chrono::system_clock::now();
+  notifier.RunOnce(t0);
+  CHECK(api.With([](FakeApiServer& s) { return s.events_.size(); }) == 1);
+  // The job is deleted: its pod goes, the engine forgets the gang.
+  h.service->UpdateEngine([&](scheduler::GangScheduler& engine, scheduler::Millis) {
+    engine.RemovePod(members[0].uid);
+    return std::vector<scheduler::BarrierDecision>{};
+  });
+  REQUIRE(h.service->Gang("default", "bert").status == 404);
+  notifier.RunOnce(t0 + std::chrono::seconds(1));
+  // Created again under the same name, and waiting: its users hear why at once, not 30 s after
+  // the old gang's event.
+  OnlyBert0Filtered(h, members);
+  notifier.RunOnce(t0 + std::chrono::seconds(2));
+  CHECK(api.With([](FakeApiServer& s) { return s.events_.size(); }) == 2);
+}
+
 TEST_CASE("notifier: a planned gang's members that have not reached bind are nudged") {
   FakeApiServer api;
   Harness h;

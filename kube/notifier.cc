@@ -174,8 +174,13 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
       }
       continue;
     }
-    if (g.phase != scheduler::GangPhase::kWaiting || g.reason.empty()) continue;
-    if (due(last_event_, gang + "|GangWaiting", options_.event_interval)) {
+    if (g.phase != scheduler::GangPhase::kWaiting || g.reason.empty()) {
+      waiting_since_.erase(gang);
+      continue;
+    }
+    const auto since = waiting_since_.try_emplace(gang, now).first->second;
+    if (now - since >= options_.waiting_grace &&
+        due(last_event_, gang + "|GangWaiting", options_.event_interval)) {
       PostEvent(pending.front().ns, pending.front().name, pending.front().uid, "GangWaiting", true,
                 "gang " + gang + " waits: " + g.reason, now);
     }
@@ -208,6 +213,7 @@ void GangNotifier::RunOnce(std::chrono::system_clock::time_point now) {
   std::erase_if(seen_quorum_, gone);
   std::erase_if(placed_, gone);
   std::erase_if(last_nudge_, [&gone](const auto& kv) { return gone(kv.first); });
+  std::erase_if(waiting_since_, [&gone](const auto& kv) { return gone(kv.first); });
   std::erase_if(last_event_, [&gone](const auto& kv) {
     return gone(kv.first.substr(0, kv.first.rfind('|')));  // "gang|reason"
   });

@@ -31,7 +31,10 @@ class GangNotifier {
     std::chrono::milliseconds period{1'000};           // how often gangs are looked at
     std::chrono::milliseconds event_interval{30'000};  // per gang and reason
     std::chrono::milliseconds nudge_interval{10'000};  // per gang
-    std::string instance;                              // reportingInstance (host name)
+    // A gang that has waited less than this gets no Warning Event: while a job's pods are still
+    // being created it waits "for N more pods", which is no news to anyone.
+    std::chrono::milliseconds waiting_grace{10'000};
+    std::string instance;  // reportingInstance (host name)
   };
   using MembersFn = std::function<std::vector<MemberRef>(const scheduler::GangKey&)>;
   GangNotifier(KubeClient& client, api::EngineHost& service, MembersFn members, Options options);
@@ -60,8 +63,9 @@ class GangNotifier {
   api::EngineHost& service_;
   MembersFn members_;
   Options options_;
-  std::map<std::string, std::chrono::system_clock::time_point> last_event_;  // gang|reason
-  std::map<std::string, std::chrono::system_clock::time_point> last_nudge_;  // gang
+  std::map<std::string, std::chrono::system_clock::time_point> last_event_;     // gang|reason
+  std::map<std::string, std::chrono::system_clock::time_point> last_nudge_;     // gang
+  std::map<std::string, std::chrono::system_clock::time_point> waiting_since_;  // gang
   std::set<std::string> placed_;       // gangs whose GangPlaced was posted
   std::set<std::string> seen_quorum_;  // gangs that had a quorum of pods at the last look
   // Waiting gangs owed a nudge (capacity freed, quorum reached) until one reaches a parked pod.

@@ -696,6 +696,7 @@ TEST_CASE("notifier: a waiting gang gets one Warning Event per interval; freed c
                                  {"default", "bert-1", "uid-1", false, true}};
   GangNotifier::Options options;
   options.instance = "test-instance";
+  options.waiting_grace = std::chrono::milliseconds(0);  // tested on its own below
   GangNotifier notifier(client, *h.service, BertRefs(refs), options);
   const auto t0 = std::chrono::system_clock::now();
   notifier.RunOnce(t0);
@@ -739,7 +740,9 @@ TEST_CASE("notifier: a gang deleted and created again is not throttled by its pr
   const std::vector<scheduler::Pod> members = BertMembers();
   OnlyBert0Filtered(h, members);  // bert waits for 1 more pod
   std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, true}};
-  GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});
+  GangNotifier::Options options;
+  options.waiting_grace = std::chrono::milliseconds(0);
+  GangNotifier notifier(client, *h.service, BertRefs(refs), options);
   const auto t0 = std::chrono::system_clock::now();
   notifier.RunOnce(t0);
   CHECK(api.With([](FakeApiServer& s) { return s.events_.size(); }) == 1);
@@ -755,6 +758,25 @@ TEST_CASE("notifier: a gang deleted and created again is not throttled by its pr
   OnlyBert0Filtered(h, members);
   notifier.RunOnce(t0 + std::chrono::seconds(2));
   CHECK(api.With([](FakeApiServer& s) { return s.events_.size(); }) == 2);
+}
+
+TEST_CASE("notifier: a gang still being created gets no Warning until its grace has passed") {
+  FakeApiServer api;
+  Harness h;
+  KubeClient client(api.Config());
+  const std::vector<scheduler::Pod> members = BertMembers();
+  OnlyBert0Filtered(h, members);  // bert waits for 1 more pod: its job is being created
+  std::vector<MemberRef> refs = {{"default", "bert-0", "uid-0", false, true}};
+  GangNotifier notifier(client, *h.service, BertRefs(refs), GangNotifier::Options{});  // 10 s
+  const auto t0 = std::chrono::system_clock::now();
+  const auto events = [&api] {
+    return api.With([](FakeApiServer& s) { return s.events_.size(); });
+  };
+  notifier.RunOnce(t0);
+  notifier.RunOnce(t0 + std::chrono::seconds(5));
+  CHECK(events() == 0);
+  notifier.RunOnce(t0 + std::chrono::seconds(10));  // still waiting after the grace: now it is news
+  CHECK(events() == 1);
 }
 
 TEST_CASE("notifier: a planned gang's members that have not reached bind are nudged") {

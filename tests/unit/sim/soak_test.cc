@@ -33,16 +33,21 @@ TEST_CASE("the soak's short run keeps every safety invariant with faults on", "[
   CHECK(report.failures.empty());
 }
 
+// One soak run of `seed` in the short run's scope, every invariant it checks kept.
+void CheckSeed(std::uint64_t seed) {
+  const SoakRun run = SoakRunFor(seed, SoakScope::kKnownBugsExcluded, 1.0);
+  const SoakOutcome out = RunOnce(run, SoakOptions{}.events_per_run);
+  INFO("seed " << seed << ": " << out.result.violation.value_or(""));
+  CHECK_FALSE(out.result.invariant);
+}
+
 // Found by `make soak` (seed 32): a gang whose Binding failed for one member while another bound
 // member was deleted and recreated was never completed. The barrier kept the deleted member's slot
 // as bound under its old UID, so it refused the replacement that the engine narrowed to that slot's
 // node, and once the failed member bound it called the gang complete with the replacement unbound.
 // A deleted bound member now frees its barrier slot (scheduler/bind_barrier.cc Withdraw).
 TEST_CASE("soak seeds: a partly bound gang whose bound member is recreated completes", "[soak]") {
-  const SoakRun run = SoakRunFor(32, SoakScope::kKnownBugsExcluded, 1.0);
-  const SoakOutcome out = RunOnce(run, SoakOptions{}.events_per_run);
-  INFO(out.result.violation.value_or(""));
-  CHECK_FALSE(out.result.invariant);
+  CheckSeed(32);
 }
 
 // Found by `make soak` (seed 112, API mode, one role per gang): a member's Binding is refused, then
@@ -53,10 +58,7 @@ TEST_CASE("soak seeds: a partly bound gang whose bound member is recreated compl
 // drop [!mayfail] once it is fixed.
 TEST_CASE("soak seeds: a partly bound gang whose planned node left completes elsewhere",
           "[soak][!mayfail]") {
-  const SoakRun run = SoakRunFor(112, SoakScope::kKnownBugsExcluded, 1.0);
-  const SoakOutcome out = RunOnce(run, SoakOptions{}.events_per_run);
-  INFO(out.result.violation.value_or(""));
-  CHECK_FALSE(out.result.invariant);
+  CheckSeed(112);
 }
 
 // Found by `make soak` (roles created in turn, API mode): a member is deleted while it waits in the
@@ -68,10 +70,7 @@ TEST_CASE("soak seeds: a partly bound gang whose planned node left completes els
 // replacement takes it over); kept as a regression test.
 TEST_CASE("soak seeds: a replacement rejected while its predecessor's deletion is unseen binds",
           "[soak]") {
-  const SoakRun run = SoakRunFor(115, SoakScope::kKnownBugsExcluded, 1.0);
-  const SoakOutcome out = RunOnce(run, SoakOptions{}.events_per_run);
-  INFO(out.result.violation.value_or(""));
-  CHECK_FALSE(out.result.invariant);
+  CheckSeed(115);
 }
 
 }  // namespace

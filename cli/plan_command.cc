@@ -214,11 +214,6 @@ void RenderJson(std::ostream& out, const scheduler::ClusterState& state,
   out << nlohmann::json{{"jobs", std::move(jobs)}}.dump(2) << "\n";
 }
 
-int BadInput(std::ostream& err, const std::string& message) {
-  err << "gangsched: " << message << "\n";
-  return kExitBadInput;
-}
-
 }  // namespace
 
 const char* PlanUsage() {

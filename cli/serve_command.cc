@@ -49,8 +49,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   auto config = config::ParseServeFlags(args);
   if (!config) {
-    err << "gangsched: " << config.error() << "\n";
-    return kExitBadInput;
+    return BadInput(err, config.error());
   }
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
@@ -60,22 +59,19 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (!config->kubeconfig.empty()) {
     auto loaded = LoadKubeconfig(config->kubeconfig);
     if (!loaded) {
-      err << "gangsched: " << loaded.error() << "\n";
-      return kExitBadInput;
+      return BadInput(err, loaded.error());
     }
     kube = std::move(*loaded);
   } else if (config->cluster_file.empty() && std::getenv("KUBERNETES_SERVICE_HOST") != nullptr) {
     auto loaded = InClusterConfig();
     if (!loaded) {
-      err << "gangsched: " << loaded.error() << "\n";
-      return kExitBadInput;
+      return BadInput(err, loaded.error());
     }
     kube = std::move(*loaded);
   }
   auto state = kube ? LoadApiState(*config) : LoadStandaloneState(*config);
   if (!state) {
-    err << "gangsched: " << state.error() << "\n";
-    return kExitBadInput;
+    return BadInput(err, state.error());
   }
   if (kube) {
     spdlog::info("verb=start source=api server={} via=\"{}\"", kube->server, kube->source);

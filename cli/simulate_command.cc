@@ -272,8 +272,7 @@ const char* SimulateUsage() {
 int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto parsed = ParseArgs(args);
   if (!parsed) {
-    err << "gangsched: " << parsed.error() << "\n";
-    return kExitBadInput;
+    return BadInput(err, parsed.error());
   }
   if (parsed->help) {
     out << SimulateUsage();
@@ -282,14 +281,12 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   std::size_t ignored_pods = 0;
   auto nodes = LoadCluster(*parsed, ignored_pods);
   if (!nodes) {
-    err << "gangsched: " << nodes.error() << "\n";
-    return kExitBadInput;
+    return BadInput(err, nodes.error());
   }
   std::mt19937 trace_rng(parsed->seed);
   auto jobs = LoadTrace(*parsed, trace_rng);
   if (!jobs) {
-    err << "gangsched: " << jobs.error() << "\n";
-    return kExitBadInput;
+    return BadInput(err, jobs.error());
   }
   std::vector<std::string> policies = {parsed->policy};
   if (parsed->policy == "all") policies = sim::PolicyNames();
@@ -317,8 +314,7 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!report) {
-      err << "gangsched: " << parsed->cluster << ": " << report.error() << "\n";
-      return kExitBadInput;
+      return BadInput(err, parsed->cluster + ": " + report.error());
     }
     CsvRow(csv, report->summary,
            seconds > 0 ? static_cast<double>(report->summary.decisions) / seconds : 0.0);

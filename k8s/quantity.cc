@@ -7,13 +7,13 @@
 #include <set>
 #include <system_error>
 
+#include "k8s/reader.h"  // Quote
+
 namespace gangsched::k8s {
 namespace {
 
 using scheduler::Resources;
 __extension__ using Uint128 = unsigned __int128;
-
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 int DecimalSuffix(char c, bool& ok) {
   ok = true;

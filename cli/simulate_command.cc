@@ -13,6 +13,7 @@
 #include "cli/exit_codes.h"
 #include "k8s/cluster_file.h"
 #include "sim/cluster_builder.h"
+#include "sim/model_simulation.h"
 #include "sim/simulator.h"
 #include "sim/trace.h"
 
@@ -26,6 +27,7 @@ struct SimulateArgs {
   std::string trace;
   std::string durations;
   std::string policy = "gangsched";
+  std::string engine = "model";
   std::string output = "json";
   sim::PodShape shape = sim::PodShape::kPacked;
   unsigned seed = 1;
@@ -86,6 +88,11 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
                               "default-scheduler, all");
       }
       parsed.policy = value;
+    } else if (flag == "--engine") {
+      if (value != "model" && value != "planner") {
+        return tl::unexpected("--engine must be model or planner, not \"" + value + "\"");
+      }
+      parsed.engine = value;
     } else if (flag == "--output" || flag == "-o") {
       if (value != "json" && value != "csv") {
         return tl::unexpected("--output must be json or csv, not \"" + value + "\"");
@@ -167,8 +174,26 @@ tl::expected<std::vector<sim::SimJob>, std::string> LoadTrace(const SimulateArgs
   return jobs;
 }
 
+nlohmann::json Count(const std::optional<std::int64_t>& n) {
+  return n ? nlohmann::json(*n) : nlohmann::json(nullptr);
+}
+
+std::string CsvCount(const std::optional<std::int64_t>& n) { return n ? std::to_string(*n) : ""; }
+
 nlohmann::json SummaryJson(const sim::Summary& s) {
+  const sim::EngineCounters& c = s.counters;
   return {{"policy", s.policy},
+          {"engine", s.engine},
+          {"gangs_bound", s.gangs_bound},
+          {"p50_gang_bound_s", s.p50_gang_bound},
+          {"p99_gang_bound_s", s.p99_gang_bound},
+          {"counters",
+           {{"hold_expiries", Count(c.hold_expiries)},
+            {"replans", Count(c.replans)},
+            {"nudges", Count(c.nudges)},
+            {"preemptions", Count(c.preemptions)},
+            {"drains", Count(c.drains)},
+            {"notes", c.notes}}},
           {"jobs", s.jobs},
           {"finished", s.finished},
           {"unfinished", s.unfinished},
@@ -201,7 +226,8 @@ constexpr const char* kCsvHeader =
     "policy,jobs,finished,unfinished,rejected,mean_queue_s,p99_queue_s,mean_jct_s,p99_jct_s,"
     "allocation_rate,busy_rate,mean_idle_partial_gpus,max_idle_partial_gpus,mean_fragmented_gpus,"
     "multi_gpu_started,min_span_share,min_nodes_share,mean_nodes,mean_racks,mean_blocks,"
-    "decisions,decisions_per_second";
+    "decisions,engine,gangs_bound,p50_gang_bound_s,p99_gang_bound_s,hold_expiries,replans,nudges,"
+    "preemptions,drains,decisions_per_second";
 
 void CsvRow(std::ostream& out, const sim::Summary& s, double decisions_per_second) {
   out << s.policy << "," << s.jobs << "," << s.finished << "," << s.unfinished << "," << s.rejected
@@ -209,8 +235,11 @@ void CsvRow(std::ostream& out, const sim::Summary& s, double decisions_per_secon
       << s.allocation_rate << "," << s.busy_rate << "," << s.mean_idle_partial_gpus << ","
       << s.max_idle_partial_gpus << "," << s.mean_fragmented_gpus << "," << s.multi_gpu_started
       << "," << s.min_span_share << "," << s.min_nodes_share << "," << s.mean_nodes << ","
-      << s.mean_racks << "," << s.mean_blocks << "," << s.decisions << "," << decisions_per_second
-      << "\n";
+      << s.mean_racks << "," << s.mean_blocks << "," << s.decisions << "," << s.engine << ","
+      << s.gangs_bound << "," << s.p50_gang_bound << "," << s.p99_gang_bound << ","
+      << CsvCount(s.counters.hold_expiries) << "," << CsvCount(s.counters.replans) << ","
+      << CsvCount(s.counters.nudges) << "," << CsvCount(s.counters.preemptions) << ","
+      << CsvCount(s.counters.drains) << "," << decisions_per_second << "\n";
 }
 
 nlohmann::json RunJson(const sim::Report& report, double seconds, std::size_t max_samples) {
@@ -240,11 +269,15 @@ nlohmann::json RunJson(const sim::Report& report, double seconds, std::size_t ma
                     {"finish_s", j.finish},
                     {"run_time_s", j.run_time},
                     {"phase", sim::JobPhaseName(j.phase)},
-                    {"nodes", j.nodes_used},
-                    {"racks", j.racks_used},
-                    {"blocks", j.blocks_used},
-                    {"span", sim::SpanClassName(j.span)},
-                    {"min_span", j.min_span}});
+                    {"nodes", j.placement.nodes},
+                    {"racks", j.placement.racks},
+                    {"blocks", j.placement.blocks},
+                    {"span", sim::SpanClassName(j.placement.span)},
+                    {"min_span", j.placement.min_span},
+                    {"gang_bound_s",
+                     j.bound_ms >= 0 && j.last_created_ms >= 0
+                         ? nlohmann::json(static_cast<double>(j.bound_ms - j.last_created_ms) / 1e3)
+                         : nlohmann::json(nullptr)}});
   }
   run["jobs"] = std::move(jobs);
   return run;
@@ -254,7 +287,7 @@ nlohmann::json RunJson(const sim::Report& report, double seconds, std::size_t ma
 
 const char* SimulateUsage() {
   return "usage: gangsched simulate --cluster FILE --trace FILE [--policy NAME|all]\n"
-         "                          [--output json|csv] [--seed N] [options]\n"
+         "                          [--engine model|planner] [--output json|csv] [--seed N]\n"
          "  --cluster FILE   a NodeList (kubectl get nodes -o yaml|json), an Alibaba node list\n"
          "                   (*.csv: openb_node_list_*.csv or pai_machine_spec.csv), or "
          "gen:BxRxNxG\n"
@@ -264,6 +297,11 @@ const char* SimulateUsage() {
          "  --durations FILE philly_job_distribution.csv (needed for .trace files)\n"
          "  --shape packed|ps-workers   how a trace job of g GPUs becomes pods (default packed)\n"
          "  --policy NAME    gangsched (default), gang-binpack, binpack, default-scheduler, all\n"
+         "  --engine model   (default) a model of kube-scheduler's queue and cycles: gangsched is\n"
+         "                   the real engine as its extender, binpack and default-scheduler are\n"
+         "                   kube-scheduler alone; gang-binpack has no model and runs on the "
+         "planner\n"
+         "  --engine planner the planner-only replay (every policy, no kube-scheduler)\n"
          "  --nodes-per-rack N, --racks-per-block N, --max-gpus N   layout of Alibaba node lists\n"
          "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points "
          "(400)\n";
@@ -307,10 +345,21 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   std::ostringstream csv;
   csv << kCsvHeader << "\n";
   for (const auto& name : policies) {
-    const auto policy = sim::MakePolicy(name);
-    std::mt19937 rng(parsed->seed);
+    const auto model_policies = sim::ModelPolicyNames();
+    const bool on_model =
+        parsed->engine == "model" &&
+        std::find(model_policies.begin(), model_policies.end(), name) != model_policies.end();
     const auto t0 = std::chrono::steady_clock::now();
-    auto report = sim::Simulate(*nodes, *jobs, *policy, rng);
+    tl::expected<sim::Report, std::string> report;
+    if (on_model) {
+      sim::ModelSimOptions options;
+      options.seed = parsed->seed;
+      report = sim::SimulateOnModel(*nodes, *jobs, name, options);
+    } else {
+      const auto policy = sim::MakePolicy(name);
+      std::mt19937 rng(parsed->seed);
+      report = sim::Simulate(*nodes, *jobs, *policy, rng);
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!report) {

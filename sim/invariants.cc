@@ -273,6 +273,7 @@ void InvariantChecker::Fail(Invariant invariant, std::string what) {
 
 std::optional<std::string> InvariantChecker::Check(Millis now) {
   if (violation_) return violation_;
+  if (!options_.whole_gangs && !options_.liveness) return std::nullopt;
   for (int job : waiting_) {
     const JobInfo& j = jobs_.at(job);
     const std::string& gang = j.id;
@@ -284,7 +285,7 @@ std::optional<std::string> InvariantChecker::Check(Millis now) {
     const Millis limit =
         retrying ? *j.disturbed_at + options_.retry_window
                  : (j.partly_bound_since ? *j.partly_bound_since : 0) + options_.binding_window;
-    if (j.partly_bound_since && nodes_away_ == 0 && now > limit) {
+    if (options_.whole_gangs && j.partly_bound_since && nodes_away_ == 0 && now > limit) {
       Fail(Invariant::kPartlyBound,
            "gang " + gang + " has been partly bound (" + std::to_string(j.bound) + " of " +
                std::to_string(j.pods) + " pods) for " + Seconds(now - *j.partly_bound_since) +

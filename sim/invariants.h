@@ -75,6 +75,9 @@ bool IsSafety(Invariant invariant);
 
 struct InvariantOptions {
   bool liveness = true;
+  // Whether gangs must bind whole (the engine's promise); off for the per-pod baselines, which
+  // bind part of a gang by design (sim/kube_profile.h).
+  bool whole_gangs = true;
   // DESIGN.md §3.4's "a rejected member's filter is not progress": off only where a known engine
   // bug (issue 11 item 6) is excluded on purpose.
   bool hold_progress = true;

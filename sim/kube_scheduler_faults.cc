@@ -11,7 +11,8 @@ namespace gangsched::sim {
 // ---- The engine's watch -------------------------------------------------------------------------
 
 void KubeSchedulerModel::ToEngine(int id, WatchOp op) {
-  if (engine_down_) return;  // the list when gangsched is up again sees it
+  // No engine under a profile; while gangsched restarts, its list when it is up sees the pod.
+  if (!engine_ || engine_down_) return;
   PodRecord& p = pods_[id];
   Millis at = now_;
   const std::string fault = std::string(FaultName(FaultKind::kWatchDelayed)) + " " + p.pod.name +
@@ -35,7 +36,7 @@ void KubeSchedulerModel::ToEngine(int id, WatchOp op) {
 }
 
 void KubeSchedulerModel::Deliver(const Delivery& d) {
-  if (engine_down_ || d.engine_gen != engine_gen_) return;  // that process is gone
+  if (!engine_ || engine_down_ || d.engine_gen != engine_gen_) return;  // that process is gone
   if (d.op == WatchOp::kDeleted) {
     if (auto decision = engine_->RemovePod(d.pod.uid)) Apply(*decision, -1);
   } else {
@@ -145,7 +146,7 @@ void KubeSchedulerModel::Fault(FaultKind kind, std::uint64_t index) {
 
 std::vector<int> KubeSchedulerModel::PlannedNodes() const {
   std::vector<int> out;
-  if (engine_down_) return out;
+  if (!engine_ || engine_down_) return out;
   for (const scheduler::GangStatus& g : engine_->Gangs(now_)) {
     if (!g.plan ||
         (g.phase != scheduler::GangPhase::kPlanned && g.phase != scheduler::GangPhase::kBinding)) {

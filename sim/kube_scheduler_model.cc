@@ -32,6 +32,15 @@ Millis AtOrAfter(Millis t, Millis period) {
 // How many feasible nodes kube-scheduler looks for before it stops filtering
 // (numFeasibleNodesToFind, reference/extender-protocol.md §2.3): all of a cluster under 100
 // nodes; else the percentage (adaptive by default: 50% minus nodes/125, at least 5%), at least 100.
+// The nodes of a plan's pods, sorted: two plans that differ here put the gang elsewhere.
+std::vector<std::string> PlanNodes(const scheduler::Plan& plan) {
+  std::vector<std::string> out;
+  out.reserve(plan.pods.size());
+  for (const auto& pod : plan.pods) out.push_back(pod.node);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::size_t NodesToFind(std::size_t all, int percentage) {
   constexpr std::size_t kMinFeasibleNodes = 100;
   if (all < kMinFeasibleNodes || percentage >= 100) return all;
@@ -49,7 +58,10 @@ tl::expected<std::unique_ptr<KubeSchedulerModel>, std::string> KubeSchedulerMode
   options.engine.require_quorum_pods = options.source == StateSource::kApi;
   auto state = scheduler::ClusterState::Create(nodes, options.engine.state);
   if (!state) return tl::unexpected(state.error());
-  auto engine = std::make_unique<scheduler::GangScheduler>(std::move(*state), options.engine);
+  std::unique_ptr<scheduler::GangScheduler> engine;
+  if (!options.profile) {
+    engine = std::make_unique<scheduler::GangScheduler>(std::move(*state), options.engine);
+  }
   return std::unique_ptr<KubeSchedulerModel>(new KubeSchedulerModel(
       std::move(nodes), std::move(jobs), std::move(options), std::move(engine)));
 }
@@ -67,6 +79,8 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     node_index_.emplace(nodes_[i].name, static_cast<int>(i));
   }
+  // Without an engine, gangsched is not there to restart.
+  if (!engine_) options_.faults.gangsched_restart_every = 0;
   for (int k = 0; k < kFaultKinds; ++k) {
     fault_streams_[k].seed(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(k));
     ScheduleFault(static_cast<FaultKind>(k), 0);
@@ -110,6 +124,7 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
         pods_.push_back(std::move(p));
         Push(w.arrival + static_cast<Millis>(r) * w.role_delay + i * w.pod_delay,
              EventKind::kCreatePod, id);
+        ++pods_to_create_;
       }
     }
     jobs_.push_back(std::move(job));
@@ -142,7 +157,7 @@ RunResult KubeSchedulerModel::RunUntil(const std::function<bool()>& done, Millis
     if (options_.trace) Trace(Describe(e));
     Handle(e);
     ArmTick();
-    if (!engine_down_) checker_.CheckHolds(*engine_, now_);
+    if (engine_ && !engine_down_) checker_.CheckHolds(*engine_, now_);
     if (auto v = checker_.Check(now_)) {
       result.violation = "seed " + std::to_string(options_.seed) + ", event #" +
                          std::to_string(event_index_) + " at t=" + Seconds(now_) + " (" +
@@ -209,6 +224,8 @@ std::string KubeSchedulerModel::Describe(const Event& e) const {
       return "gangsched is up again";
     case EventKind::kKubeSchedulerUp:
       return "kube-scheduler is up again";
+    case EventKind::kNotifierLook:
+      return "gangsched's notifier looks at the waiting gangs";
   }
   return "?";
 }
@@ -262,7 +279,7 @@ void KubeSchedulerModel::Handle(const Event& e) {
       Deliver(deliveries_[e.subject]);
       break;
     case EventKind::kEngineNodes:
-      if (e.gen == engine_gen_ && !engine_down_) {
+      if (engine_ && e.gen == engine_gen_ && !engine_down_) {
         if (auto ok = engine_->ReplaceNodes(PresentNodes()); !ok) Trace("  nodes: " + ok.error());
       }
       break;
@@ -281,25 +298,42 @@ void KubeSchedulerModel::Handle(const Event& e) {
     case EventKind::kKubeSchedulerUp:
       KubeSchedulerUp();
       break;
-    case EventKind::kTick: {
-      if (engine_down_ || e.gen != engine_gen_) break;
+    case EventKind::kNotifierLook:
+      NotifierLook();
+      break;
+    case EventKind::kTick:
+      if (!engine_ || engine_down_ || e.gen != engine_gen_) break;
       if (!tick_armed_ || *tick_armed_ != e.time) break;  // re-armed earlier since
       tick_armed_.reset();
-      const std::optional<Millis> next = engine_->NextDeadline();
-      if (!next || *next > now_) break;
-      ++stats_.ticks;
-      last_tick_ = now_;
-      for (const scheduler::BarrierDecision& d : engine_->Tick(now_)) {
-        Trace("  tick: reject " + std::to_string(d.pods.size()) + " held binds: " + d.reason);
-        Apply(d, -1);
-      }
+      EngineTick();
       break;
-    }
+  }
+}
+
+void KubeSchedulerModel::EngineTick() {
+  const std::optional<Millis> next = engine_->NextDeadline();
+  if (!next || *next > now_) return;
+  ++stats_.ticks;
+  last_tick_ = now_;
+  // The gangs whose hold is due: those that have none after the tick were released at their
+  // deadline (a partly bound gang's hold starts again instead).
+  std::vector<scheduler::GangKey> due;
+  for (const scheduler::GangStatus& g : engine_->Gangs(now_)) {
+    if (g.hold_deadline && *g.hold_deadline <= now_) due.push_back(g.key);
+  }
+  for (const scheduler::BarrierDecision& d : engine_->Tick(now_)) {
+    Trace("  tick: reject " + std::to_string(d.pods.size()) + " held binds: " + d.reason);
+    Apply(d, -1);
+  }
+  if (!due.empty()) NotifierLookSoon();
+  for (const scheduler::GangKey& key : due) {
+    const auto g = engine_->GangOf(key, now_);
+    if (!g || !g->hold_deadline) ++stats_.holds_expired;
   }
 }
 
 void KubeSchedulerModel::ArmTick() {
-  if (engine_down_) return;
+  if (!engine_ || engine_down_) return;
   const std::optional<Millis> next = engine_->NextDeadline();
   if (!next) return;
   // A deadline the last tick at this very time left behind waits a millisecond, so a deadline
@@ -420,6 +454,7 @@ std::vector<std::string> KubeSchedulerModel::FeasibleNodes(const scheduler::Pod&
     if (node_deleted_[n]) continue;
     if (!scheduler::Admits(node, pod.tolerations, pod.node_selector)) continue;
     if (!(node.allocatable - requested_[n]).Fits(pod.requests)) continue;
+    if (options_.profile && !options_.profile->Filter(pod, node)) continue;
     out.push_back(node.name);
   }
   if (all > 0) next_start_node_ = (next_start_node_ + processed) % all;
@@ -446,6 +481,17 @@ void KubeSchedulerModel::Cycle() {
     WakeScheduler();
     return;
   }
+  if (!engine_) {
+    // No extender: the profile scores the feasible nodes, the pod is assumed on the best one and
+    // its binding cycle posts the Binding (DefaultBinder).
+    const std::string chosen = ProfileChoice(id, offered);
+    p.engine_nodes = {chosen};
+    Assume(id, node_index_.at(chosen));
+    p.where = Where::kBinding;
+    Push(now_ + options_.bind_call, EventKind::kBindCall, id, p.bind_gen);
+    WakeScheduler();
+    return;
+  }
   ++stats_.filter_calls;
   if (engine_down_) {
     // The extender is not ignorable: a failed call is an error, and the pod backs off (§2.3).
@@ -453,14 +499,18 @@ void KubeSchedulerModel::Cycle() {
     WakeScheduler();
     return;
   }
-  auto deadline = [&]() -> std::optional<Millis> {
-    const auto g = engine_->GangOf(p.gang, now_);
+  const auto before = engine_->GangOf(p.gang, now_);
+  FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);
+  const auto after = engine_->GangOf(p.gang, now_);
+  auto deadline = [](const std::optional<scheduler::GangStatus>& g) {
     return g ? g->hold_deadline : std::nullopt;
   };
-  const std::optional<Millis> before = deadline();
-  FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);
-  checker_.HoldMoved(p.gang.ToString(), before, deadline(),
+  checker_.HoldMoved(p.gang.ToString(), deadline(before), deadline(after),
                      out.kind == FilterOutcome::Kind::kNarrowed, now_);
+  if (before && after && before->plan && after->plan && after->members_bound == 0 &&
+      PlanNodes(*before->plan) != PlanNodes(*after->plan)) {
+    ++stats_.replans_seen;
+  }
   if (options_.trace) {
     Trace("  filter " + p.pod.name + " over " + std::to_string(offered.size()) + " nodes: " +
           (out.kind == FilterOutcome::Kind::kNarrowed ? "narrowed to " + out.nodes.front()
@@ -479,6 +529,7 @@ void KubeSchedulerModel::Cycle() {
       break;
     case FilterOutcome::Kind::kNarrowed: {
       ++stats_.narrowed;
+      NotifierLookSoon();
       p.engine_nodes = out.nodes;
       for (const std::string& n : out.nodes) {
         if (std::find(offered.begin(), offered.end(), n) == offered.end()) {
@@ -530,164 +581,14 @@ void KubeSchedulerModel::Forget(int id) {
   p.cache_node = -1;
 }
 
-// ---- Binding cycle ------------------------------------------------------------------------------
-
-void KubeSchedulerModel::BindCall(int id) {
-  PodRecord& p = pods_[id];
-  if (p.where != Where::kBinding || p.cache_node < 0) return;
-  p.bind_pending = true;
-  ++stats_.bind_calls;
-  if (engine_down_) {
-    AnswerBindError(id, "bind extender unreachable (gangsched restarting)");
-    return;
-  }
-  const scheduler::BarrierDecision d =
-      engine_->Bind(p.pod.namespace_name, p.pod.name, p.pod.uid, nodes_[p.cache_node].name, now_);
-  if (options_.trace) {
-    static const char* kActions[] = {"wait", "bind", "reject"};
-    Trace("  bind " + p.pod.name + " on " + nodes_[p.cache_node].name + ": " +
-          kActions[static_cast<int>(d.action)] + " " + std::to_string(d.pods.size()) + " pods " +
-          d.reason);
-  }
-  if (d.action == scheduler::BarrierAction::kWait) {
-    ++stats_.binds_held;
-    Push(now_ + options_.engine.holds.bind_timeout, EventKind::kBindTimeout, id, p.bind_gen);
-  }
-  Apply(d, id);
-}
-
-void KubeSchedulerModel::Apply(const scheduler::BarrierDecision& d, int requester) {
-  switch (d.action) {
-    case scheduler::BarrierAction::kWait:
-      return;
-    case scheduler::BarrierAction::kReject:
-      for (const scheduler::BindOrder& o : d.pods) {
-        if (auto it = uid_index_.find(o.pod_uid); it != uid_index_.end()) {
-          AnswerBindError(it->second, d.reason);
-        }
-      }
-      if (d.pods.empty() && requester >= 0) AnswerBindError(requester, d.reason);
-      return;
-    case scheduler::BarrierAction::kBind: {
-      // The extender posts every Binding of the released gang at once (DESIGN.md §3.6).
-      const int batch = static_cast<int>(batches_.size());
-      Batch b;
-      b.orders = d.pods;
-      b.engine_gen = engine_gen_;
-      for (const scheduler::BindOrder& o : d.pods) {
-        const PodRecord& p = pods_[uid_index_.at(o.pod_uid)];
-        b.engine_nodes.push_back(p.engine_nodes);
-        b.assumed.push_back(p.bind_pending && p.cache_node >= 0 ? nodes_[p.cache_node].name : "");
-      }
-      batches_.push_back(std::move(b));
-      Push(now_ + options_.binding_post, EventKind::kBindingsDone, batch);
-      return;
-    }
-  }
-}
-
-void KubeSchedulerModel::AnswerBindError(int id, const std::string& error) {
-  PodRecord& p = pods_[id];
-  if (!p.bind_pending) return;
-  p.bind_pending = false;
-  ++p.bind_gen;
-  ++stats_.bind_errors;
-  if (p.where == Where::kDeleted || p.where == Where::kBound) {
-    // A deleted pod is not requeued; nor is one the informer already shows bound, whose Binding
-    // succeeded though the reply failed (§2.5, issue #96579).
-    Forget(id);
-    if (p.where == Where::kBound) Assume(id, node_index_.at(p.pod.node_name));
-    return;
-  }
-  // A failed binding cycle forgets the assumed pod, requeues it with backoff and moves every other
-  // parked pod, since the forgotten pod freed room (§2.5, handleBindingCycleError).
-  Forget(id);
-  Failed(id, false, "bind: " + error);
-  MoveAll(id);
-}
-
-void KubeSchedulerModel::BindingsDone(int batch) {
-  Batch b = std::move(batches_[batch]);
-  batches_[batch] = {};
-  // The engine that posted them hears the results; after a restart nobody does (the new process
-  // learns from its list and watch), and kube-scheduler's held requests were answered already.
-  const bool poster_alive = b.engine_gen == engine_gen_ && !engine_down_;
-  for (std::size_t k = 0; k < b.orders.size(); ++k) {
-    const scheduler::BindOrder& o = b.orders[k];
-    const int id = uid_index_.at(o.pod_uid);
-    PodRecord& p = pods_[id];
-    const int n = node_index_.at(o.node);
-    std::string error;
-    if (p.where == Where::kDeleted) {
-      error = "pods \"" + p.pod.name + "\" not found (UID precondition)";
-    } else if (!p.pod.node_name.empty()) {
-      error = "pod " + p.pod.name + " is already assigned to node " + p.pod.node_name;  // 409
-    } else if (node_deleted_[n]) {
-      // A real API server accepts it and the pod garbage collector deletes the pod later; the
-      // model refuses it at once.
-      error = "node " + o.node + " not found";
-    } else if (Draw(FaultKind::kBindingRejected, options_.faults.binding_rejected,
-                    std::string(FaultName(FaultKind::kBindingRejected)) + " " + p.pod.name + " " +
-                        p.pod.uid + " #" + std::to_string(p.bindings))) {
-      error = "Binding rejected by the API server (injected fault)";
-    }
-    ++p.bindings;
-    if (error.empty()) {
-      ++stats_.bindings;
-      p.pod.node_name = o.node;
-      p.pod.phase = scheduler::PodPhase::kRunning;
-      checker_.BindingPosted(id, o.node, b.engine_nodes[k], b.assumed[k], now_);
-      Push(now_ + options_.watch, EventKind::kWatchBound, id);
-    } else {
-      ++stats_.bindings_refused;
-      Trace("  Binding of " + p.pod.name + " to " + o.node + " refused: " + error);
-      if (p.where != Where::kDeleted) checker_.Disturbed(p.job, now_);
-    }
-    if (!poster_alive) continue;
-    engine_->BindResult(o.pod_uid, error.empty(), error, now_);
-    if (!error.empty()) {
-      AnswerBindError(id, error);
-    } else if (p.bind_pending) {
-      // The held bind request is answered: the binding cycle succeeded.
-      p.bind_pending = false;
-      ++p.bind_gen;
-    }
-  }
-}
-
-void KubeSchedulerModel::WatchBound(int id) {
-  PodRecord& p = pods_[id];
-  if (p.where == Where::kDeleted) return;
-  if (options_.source == StateSource::kApi) ToEngine(id, WatchOp::kBound);
-  // kube-scheduler's informer: while it restarts, its list at start-up sees the pod bound.
-  if (p.where != Where::kBound && !scheduler_down_) SeenBound(id);
-}
-
-void KubeSchedulerModel::SeenBound(int id) {
-  PodRecord& p = pods_[id];
-  // An assigned pod leaves the scheduling queue and is confirmed in the cache on its bound node.
-  LeaveQueue(id);
-  const int n = node_index_.at(p.pod.node_name);
-  if (p.cache_node != n) {
-    Forget(id);
-    Assume(id, n);
-  }
-  p.where = Where::kBound;
-  p.bound_at = now_;
-  JobRecord& job = jobs_[p.job];
-  if (++job.bound == static_cast<int>(job.pods.size()) && !job.finish_scheduled) {
-    job.bound_at = now_;
-    job.finish_scheduled = true;
-    Push(now_ + job.spec.duration, EventKind::kJobFinish, p.job);
-  }
-  MoveAll();  // AssignedPodAdd
-}
-
 void KubeSchedulerModel::CreatePod(int id) {
   PodRecord& p = pods_[id];
   JobRecord& job = jobs_[p.job];
   p.created = now_;
   p.queue_ts = now_;
+  if (p.recreations == 0) --pods_to_create_;
+  last_change_ = now_;
+  NotifierLookSoon();
   const bool last = ++job.created == static_cast<int>(job.pods.size());
   if (last) job.last_created = now_;
   checker_.PodCreated(id, p.job, p.pod, now_);
@@ -704,6 +605,9 @@ void KubeSchedulerModel::FinishJob(int j) {
   JobRecord& job = jobs_[j];
   job.finished = now_;
   ++jobs_finished_;
+  --jobs_running_;
+  last_change_ = now_;
+  NotifierLookSoon();
   for (int id : job.pods) {
     PodRecord& p = pods_[id];
     if (p.where == Where::kDeleted || p.where == Where::kNotCreated) continue;
@@ -714,6 +618,10 @@ void KubeSchedulerModel::FinishJob(int j) {
     ToEngine(id, WatchOp::kDeleted);
   }
   MoveAll();  // AssignedPodDelete
+}
+
+bool KubeSchedulerModel::Busy(Millis quiet) const {
+  return pods_to_create_ > 0 || jobs_running_ > 0 || now_ - last_change_ <= quiet;
 }
 
 // ---- Views --------------------------------------------------------------------------------------
@@ -727,6 +635,7 @@ std::vector<JobOutcome> KubeSchedulerModel::Jobs() const {
     o.last_created = job.last_created;
     o.bound = job.bound_at;
     o.finished = job.finished;
+    o.run_time = job.run_time;
     for (int id : job.pods) {
       const PodRecord& p = pods_[id];
       o.pods.push_back(

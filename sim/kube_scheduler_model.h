@@ -31,6 +31,7 @@
 #include "scheduler/gang_scheduler.h"
 #include "sim/faults.h"
 #include "sim/invariants.h"
+#include "sim/kube_profile.h"
 #include "sim/workload.h"
 
 namespace gangsched::sim {
@@ -71,6 +72,22 @@ struct KubeModelOptions {
   Millis watch = 10;
   InvariantOptions invariants;
   FaultOptions faults;
+  // A profile without the extender (sim/kube_profile.h): kube-scheduler's own predicates, the
+  // profile's Filter and Score, and the default binder post each Binding at once. No engine is
+  // built; faults that act on gangsched are not drawn.
+  std::shared_ptr<const KubeProfile> profile;
+  // How long job `job` runs once its last pod is bound on `nodes` (its pods' node indices, in the
+  // order of `nodes`); unset: the job's WorkloadJob::duration.
+  std::function<Millis(int job, const std::vector<std::size_t>& nodes)> run_time;
+  // gangsched's nudges (kube/notifier.cc, DESIGN.md §3.7), API mode only: every `notifier_period`
+  // after a change (a pod created, a filter narrowed, a job finished, a hold expired) the
+  // notifier looks at the gangs whose members kube-scheduler parked, and requeues them (a pod
+  // update moves a parked pod) when the gang is planned, or waits with a quorum of pods and
+  // capacity was freed or the quorum was reached since the last look; at most once per
+  // `nudge_interval` per gang. Off by default: the soak's liveness bound assumes no nudges.
+  bool nudges = false;
+  Millis notifier_period = 1'000;
+  Millis nudge_interval = 10'000;
   // When set, one line per event and per engine answer (for a failing seed's story).
   std::function<void(Millis, const std::string&)> trace;
 };
@@ -91,6 +108,7 @@ struct JobOutcome {
   Millis last_created = -1;  // -1 until every pod exists
   Millis bound = -1;         // every pod bound (watch), -1 if not
   Millis finished = -1;
+  Millis run_time = -1;  // from bound to finished, as run_time chose it
   std::vector<PodOutcome> pods;
 };
 
@@ -112,6 +130,12 @@ struct ModelStats {
   std::int64_t flushed = 0;      // pods flushed after max_in_unschedulable
   std::int64_t ticks = 0;
   std::int64_t bindings_refused = 0;  // by the API (deleted or already bound pod, missing node)
+  // What the model sees the engine do (it has no counters of its own yet): holds the engine's
+  // timer released at their deadline, and filters after which a gang's held plan had moved to
+  // other nodes while nothing of it was bound.
+  std::int64_t holds_expired = 0;
+  std::int64_t replans_seen = 0;
+  std::int64_t nudges = 0;                         // parked pods the notifier requeued
   std::array<std::int64_t, kFaultKinds> faults{};  // injected, by FaultKind
 };
 
@@ -140,7 +164,14 @@ class KubeSchedulerModel {
   std::vector<JobOutcome> Jobs() const;
   const ModelStats& stats() const { return stats_; }
   Millis now() const { return now_; }
-  const scheduler::GangScheduler& engine() const { return *engine_; }
+  // The engine behind the extender; null under a profile (KubeModelOptions::profile).
+  const scheduler::GangScheduler* engine() const { return engine_.get(); }
+  // Whether anything can still change for the jobs: a pod not created yet, a job running, or a
+  // Binding accepted or a job finished within the last `quiet` ms. With nothing running and
+  // nothing to create, capacity changes only through binds: a gang that fits binds within the
+  // liveness bound (sim/invariants.h), so jobs still waiting after a quiet spell that long wait
+  // for capacity nothing will free (per-pod baselines deadlocked on partial gangs).
+  bool Busy(Millis quiet = kLivenessBound) const;
   // Ids of the faults injected so far, in order (FaultOptions::disabled takes them).
   const std::vector<std::string>& faults_injected() const { return injected_; }
 
@@ -166,6 +197,7 @@ class KubeSchedulerModel {
     kRecreatePod,      // the operator replaces deleted pod `subject`
     kGangschedUp,      // gangsched is back and lists the API
     kKubeSchedulerUp,  // kube-scheduler is back and lists the API
+    kNotifierLook,     // gangsched's notifier looks at the waiting gangs
   };
   struct Event {
     Millis time = 0;
@@ -214,6 +246,7 @@ class KubeSchedulerModel {
     Millis last_created = -1;
     Millis bound_at = -1;
     Millis finished = -1;
+    Millis run_time = -1;
     bool finish_scheduled = false;
   };
   struct Batch {
@@ -261,6 +294,15 @@ class KubeSchedulerModel {
   void CreatePod(int pod);
   void FinishJob(int job);
   void ArmTick();
+  void EngineTick();
+  // Under a profile: the best-scored of `offered` for pod `id` (ties at random).
+  std::string ProfileChoice(int id, const std::vector<std::string>& offered);
+  // The default binder: posts the Binding of an assumed pod.
+  void PostBinding(int id);
+  // ---- Nudges (kube_scheduler_nudges.cc) ----
+  // Something the notifier reacts to changed: it looks within its period.
+  void NotifierLookSoon(Millis at = -1);
+  void NotifierLook();
   // ---- The engine's watch (kube_scheduler_faults.cc) ----
   // A watch event about `pod` for the engine: now, or late under a watch fault, never before an
   // earlier event about the same pod.
@@ -323,6 +365,15 @@ class KubeSchedulerModel {
   std::array<std::mt19937_64, kFaultKinds> fault_streams_;
   std::vector<std::string> injected_;
   int jobs_finished_ = 0;
+  int jobs_running_ = 0;
+  int pods_to_create_ = 0;
+  Millis last_change_ = 0;  // the last Binding accepted, job finished or pod created
+
+  // The notifier's memory (kube/notifier.cc).
+  std::optional<Millis> look_at_;
+  std::int64_t last_free_gpus_ = -1;
+  std::set<std::string> seen_quorum_;
+  std::unordered_map<std::string, Millis> last_nudge_;
 };
 
 }  // namespace gangsched::sim

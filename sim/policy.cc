@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "scheduler/planner.h"
+#include "sim/kube_profile.h"
 
 namespace gangsched::sim {
 namespace {
@@ -34,24 +35,6 @@ class GangschedPolicy final : public Policy {
  private:
   scheduler::Planner planner_;
 };
-
-// How kube-scheduler's NodeResourcesFit scores a node for a pod: 0..100 per resource, averaged over
-// cpu, memory and nvidia.com/gpu with equal weights (resources the node has none of are skipped).
-enum class Scoring : std::uint8_t { kLeastAllocated, kMostAllocated };
-
-std::int64_t Score(Scoring scoring, const Resources& allocatable, const Resources& requested) {
-  std::int64_t sum = 0, count = 0;
-  auto add = [&](std::int64_t cap, std::int64_t req) {
-    if (cap <= 0) return;
-    const std::int64_t used = std::min(req, cap);
-    sum += scoring == Scoring::kLeastAllocated ? (cap - used) * 100 / cap : used * 100 / cap;
-    ++count;
-  };
-  add(allocatable.milli_cpu, requested.milli_cpu);
-  add(allocatable.memory_bytes, requested.memory_bytes);
-  add(allocatable.gpus, requested.gpus);
-  return count == 0 ? 0 : sum / count;
-}
 
 // Per-pod placement over a scratch overlay of what this decision already took: the shared state is
 // never modified (STYLE.md "Shape").
@@ -84,7 +67,7 @@ class PerPodPolicy : public Policy {
         if (auto it = taken.find(n); it != taken.end()) free -= it->second.first;
         if (!free.Fits(req)) continue;
         const Resources requested = node.allocatable - free + req;
-        const std::int64_t score = Score(scoring_, node.allocatable, requested);
+        const std::int64_t score = NodeResourcesFitScore(scoring_, node.allocatable, requested);
         if (score > best_score) {
           best_score = score;
           best = n;

@@ -14,18 +14,6 @@ namespace {
 
 using scheduler::ClusterState;
 
-// Smallest k such that the k largest values sum to at least `need` (values sorted descending).
-int FewestToCover(const std::vector<std::int64_t>& sorted_desc, std::int64_t need) {
-  std::int64_t sum = 0;
-  int k = 0;
-  for (std::int64_t v : sorted_desc) {
-    if (sum >= need) break;
-    sum += v;
-    ++k;
-  }
-  return k;
-}
-
 struct Event {
   std::int64_t time;
   int kind;  // 0 finish, 1 arrival: finishes at a moment free capacity before arrivals look at it
@@ -44,17 +32,7 @@ struct JobRuntime {
   std::uint64_t tried_at = ~std::uint64_t{0};  // capacity generation of the last failed attempt
 };
 
-double Percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
-double Mean(const std::vector<double>& values) {
-  if (values.empty()) return 0;
-  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
+}  // namespace
 
 bool NeverFits(const ClusterState& empty, const SimJob& job) {
   if (job.gpus > empty.TotalGpus()) return true;
@@ -74,22 +52,6 @@ bool NeverFits(const ClusterState& empty, const SimJob& job) {
   return false;
 }
 
-}  // namespace
-
-const char* SpanClassName(SpanClass span) {
-  switch (span) {
-    case SpanClass::kNode:
-      return "node";
-    case SpanClass::kRack:
-      return "rack";
-    case SpanClass::kBlock:
-      return "block";
-    case SpanClass::kBeyond:
-      return "cross-block";
-  }
-  return "?";
-}
-
 const char* JobPhaseName(JobPhase phase) {
   switch (phase) {
     case JobPhase::kWaiting:
@@ -106,42 +68,15 @@ const char* JobPhaseName(JobPhase phase) {
   return "?";
 }
 
-double CommModel::Factor(scheduler::CommPattern pattern, SpanClass span) const {
-  const auto i = static_cast<std::size_t>(span);
-  switch (pattern) {
-    case scheduler::CommPattern::kParameterServer:
-      return parameter_server[i];
-    case scheduler::CommPattern::kAllReduce:
-      return all_reduce[i];
-    case scheduler::CommPattern::kNone:
-      return 1.0;
-  }
-  return 1.0;
-}
-
 tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
                                            const std::vector<SimJob>& input, const Policy& policy,
                                            std::mt19937& rng, const SimOptions& options) {
   auto created = ClusterState::Create(std::move(nodes));
   if (!created) return tl::unexpected("cluster: " + created.error());
   ClusterState state = std::move(*created);
-  const ClusterState empty = state;
-  const auto& topo = state.topology();
-  const int levels = topo.level_count();
+  const SpanMeter meter(state);
+  const ClusterState& empty = meter.empty();
   const std::int64_t total_gpus = state.TotalGpus();
-
-  // Fewest nodes / racks a gang of g GPUs could use on the empty cluster.
-  std::vector<std::int64_t> node_gpus, rack_gpus;
-  for (std::size_t n = 0; n < state.node_count(); ++n) {
-    node_gpus.push_back(state.node(n).allocatable.gpus);
-  }
-  for (const auto& d : topo.domains()) {
-    if (levels >= 1 && d.level == levels - 1)
-      rack_gpus.push_back(empty.capacity().DomainFree(d.id));
-  }
-  if (rack_gpus.empty()) rack_gpus.push_back(total_gpus);
-  std::sort(node_gpus.rbegin(), node_gpus.rend());
-  std::sort(rack_gpus.rbegin(), rack_gpus.rend());
 
   std::vector<SimJob> jobs = input;
   std::stable_sort(jobs.begin(), jobs.end(),
@@ -190,32 +125,8 @@ tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
 
   auto start = [&](std::size_t j) {
     JobRecord& r = report.jobs[j];
-    const auto& used = runtime[j].nodes;
-    std::set<std::size_t> distinct(used.begin(), used.end());
-    std::set<int> racks, blocks;
-    int distance = 0;
-    for (std::size_t a : distinct) {
-      const int na = static_cast<int>(a);
-      if (levels >= 1) racks.insert(topo.DomainAt(na, levels - 1));
-      if (levels >= 2) blocks.insert(topo.DomainAt(na, levels - 2));
-      distance = std::max(distance, topo.Distance(static_cast<int>(*distinct.begin()), na));
-    }
-    // Distance to the first node bounds the pairwise maximum in a tree from below; take the
-    // pairwise maximum only when it can differ (nodes in more than one narrowest domain).
-    if (racks.size() > 1) {
-      for (std::size_t a : distinct) {
-        for (std::size_t b : distinct) {
-          distance = std::max(distance, topo.Distance(static_cast<int>(a), static_cast<int>(b)));
-        }
-      }
-    }
-    r.nodes_used = static_cast<int>(distinct.size());
-    r.racks_used = std::max<int>(1, static_cast<int>(racks.size()));
-    r.blocks_used = std::max<int>(1, static_cast<int>(blocks.size()));
-    r.span = static_cast<SpanClass>(std::min(distance, kSpanClasses - 1));
-    r.min_nodes = r.nodes_used <= FewestToCover(node_gpus, r.gpus);
-    r.min_span = r.min_nodes && r.racks_used <= FewestToCover(rack_gpus, r.gpus);
-    const double factor = options.comm.Factor(jobs[j].gang.pattern, r.span);
+    r.placement = meter.Measure(runtime[j].nodes, r.gpus);
+    const double factor = options.comm.Factor(jobs[j].gang.pattern, r.placement.span);
     r.run_time =
         std::max<std::int64_t>(1, std::llround(static_cast<double>(jobs[j].duration) * factor));
     r.start = now;
@@ -338,11 +249,15 @@ tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
     if (options.on_event) options.on_event({now, state, report.jobs});
   }
 
-  // Summary.
+  report.summary.decisions = decisions;
+  Summarize(report, now, total_gpus);
+  return report;
+}
+
+void Summarize(Report& report, std::int64_t now, std::int64_t total_gpus) {
   Summary& sum = report.summary;
-  sum.jobs = static_cast<int>(jobs.size());
+  sum.jobs = static_cast<int>(report.jobs.size());
   sum.end_time = now;
-  sum.decisions = decisions;
   std::vector<double> queue, jct;
   double nodes_total = 0, racks_total = 0, blocks_total = 0;
   int min_span = 0, min_nodes = 0;
@@ -360,12 +275,12 @@ tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
     jct.push_back(static_cast<double>((r.finish >= 0 ? r.finish : now) - r.arrival));
     if (r.start >= 0 && r.gpus >= 2) {
       ++sum.multi_gpu_started;
-      min_span += r.min_span ? 1 : 0;
-      min_nodes += r.min_nodes ? 1 : 0;
-      nodes_total += r.nodes_used;
-      racks_total += r.racks_used;
-      blocks_total += r.blocks_used;
-      ++sum.span_histogram[static_cast<std::size_t>(r.span)];
+      min_span += r.placement.min_span ? 1 : 0;
+      min_nodes += r.placement.min_nodes ? 1 : 0;
+      nodes_total += r.placement.nodes;
+      racks_total += r.placement.racks;
+      blocks_total += r.placement.blocks;
+      ++sum.span_histogram[static_cast<std::size_t>(r.placement.span)];
     }
   }
   sum.mean_queue = Mean(queue);
@@ -380,7 +295,8 @@ tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
     sum.mean_racks = racks_total / n;
     sum.mean_blocks = blocks_total / n;
   }
-  const std::int64_t first = jobs.empty() ? 0 : jobs.front().arrival;
+  std::int64_t first = now;
+  for (const auto& r : report.jobs) first = std::min(first, r.arrival);
   double alloc = 0, busy = 0, idle = 0, frag = 0;
   for (std::size_t i = 0; i + 1 < report.samples.size(); ++i) {
     const Sample& s = report.samples[i];
@@ -400,7 +316,6 @@ tl::expected<Report, std::string> Simulate(std::vector<scheduler::Node> nodes,
     sum.mean_idle_partial_gpus = idle / span;
     sum.mean_fragmented_gpus = frag / span;
   }
-  return report;
 }
 
 }  // namespace gangsched::sim

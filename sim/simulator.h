@@ -9,31 +9,31 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "scheduler/cluster_state.h"
+#include "sim/placement_measure.h"
 #include "sim/policy.h"
 #include "sim/trace.h"
 
 namespace gangsched::sim {
 
-// Span classes of a running job, by the largest tree distance between two of its nodes.
-enum class SpanClass : std::uint8_t { kNode = 0, kRack = 1, kBlock = 2, kBeyond = 3 };
-inline constexpr int kSpanClasses = 4;
-const char* SpanClassName(SpanClass span);
-
-// Run-time multipliers by span class (one node = 1). Defaults and their sources: docs/placement.md
-// "Communication model".
-struct CommModel {
-  std::array<double, kSpanClasses> all_reduce = {1.0, 1.10, 1.25, 1.50};
-  std::array<double, kSpanClasses> parameter_server = {1.0, 1.20, 1.50, 2.00};
-  double Factor(scheduler::CommPattern pattern, SpanClass span) const;
-};
-
 enum class JobPhase : std::uint8_t { kWaiting, kPartial, kRunning, kFinished, kRejected };
 const char* JobPhaseName(JobPhase phase);
+
+// What the engine did during a model run (issue 11 item 2). A count the run cannot observe is
+// absent (nullopt) and `notes` says why: never a made-up 0.
+struct EngineCounters {
+  std::optional<std::int64_t> hold_expiries;
+  std::optional<std::int64_t> replans;
+  std::optional<std::int64_t> nudges;
+  std::optional<std::int64_t> preemptions;
+  std::optional<std::int64_t> drains;
+  std::vector<std::string> notes;
+};
 
 // What happened to one job.
 struct JobRecord {
@@ -47,12 +47,11 @@ struct JobRecord {
   JobPhase phase = JobPhase::kWaiting;
   int placed_pods = 0;
   std::int64_t placed_gpus = 0;  // GPUs its bound pods hold (idle while the job is partial)
-  int nodes_used = 0;
-  int racks_used = 0;   // distinct domains of the narrowest level
-  int blocks_used = 0;  // distinct domains of the level above it (1 when there is none)
-  SpanClass span = SpanClass::kNode;
-  bool min_nodes = false;  // on the fewest nodes any empty cluster could give it
-  bool min_span = false;   // fewest nodes and fewest racks
+  PlacementSpan placement;       // once started
+  // The kube-scheduler model only (-1 otherwise): its last pod created, and its whole gang bound,
+  // in virtual milliseconds.
+  std::int64_t last_created_ms = -1;
+  std::int64_t bound_ms = -1;
 };
 
 // The cluster at one moment (after the events of that time and the scheduling pass).
@@ -88,7 +87,14 @@ struct Summary {
   double min_nodes_share = 0;  // fewest nodes
   double mean_nodes = 0, mean_racks = 0, mean_blocks = 0;
   std::array<int, kSpanClasses> span_histogram = {0, 0, 0, 0};
-  std::int64_t decisions = 0;  // policy calls
+  std::int64_t decisions = 0;  // policy calls (planner path) or scheduling cycles (model)
+  // What ran the policy: "planner" (this file) or "kube-scheduler-model"
+  // (sim/model_simulation.h). The fields below are filled by the model only.
+  std::string engine = "planner";
+  // From the creation of a job's last pod to its whole gang bound, seconds, over the jobs bound.
+  int gangs_bound = 0;
+  double p50_gang_bound = 0, p99_gang_bound = 0;
+  EngineCounters counters;
 };
 
 struct Report {
@@ -108,6 +114,14 @@ struct SimOptions {
   CommModel comm;
   std::function<void(const EventView&)> on_event;  // optional
 };
+
+// A job larger than the empty cluster (by GPUs, or by node slots for its pod sizes): rejected at
+// arrival by both simulators rather than left waiting forever.
+bool NeverFits(const scheduler::ClusterState& empty, const SimJob& job);
+
+// Fills `report.summary` (all but policy, decisions and the model's fields) from its jobs and
+// samples; `now` is the end of the run (jobs not started or finished are censored there).
+void Summarize(Report& report, std::int64_t now, std::int64_t total_gpus);
 
 // Replays `jobs` (any order; sorted by arrival, stable) on a cluster of `nodes` under `policy`.
 // A job that cannot fit even the empty cluster is rejected at arrival. After every moment at which

@@ -120,7 +120,7 @@ TEMPLATE_TEST_CASE("the same seed gives the same report", "[sim]", Gangsched, Ga
   for (std::size_t i = 0; i < a.jobs.size(); ++i) {
     CHECK(a.jobs[i].start == b.jobs[i].start);
     CHECK(a.jobs[i].finish == b.jobs[i].finish);
-    CHECK(a.jobs[i].nodes_used == b.jobs[i].nodes_used);
+    CHECK(a.jobs[i].placement.nodes == b.jobs[i].placement.nodes);
   }
   CHECK(a.summary.mean_jct == b.summary.mean_jct);
   CHECK(a.summary.decisions == b.summary.decisions);
@@ -191,15 +191,15 @@ TEST_CASE("gangsched keeps a gang in one rack when one rack can hold it", "[sim]
                                     Job("c", 2, 100, 3, 4)};
   const auto ours = Run("gangsched", nodes, jobs, 1);
   REQUIRE(ours.jobs[2].start == 2);
-  CHECK(ours.jobs[2].racks_used == 1);
-  CHECK(ours.jobs[2].nodes_used == 2);
-  CHECK(ours.jobs[2].min_span);
+  CHECK(ours.jobs[2].placement.racks == 1);
+  CHECK(ours.jobs[2].placement.nodes == 2);
+  CHECK(ours.jobs[2].placement.min_span);
   CHECK(ours.jobs[2].run_time == 110);  // one rack: x1.10
   int theirs_spread = 0;
   for (unsigned seed = 1; seed <= 8; ++seed) {
     const auto theirs = Run("gang-binpack", nodes, jobs, seed);
-    CHECK(theirs.jobs[2].racks_used >= 1);
-    theirs_spread += theirs.jobs[2].racks_used > 1 ? 1 : 0;
+    CHECK(theirs.jobs[2].placement.racks >= 1);
+    theirs_spread += theirs.jobs[2].placement.racks > 1 ? 1 : 0;
   }
   CHECK(theirs_spread > 0);  // without topology some seeds split the gang over both racks
 }
@@ -226,7 +226,7 @@ TEST_CASE("run time grows with span as the communication model says", "[sim]") {
   // A 16-GPU all-reduce job of two 8-GPU pods on a cluster of 8-GPU nodes, one per rack.
   const auto nodes = GeneratedCluster(1, 2, 1, 8);
   const auto report = Run("gangsched", nodes, {Job("big", 0, 1000, 2, 8)}, 1);
-  REQUIRE(report.jobs[0].span == SpanClass::kBlock);
+  REQUIRE(report.jobs[0].placement.span == SpanClass::kBlock);
   CommModel model;
   CHECK(report.jobs[0].run_time ==
         static_cast<std::int64_t>(1000 * model.all_reduce[static_cast<int>(SpanClass::kBlock)]));

@@ -3,6 +3,7 @@
 #include "cli/simulate_command.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -57,6 +58,32 @@ TEST_CASE("simulate replays a generic trace on a NodeList under every policy", "
   }
 }
 
+TEST_CASE("simulate runs the kube-scheduler model unless --engine planner", "[simulate]") {
+  const std::vector<std::string> base = {"--cluster", Fixture("clusters/two-racks.yaml"),
+                                         "--trace",   Fixture("traces/generic-small.csv"),
+                                         "--policy",  "all"};
+  const auto model = nlohmann::json::parse(Simulate(base).out);
+  std::map<std::string, nlohmann::json> by_policy;
+  for (const auto& run : model["runs"]) by_policy[run["summary"]["policy"]] = run["summary"];
+  CHECK(by_policy["gangsched"]["engine"] == "kube-scheduler-model");
+  CHECK(by_policy["binpack"]["engine"] == "kube-scheduler-model");
+  CHECK(by_policy["default-scheduler"]["engine"] == "kube-scheduler-model");
+  CHECK(by_policy["gang-binpack"]["engine"] == "planner");  // no coscheduling model yet
+  CHECK(by_policy["gangsched"]["gangs_bound"] == 3);
+  CHECK(by_policy["gangsched"]["counters"]["nudges"].is_number());
+  CHECK(by_policy["gangsched"]["counters"]["preemptions"].is_null());
+  CHECK(by_policy["binpack"]["counters"]["hold_expiries"].is_null());
+
+  auto planner_args = base;
+  planner_args.insert(planner_args.end(), {"--engine", "planner"});
+  const auto planner = nlohmann::json::parse(Simulate(planner_args).out);
+  for (const auto& run : planner["runs"]) CHECK(run["summary"]["engine"] == "planner");
+
+  auto bad = base;
+  bad.insert(bad.end(), {"--engine", "kube"});
+  CHECK(Simulate(bad).err.find("--engine must be model or planner") != std::string::npos);
+}
+
 TEST_CASE("simulate prints one CSV row per policy", "[simulate]") {
   const auto o =
       Simulate({"--cluster", "gen:1x2x2x8", "--trace", Fixture("traces/generic-small.csv"),
@@ -67,6 +94,8 @@ TEST_CASE("simulate prints one CSV row per policy", "[simulate]") {
   std::getline(lines, header);
   std::getline(lines, row);
   CHECK(header.rfind("policy,jobs,finished", 0) == 0);
+  CHECK(header.find(",p50_gang_bound_s,p99_gang_bound_s,hold_expiries,replans,nudges,") !=
+        std::string::npos);
   CHECK(row.rfind("binpack,3,3,0,0,", 0) == 0);
   CHECK_FALSE(std::getline(lines, extra));
 }

@@ -12,27 +12,10 @@
 #include <set>
 
 #include "sim/cluster_builder.h"
+#include "tests/unit/sim/sim_test_jobs.h"
 
 namespace gangsched::sim {
 namespace {
-
-// A job of `pods` pods of `gpus_per_pod` GPUs (all-reduce workers), arriving at `arrival` s.
-SimJob Job(const std::string& id, std::int64_t arrival, std::int64_t duration, int pods,
-           int gpus_per_pod) {
-  SimJob job;
-  job.id = id;
-  job.arrival = arrival;
-  job.duration = duration;
-  job.gang = ShapeGang(id, pods * gpus_per_pod, PodShape::kPacked);
-  job.gang.roles.front().replicas = pods;
-  job.gang.roles.front().min_members = pods;
-  job.gang.roles.front().per_pod.gpus = gpus_per_pod;
-  job.gang.roles.resize(1);
-  job.gang.quorum = pods;
-  job.gang.pattern = pods > 1 ? scheduler::CommPattern::kAllReduce : scheduler::CommPattern::kNone;
-  job.gpus = static_cast<std::int64_t>(pods) * gpus_per_pod;
-  return job;
-}
 
 std::vector<SimJob> RandomJobs(unsigned seed, int count) {
   std::mt19937 rng(seed);

@@ -10,6 +10,7 @@
 
 #include "sim/cluster_builder.h"
 #include "sim/trace.h"
+#include "tests/unit/sim/sim_test_jobs.h"
 
 namespace gangsched::sim {
 namespace {
@@ -26,26 +27,6 @@ struct Binpack {
 struct DefaultScheduler {
   static constexpr const char* kName = "default-scheduler";
 };
-
-// A job of `pods` pods of `gpus_per_pod` GPUs (all-reduce), arriving at `arrival`.
-SimJob Job(const std::string& id, std::int64_t arrival, std::int64_t duration, int pods,
-           int gpus_per_pod) {
-  SimJob job;
-  job.id = id;
-  job.arrival = arrival;
-  job.duration = duration;
-  job.gang.key = {"sim", id};
-  scheduler::RoleSpec role;
-  role.name = "worker";
-  role.replicas = pods;
-  role.min_members = pods;
-  role.per_pod = {kPodMilliCpu, kPodMemoryBytes, gpus_per_pod, 1};
-  job.gang.roles.push_back(role);
-  job.gang.quorum = pods;
-  job.gang.pattern = pods > 1 ? scheduler::CommPattern::kAllReduce : scheduler::CommPattern::kNone;
-  job.gpus = static_cast<std::int64_t>(pods) * gpus_per_pod;
-  return job;
-}
 
 // A random mixed workload: jobs of 1-24 GPUs in both pod shapes, arriving over a day.
 std::vector<SimJob> RandomJobs(unsigned seed, int count) {

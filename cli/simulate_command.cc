@@ -82,10 +82,11 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
       parsed.durations = value;
     } else if (flag == "--policy") {
       const auto names = sim::PolicyNames();
-      if (value != "all" && std::find(names.begin(), names.end(), value) == names.end()) {
+      if (value != "all" && value != "coscheduling" &&
+          std::find(names.begin(), names.end(), value) == names.end()) {
         return tl::unexpected("unknown policy \"" + value +
                               "\"; the policies are gangsched, gang-binpack, binpack, "
-                              "default-scheduler, all");
+                              "default-scheduler, coscheduling, all");
       }
       parsed.policy = value;
     } else if (flag == "--engine") {
@@ -121,6 +122,10 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
         return tl::unexpected("unknown or invalid option " + flag + " for simulate");
       }
     }
+  }
+  if (parsed.policy == "coscheduling" && parsed.engine == "planner") {
+    return tl::unexpected(
+        std::string("policy coscheduling runs on the model only (--engine model)"));
   }
   if (parsed.cluster.empty() || parsed.trace.empty()) {
     return tl::unexpected(std::string("simulate needs --cluster FILE and --trace FILE"));
@@ -297,11 +302,13 @@ const char* SimulateUsage() {
          "  --durations FILE philly_job_distribution.csv (needed for .trace files)\n"
          "  --shape packed|ps-workers   how a trace job of g GPUs becomes pods (default packed)\n"
          "  --policy NAME    gangsched (default), gang-binpack, binpack, default-scheduler, all\n"
+         "                   (those four), or coscheduling (model only)\n"
          "  --engine model   (default) a model of kube-scheduler's queue and cycles: gangsched is\n"
          "                   the real engine as its extender, binpack and default-scheduler are\n"
-         "                   kube-scheduler alone; gang-binpack has no model and runs on the "
+         "                   kube-scheduler alone, coscheduling is kube-scheduler with the\n"
+         "                   coscheduling plugin; gang-binpack has no model: it runs on the "
          "planner\n"
-         "  --engine planner the planner-only replay (every policy, no kube-scheduler)\n"
+         "  --engine planner the planner-only replay (no kube-scheduler; not coscheduling)\n"
          "  --nodes-per-rack N, --racks-per-block N, --max-gpus N   layout of Alibaba node lists\n"
          "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points "
          "(400)\n";

@@ -1,11 +1,12 @@
 #include "sim/kube_profile.h"
 
 #include <algorithm>
+#include <string>
 
 namespace gangsched::sim {
 namespace {
 
-class NodeResourcesFitProfile final : public KubeProfile {
+class NodeResourcesFitProfile : public KubeProfile {
  public:
   NodeResourcesFitProfile(std::string_view name, Scoring scoring)
       : name_(name), scoring_(scoring) {}
@@ -21,6 +22,37 @@ class NodeResourcesFitProfile final : public KubeProfile {
  private:
   std::string_view name_;
   Scoring scoring_;
+};
+
+// kubernetes-sigs/scheduler-plugins pkg/coscheduling (coscheduling.go and core/core.go, commit
+// 903da7df, v0.35.4-devel): PreFilter rejects a pod while fewer pods of its group exist than
+// minMember; Permit lets a pod wait until minMember pods of its group are assigned (waiting,
+// binding or bound), then allows every waiting one; the wait is PodGroup scheduleTimeoutSeconds,
+// else permitWaitingTimeSeconds (DefaultWaitTime 60 s), and a pod that times out is unreserved,
+// which rejects every waiting pod of its group; PostFilter rejects the group's waiting pods when
+// a pod of it fails and the share not yet assigned exceeds podGroupRejectPercentage (0 by
+// default: any). The model runs the framework around these answers and sorts its queue by group
+// (Less: priority, then the group's creation or last failure time). podGroupBackoffSeconds (0 by
+// default) and minResources (unset for the model's gangs) are not modelled.
+class CoschedulingProfile final : public NodeResourcesFitProfile {
+ public:
+  CoschedulingProfile() : NodeResourcesFitProfile("coscheduling", Scoring::kMostAllocated) {}
+  bool Groups() const override { return true; }
+  std::optional<std::string> PreFilter(const GroupCounts& group) const override {
+    if (group.pods >= group.min_member) return std::nullopt;
+    return "cannot find enough sibling pods, current pods number: " + std::to_string(group.pods) +
+           ", minMember of group: " + std::to_string(group.min_member);
+  }
+  PermitAnswer Permit(const GroupCounts& group) const override {
+    if (group.assigned >= group.min_member) return {};
+    return {true, kPermitWaitingTime};
+  }
+  bool RejectWaitingOnFailure(const GroupCounts& group) const override {
+    return group.assigned < group.min_member;
+  }
+
+ private:
+  static constexpr Millis kPermitWaitingTime = 60'000;
 };
 
 }  // namespace
@@ -48,6 +80,7 @@ std::unique_ptr<KubeProfile> MakeKubeProfile(std::string_view policy) {
   if (policy == "binpack") {
     return std::make_unique<NodeResourcesFitProfile>("binpack", Scoring::kMostAllocated);
   }
+  if (policy == "coscheduling") return std::make_unique<CoschedulingProfile>();
   if (policy == "default-scheduler") {
     return std::make_unique<NodeResourcesFitProfile>("default-scheduler", Scoring::kLeastAllocated);
   }

@@ -226,6 +226,8 @@ std::string KubeSchedulerModel::Describe(const Event& e) const {
       return "kube-scheduler is up again";
     case EventKind::kNotifierLook:
       return "gangsched's notifier looks at the waiting gangs";
+    case EventKind::kPermitTimeout:
+      return pod() + " times out waiting at Permit";
   }
   return "?";
 }
@@ -301,6 +303,14 @@ void KubeSchedulerModel::Handle(const Event& e) {
     case EventKind::kNotifierLook:
       NotifierLook();
       break;
+    case EventKind::kPermitTimeout: {
+      const PodRecord& p = pods_[e.subject];
+      // Unreserve of the timed-out pod rejects every waiting pod of its group.
+      if (p.where == Where::kPermitWait && p.bind_gen == e.gen) {
+        RejectWaiting(p.job, "rejected due to timeout after waiting at Permit");
+      }
+      break;
+    }
     case EventKind::kTick:
       if (!engine_ || engine_down_ || e.gen != engine_gen_) break;
       if (!tick_armed_ || *tick_armed_ != e.time) break;  // re-armed earlier since
@@ -363,8 +373,15 @@ void KubeSchedulerModel::Activate(int id) {
   p.where = Where::kActive;
   ++p.queue_gen;
   // activeQ order (the PrioritySort plugin): higher priority first, then the pod's queue
-  // timestamp, which is its creation for a new pod and its last failure for a retried one.
-  active_.insert({-static_cast<std::int64_t>(p.pod.priority), p.queue_ts, id});
+  // timestamp, which is its creation for a new pod and its last failure for a retried one. A
+  // profile with pod groups sorts by the group's time instead (coscheduling's Less), so the pods
+  // of a group are scheduled one after the other.
+  p.active_ts = p.queue_ts;
+  if (Grouped(id)) {
+    const JobRecord& job = jobs_[p.job];
+    p.active_ts = job.group_failed_at.value_or(job.spec.arrival);
+  }
+  active_.insert({-static_cast<std::int64_t>(p.pod.priority), p.active_ts, id});
   WakeScheduler();
 }
 
@@ -405,7 +422,7 @@ void KubeSchedulerModel::Failed(int id, bool unschedulable, std::string reason) 
 void KubeSchedulerModel::LeaveQueue(int id) {
   PodRecord& p = pods_[id];
   if (p.where == Where::kActive)
-    active_.erase({-static_cast<std::int64_t>(p.pod.priority), p.queue_ts, id});
+    active_.erase({-static_cast<std::int64_t>(p.pod.priority), p.active_ts, id});
   if (p.where == Where::kUnschedulable) unschedulable_.erase(id);
   ++p.queue_gen;
 }
@@ -471,6 +488,14 @@ void KubeSchedulerModel::Cycle() {
   ++p.attempts;
   ++stats_.cycles;
   scheduler_free_at_ = now_ + options_.cycle;
+  if (Grouped(id)) {
+    if (auto reason = options_.profile->PreFilter(GroupOf(p.job))) {
+      Failed(id, true, *reason);
+      PostFilter(id);
+      WakeScheduler();
+      return;
+    }
+  }
   const std::vector<std::string> offered = FeasibleNodes(p.pod);
   if (offered.empty()) {
     // No node passed kube-scheduler's own filters: the extender is not asked (§2.3).
@@ -478,6 +503,7 @@ void KubeSchedulerModel::Cycle() {
     Trace("  no node passes kube-scheduler's own filters for " + p.pod.name);
     Failed(id, true,
            "0/" + std::to_string(nodes_.size()) + " nodes are available: no node fits the pod");
+    if (!engine_) PostFilter(id);
     WakeScheduler();
     return;
   }
@@ -487,8 +513,7 @@ void KubeSchedulerModel::Cycle() {
     const std::string chosen = ProfileChoice(id, offered);
     p.engine_nodes = {chosen};
     Assume(id, node_index_.at(chosen));
-    p.where = Where::kBinding;
-    Push(now_ + options_.bind_call, EventKind::kBindCall, id, p.bind_gen);
+    Permit(id);
     WakeScheduler();
     return;
   }

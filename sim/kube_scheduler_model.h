@@ -198,6 +198,7 @@ class KubeSchedulerModel {
     kGangschedUp,      // gangsched is back and lists the API
     kKubeSchedulerUp,  // kube-scheduler is back and lists the API
     kNotifierLook,     // gangsched's notifier looks at the waiting gangs
+    kPermitTimeout,    // a pod waiting at Permit (gen: its bind generation) times out
   };
   struct Event {
     Millis time = 0;
@@ -212,7 +213,8 @@ class KubeSchedulerModel {
     kActive,
     kBackoff,
     kUnschedulable,
-    kBinding,  // assumed; its binding cycle runs
+    kPermitWait,  // assumed; waits at a profile's Permit for its group
+    kBinding,     // assumed; its binding cycle runs
     kBound,
     kDeleted,
   };
@@ -224,7 +226,8 @@ class KubeSchedulerModel {
     std::uint64_t queue_gen = 0;  // bumped on every queue move: stale events are dropped
     std::uint64_t bind_gen = 0;   // bumped when a binding cycle ends
     Millis created = -1;
-    Millis queue_ts = 0;  // activeQ order: when it was created or last failed
+    Millis queue_ts = 0;   // activeQ order: when it was created or last failed
+    Millis active_ts = 0;  // the time its activeQ key was made with (its group's, by group)
     Millis backoff_until = 0;
     int attempts = 0;
     int cache_node = -1;        // node kube-scheduler's cache counts it on (assumed or bound)
@@ -248,6 +251,8 @@ class KubeSchedulerModel {
     Millis finished = -1;
     Millis run_time = -1;
     bool finish_scheduled = false;
+    std::vector<int> waiting;               // its pods waiting at Permit
+    std::optional<Millis> group_failed_at;  // the group's last scheduling failure
   };
   struct Batch {
     std::vector<scheduler::BindOrder> orders;
@@ -299,6 +304,18 @@ class KubeSchedulerModel {
   std::string ProfileChoice(int id, const std::vector<std::string>& offered);
   // The default binder: posts the Binding of an assumed pod.
   void PostBinding(int id);
+  // ---- Pod groups of a profile (kube_scheduler_groups.cc) ----
+  bool Grouped(int pod) const;  // the profile has pod groups and the pod is of a gang
+  GroupCounts GroupOf(int job) const;
+  // The scheduling cycle assumed the pod: Permit, then the binding cycle.
+  void Permit(int pod);
+  void StartBinding(int pod);
+  // The pod's scheduling cycle failed (PreFilter or Filter): the profile's PostFilter.
+  void PostFilter(int pod);
+  // Every pod of the job waiting at Permit is rejected and unreserved.
+  void RejectWaiting(int job, const std::string& reason);
+  // The group's parked and backing-off pods go to activeQ (coscheduling's ActivateSiblings).
+  void ActivateGroup(int job);
   // ---- Nudges (kube_scheduler_nudges.cc) ----
   // Something the notifier reacts to changed: it looks within its period.
   void NotifierLookSoon(Millis at = -1);

@@ -97,7 +97,7 @@ std::vector<Sample> Samples(const std::vector<Change>& changes, std::size_t jobs
 }  // namespace
 
 std::vector<std::string> ModelPolicyNames() {
-  return {"gangsched", "binpack", "default-scheduler"};
+  return {"gangsched", "binpack", "default-scheduler", "coscheduling"};
 }
 
 WorkloadJob ToWorkload(const SimJob& job, Millis role_delay, Millis pod_delay) {
@@ -153,7 +153,8 @@ tl::expected<Report, std::string> SimulateOnModel(std::vector<scheduler::Node> n
       return tl::unexpected("policy " + std::string(policy) +
                             " has no kube-scheduler model (use --engine planner)");
     }
-    mo.invariants.whole_gangs = false;
+    // Per-pod baselines bind part of a gang by design; coscheduling binds a group whole.
+    mo.invariants.whole_gangs = mo.profile->Groups();
   }
 
   std::vector<SimJob> jobs = input;

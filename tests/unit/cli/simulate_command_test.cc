@@ -68,7 +68,7 @@ TEST_CASE("simulate runs the kube-scheduler model unless --engine planner", "[si
   CHECK(by_policy["gangsched"]["engine"] == "kube-scheduler-model");
   CHECK(by_policy["binpack"]["engine"] == "kube-scheduler-model");
   CHECK(by_policy["default-scheduler"]["engine"] == "kube-scheduler-model");
-  CHECK(by_policy["gang-binpack"]["engine"] == "planner");  // no coscheduling model yet
+  CHECK(by_policy["gang-binpack"]["engine"] == "planner");  // no kube-scheduler set-up
   CHECK(by_policy["gangsched"]["gangs_bound"] == 3);
   CHECK(by_policy["gangsched"]["counters"]["nudges"].is_number());
   CHECK(by_policy["gangsched"]["counters"]["preemptions"].is_null());
@@ -82,6 +82,16 @@ TEST_CASE("simulate runs the kube-scheduler model unless --engine planner", "[si
   auto bad = base;
   bad.insert(bad.end(), {"--engine", "kube"});
   CHECK(Simulate(bad).err.find("--engine must be model or planner") != std::string::npos);
+
+  const auto cosched = Simulate({"--cluster", Fixture("clusters/two-racks.yaml"), "--trace",
+                                 Fixture("traces/generic-small.csv"), "--policy", "coscheduling"});
+  REQUIRE(cosched.code == 0);
+  const auto run = nlohmann::json::parse(cosched.out)["runs"][0]["summary"];
+  CHECK(run["engine"] == "kube-scheduler-model");
+  CHECK(run["finished"] == 3);
+  CHECK(Simulate({"--cluster", "gen:1x1x1x8", "--trace", Fixture("traces/generic-small.csv"),
+                  "--policy", "coscheduling", "--engine", "planner"})
+            .err.find("model only") != std::string::npos);
 }
 
 TEST_CASE("simulate prints one CSV row per policy", "[simulate]") {

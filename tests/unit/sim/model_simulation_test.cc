@@ -3,11 +3,13 @@
 // GPUs are conserved in every sample; the per-pod baselines run with no engine at all, pack or
 // spread as their scoring says and strand GPUs in partial gangs; a job runs longer when it spans
 // racks; the time from a gang's last pod to the gang bound is what a hand count says; and
-// gangsched's nudges requeue a planned gang's parked members instead of the 5-minute flush.
+// gangsched's nudges requeue a planned gang's parked members instead of the 5-minute flush; and
+// coscheduling binds a group whole and gives back what its rejected waiting pod had taken.
 #include "sim/model_simulation.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -32,6 +34,26 @@ std::vector<SimJob> RandomJobs(unsigned seed, int count) {
     jobs.push_back(job);
   }
   return jobs;
+}
+
+// A plain one-pod job of `gpus` GPUs created at `arrival` ms, running `duration` s.
+WorkloadJob PlainPod(const std::string& id, Millis arrival, int gpus, std::int64_t duration) {
+  WorkloadJob w = ToWorkload(Job(id, 0, duration, 1, gpus), 0, 0);
+  w.arrival = arrival;
+  return w;
+}
+
+// The model under a profile of kube-scheduler's own plugins (no engine).
+std::unique_ptr<KubeSchedulerModel> ProfileModel(const std::vector<scheduler::Node>& nodes,
+                                                 const std::vector<WorkloadJob>& jobs,
+                                                 const char* policy) {
+  KubeModelOptions options;
+  options.profile = MakeKubeProfile(policy);
+  REQUIRE(options.profile);
+  options.invariants.whole_gangs = options.profile->Groups();
+  auto model = KubeSchedulerModel::Create(nodes, jobs, options);
+  REQUIRE(model);
+  return std::move(*model);
 }
 
 Report Run(const std::vector<scheduler::Node>& nodes, const std::vector<SimJob>& jobs,
@@ -84,21 +106,13 @@ TEST_CASE("on the model, the per-pod baselines strand GPUs in partial gangs", "[
 TEST_CASE("the baselines run with no engine, binpack packs and default-scheduler spreads",
           "[sim][model]") {
   const auto nodes = GeneratedCluster(1, 1, 2, 8);
-  auto plain = [](const std::string& id, Millis arrival) {
-    WorkloadJob w = ToWorkload(Job(id, 0, 1'000, 1, 2), 0, 0);
-    w.arrival = arrival;
-    return w;
-  };
   for (const auto& [policy, same_node] :
        {std::pair{"binpack", true}, std::pair{"default-scheduler", false}}) {
-    KubeModelOptions options;
-    options.profile = MakeKubeProfile(policy);
-    options.invariants.whole_gangs = false;
-    auto model = KubeSchedulerModel::Create(nodes, {plain("p1", 0), plain("p2", 5'000)}, options);
-    REQUIRE(model);
-    CHECK((*model)->engine() == nullptr);
-    (*model)->Run(60'000);
-    const auto jobs = (*model)->Jobs();
+    auto model =
+        ProfileModel(nodes, {PlainPod("p1", 0, 2, 1'000), PlainPod("p2", 5'000, 2, 1'000)}, policy);
+    CHECK(model->engine() == nullptr);
+    model->Run(60'000);
+    const auto jobs = model->Jobs();
     REQUIRE(jobs[0].pods[0].node != "");
     REQUIRE(jobs[1].pods[0].node != "");
     INFO(policy);
@@ -189,6 +203,33 @@ TEST_CASE("gangsched's nudges requeue a planned gang's parked parameter server",
       CHECK(o.bound - o.last_created > 60'000);
       CHECK((*model)->stats().holds_expired >= 1);
     }
+  }
+}
+
+TEST_CASE("coscheduling on the model binds a group whole and frees what its waiting pod took",
+          "[sim][model]") {
+  // Two 8-GPU nodes. "a" (one 8-GPU pod) runs from 0 s for 1000 s; "b" (two 8-GPU pods, 10 s)
+  // cannot fit beside it; "c" (one 8-GPU pod, 20 s) can. Under coscheduling b's first pod is
+  // assumed on the free node and waits at Permit, its second fails, and PostFilter rejects the
+  // waiting one: nothing of b is bound before a finishes, and c gets the free node at once.
+  // binpack binds b's first pod at once and c waits for a.
+  const auto nodes = GeneratedCluster(1, 1, 2, 8);
+  const std::vector<WorkloadJob> jobs = {PlainPod("a", 0, 8, 1'000),
+                                         ToWorkload(Job("b", 10, 100, 2, 8), 500, 20),
+                                         PlainPod("c", 20'000, 8, 1'000)};
+  for (const char* policy : {"coscheduling", "binpack"}) {
+    auto model = ProfileModel(nodes, jobs, policy);
+    const RunResult run = model->Run(5'000'000);
+    INFO(policy << " " << run.violation.value_or(""));
+    REQUIRE_FALSE(run.violation);
+    const auto out = model->Jobs();
+    REQUIRE(out[0].finished >= 1'000'000);
+    const bool cosched = std::string(policy) == "coscheduling";
+    int early = 0;  // pods of b bound while a runs
+    for (const PodOutcome& pod : out[1].pods) early += pod.bound < out[0].finished ? 1 : 0;
+    CHECK(early == (cosched ? 0 : 1));
+    CHECK(out[1].bound >= out[0].finished);
+    CHECK((out[2].bound - out[2].last_created < 5'000) == cosched);
   }
 }
 

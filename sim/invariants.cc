@@ -133,10 +133,12 @@ void InvariantChecker::BindingPosted(int pod, const std::string& node,
   if (j.bound == j.pods) {
     j.complete = true;
     j.partly_bound_since.reset();
+    partly_bound_.erase(p.job);
     j.fit_since.reset();
     waiting_.erase(p.job);
   } else if (!j.complete && !j.partly_bound_since) {
     j.partly_bound_since = now;
+    partly_bound_.insert(p.job);
   }
   if (options_.liveness) CapacityTaken(n, now);
 }
@@ -158,7 +160,10 @@ void InvariantChecker::PodDeleted(int pod, Millis now) {
   if (p.node >= 0) {
     bound_[p.node] -= p.spec.requests;
     --j.bound;
-    if (j.bound == 0) j.partly_bound_since.reset();
+    if (j.bound == 0) {
+      j.partly_bound_since.reset();
+      partly_bound_.erase(p.job);
+    }
     if (options_.liveness) CapacityFreed(now);
   }
   if (!j.complete) Disturbed(p.job, now);
@@ -274,7 +279,11 @@ void InvariantChecker::Fail(Invariant invariant, std::string what) {
 std::optional<std::string> InvariantChecker::Check(Millis now) {
   if (violation_) return violation_;
   if (!options_.whole_gangs && !options_.liveness) return std::nullopt;
-  for (int job : waiting_) {
+  // Without liveness only partly bound jobs can break a property: look at those alone (a long
+  // trace has many jobs waiting and few partly bound).
+  const std::set<int>& candidates = options_.liveness ? waiting_ : partly_bound_;
+  for (int job : candidates) {
+    if (!options_.liveness && waiting_.count(job) == 0) continue;
     const JobInfo& j = jobs_.at(job);
     const std::string& gang = j.id;
     // Complete within the binding window of becoming partly bound, or within the retry window

@@ -154,7 +154,8 @@ class InvariantChecker {
   int nodes_away_ = 0;                       // nodes deleted or cordoned now
   std::map<int, PodInfo> pods_;
   std::map<int, JobInfo> jobs_;
-  std::set<int> waiting_;  // jobs with every pod created, not bound whole
+  std::set<int> waiting_;       // jobs with every pod created, not bound whole
+  std::set<int> partly_bound_;  // jobs with partly_bound_since set
   std::optional<std::string> violation_;
   std::optional<Invariant> broken_;
 };

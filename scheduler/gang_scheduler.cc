@@ -86,7 +86,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     GangRecord& g = gangs_.Record(pod, mr.membership);
     g.members[pod.uid].bound = true;
     g.members[pod.uid].node = pod.node_name;
-    if (g.phase == GangPhase::kWaiting && BoundCount(g) >= SpecOf(g).EffectiveQuorum()) {
+    if (g.phase == GangPhase::kWaiting && BoundCount(g) >= DeclaredQuorum(g)) {
       g.phase = GangPhase::kBound;  // e.g. found running after a restart
       g.reason.clear();
     }
@@ -144,6 +144,8 @@ void GangScheduler::CommitPlan(GangRecord& g, PlanProposal proposal, Millis now)
   g.phase = GangPhase::kPlanned;
   g.reason.clear();
   g.slot_of = std::move(proposal.slot_of);
+  ++counters_.plans;
+  if (g.plans++ > 0) ++counters_.replans;
 }
 
 bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
@@ -170,6 +172,7 @@ bool GangScheduler::PlanPreemption(GangRecord& g, Millis now) {
   g.phase = GangPhase::kWaiting;
   g.reason = DescribePreemption(state_, g.key, *victims);
   g.preemption = std::move(victims);
+  ++counters_.victim_plans;
   return true;
 }
 
@@ -200,6 +203,7 @@ void GangScheduler::Starve(GangRecord& g, Millis now) {
     other.reason = "gang " + key.ToString() + " waits: its drain reservation went to gang " +
                    g.key.ToString() + " (higher priority or waiting longer)";
   }
+  if (g.drain != domain) ++counters_.drains;
   g.drain = *domain;
   draining_.insert(g.key);
   RefreshDrain(g);
@@ -245,7 +249,7 @@ void GangScheduler::TakeSlotOn(GangRecord& g, const GangMember& m, const std::st
   std::vector<bool> taken(plan->pods.size(), false);
   for (const auto& [uid, slot] : g.slot_of) taken[slot] = true;
   for (std::size_t i = 0; i < plan->pods.size(); ++i) {
-    if (!taken[i] && plan->pods[i].role_name == m.role && plan->pods[i].node == node) {
+    if (!taken[i] && SlotFits(plan->pods[i], m) && plan->pods[i].node == node) {
       g.slot_of[m.uid] = static_cast<int>(i);
       return;
     }
@@ -331,21 +335,22 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
       return reject_all("gang " + g.key.ToString() + " backs off for " + Seconds(*until - now) +
                         " after its hold expired" + (g.reason.empty() ? "" : ": " + g.reason));
     }
-    const GangSpec& spec = SpecOf(g);
-    if (options_.require_quorum_pods &&
-        static_cast<int>(g.members.size()) < spec.EffectiveQuorum()) {
+    // Roles are never guessed: with either state source, a gang is planned only once its quorum
+    // of pods is known (DESIGN.md §3.2), in standalone mode from their filter calls.
+    if (const int missing = PodsMissing(g); missing > 0) {
       g.phase = GangPhase::kWaiting;
-      g.reason = "waiting for " +
-                 std::to_string(spec.EffectiveQuorum() - static_cast<int>(g.members.size())) +
-                 " more pods of gang " + g.key.ToString();
+      g.reason = "waiting for " + std::to_string(missing) + " more pods of gang " +
+                 g.key.ToString() + " (" + std::to_string(g.members.size()) + " of " +
+                 std::to_string(DeclaredQuorum(g)) + " seen)";
       return reject_all(g.reason);
     }
+    const GangSpec& spec = SpecOf(g);
     // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role. Not
     // its nominated-node probe (one node: the one a preemption freed): planning a gang inside one
     // node would fail, drop its plan and search victims for a gang that fits (DESIGN.md §3.5).
     PlannerOptions po = options_.planner;
     if (offered_idx.size() < state_.node_count() && !NominatedProbe(pod, offered)) {
-      po.role_node_mask = RoleMask(spec, member.role, offer, state_.node_count());
+      po.role_node_mask = RoleMask(spec, member, offer, state_.node_count());
     }
     // The reservation's deadline counts from the plan, not from members' filter calls: members
     // are requeued on every cluster event, and victims that never leave must not pin it.
@@ -373,7 +378,22 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
     return Narrow{std::move(node)};
   };
 
-  const std::optional<int> slot = SlotFor(g, member);
+  std::optional<int> slot = SlotFor(g, member);
+  if (!slot && g.phase == GangPhase::kPlanned && BoundCount(g) == 0 &&
+      barrier_.Arrived(g.key) == 0 &&
+      std::none_of(hold->pods.begin(), hold->pods.end(),
+                   [&](const PodPlacement& p) { return SlotFits(p, member); })) {
+    // The plan has no slot this member fits (it came, or changed, after the plan): the whole gang
+    // is planned again with it while nothing of it is bound or waits at bind (DESIGN.md §3.2).
+    // The new plan is committed only when it has a slot for this member.
+    if (auto proposal = ProposePlan(state_, g, options_.planner, options_.max_held_binds)) {
+      if (FreeSlot(proposal->plan, proposal->slot_of, member)) {
+        CommitPlan(g, std::move(*proposal), now);
+        hold = state_.HoldOf(g.key);
+        slot = SlotFor(g, member);
+      }
+    }
+  }
   if (!slot) {
     return reject_all("gang " + g.key.ToString() + ": every " + member.role +
                       " slot of its placement is taken by other pods");
@@ -399,7 +419,7 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
   // whole and the plan the other members were narrowed to stays as it is.
   if (g.phase == GangPhase::kPlanned && BoundCount(g) == 0) {
     PlannerOptions po = options_.planner;
-    po.role_node_mask = RoleMask(SpecOf(g), member.role, offer, state_.node_count());
+    po.role_node_mask = RoleMask(SpecOf(g), member, offer, state_.node_count());
     if (auto proposal = ProposePlan(state_, g, po, options_.max_held_binds)) {
       const std::optional<int> again = FreeSlot(proposal->plan, proposal->slot_of, member);
       if (again && is_offered(proposal->plan.pods[*again].node)) {
@@ -461,14 +481,11 @@ std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const Membe
     return DropGangBreakers(gangs_, std::move(candidates));
   }
   GangRecord& g = gangs_.Record(pod, mr.membership);
-  const GangSpec& spec = SpecOf(g);
-  if (spec.EffectiveQuorum() <= 1) return DropGangBreakers(gangs_, std::move(candidates));
+  if (DeclaredQuorum(g) <= 1) return DropGangBreakers(gangs_, std::move(candidates));
   // Per-pod preemption for one member of a gang frees room the gang as a whole may not get:
   // a member is offered only its node of the gang's victim plan (DESIGN.md §3.3, §3.9).
   if (!SizeKnown(g, options_.require_quorum_pods) || holds_.BackoffUntil(g.key, now)) return {};
-  if (options_.require_quorum_pods && static_cast<int>(g.members.size()) < spec.EffectiveQuorum()) {
-    return {};
-  }
+  if (PodsMissing(g) > 0) return {};
   if (!g.preemption) {
     if (state_.HoldOf(g.key) && !g.drain) return {};  // planned: fits without evicting anyone
     // kube-scheduler's own filters found no room, so the extender's filter was not asked
@@ -508,7 +525,7 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   TakeSlotOn(g, member, node);
   SlotFor(g, member);
   if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
-  BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now);
+  BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now, member.requests.gpus);
   if (d.action == BarrierAction::kBind) {
     if (const std::string why = RecheckTargets(state_, d); !why.empty()) {
       // The last look before any Binding is posted (DESIGN.md §3.6) found a target changed since
@@ -617,12 +634,16 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
         std::to_string(slots) +
         " members reached bind before the hold expired; nothing was bound, capacity released";
     state_.Release(key);
+    ++counters_.hold_expiries;
     if (auto d = barrier_.Close(key, reason)) out.push_back(std::move(*d));
     g.slot_of.clear();
     g.phase = GangPhase::kWaiting;
     g.reason = reason;
   }
-  for (auto& d : barrier_.Expire(now)) out.push_back(std::move(d));
+  for (auto& d : barrier_.Expire(now)) {
+    ++counters_.hold_expiries;
+    out.push_back(std::move(d));
+  }
   for (auto& d : out) NameOrders(d);
   RefreshDrains();  // released capacity in a drained domain is kept there
   return out;
@@ -640,61 +661,5 @@ void GangScheduler::NameOrders(BarrierDecision& d) const {
 }
 
 std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDeadline(); }
-
-// ---- Views
-// -------------------------------------------------------------------------------------------
-
-GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
-  GangStatus s;
-  s.key = g.key;
-  s.kind = g.KindName();
-  s.phase = g.phase;
-  s.reason = g.reason;
-  s.quorum = SpecOf(g).EffectiveQuorum();
-  s.members_seen = static_cast<int>(g.members.size());
-  s.members_bound = BoundCount(g);
-  s.members_arrived = std::max(barrier_.Arrived(g.key), s.members_bound);
-  s.arrived_uids = barrier_.ArrivedUids(g.key);
-  s.size_known = SizeKnown(g, options_.require_quorum_pods);
-  s.hold_deadline = holds_.Deadline(g.key);
-  s.backoff_until = holds_.BackoffUntil(g.key, now);
-  if (const Plan* plan = state_.HoldOf(g.key); plan && !g.drain) {
-    s.plan = *plan;
-  } else if (g.placed) {
-    s.plan = g.placed;
-  }
-  return s;
-}
-
-std::vector<GangStatus> GangScheduler::Gangs(Millis now) const {
-  std::vector<GangStatus> out;
-  out.reserve(gangs_.all().size());
-  for (const auto& [key, g] : gangs_.all()) out.push_back(StatusOf(g, now));
-  return out;
-}
-
-std::optional<GangStatus> GangScheduler::GangOf(const GangKey& key, Millis now) const {
-  const GangRecord* g = gangs_.Find(key);
-  if (g == nullptr) return std::nullopt;
-  return StatusOf(*g, now);
-}
-
-std::vector<int> GangScheduler::PlannedGpuIds(const std::string& uid) const {
-  const GangRecord* g = gangs_.OfPod(uid);
-  if (g == nullptr) return {};
-  auto slot = g->slot_of.find(uid);
-  const Plan* plan = state_.HoldOf(g->key);
-  if (slot == g->slot_of.end() || !plan) return {};
-  return plan->pods[slot->second].gpu_ids;
-}
-
-std::string GangScheduler::PlacementSummary(const std::string& uid) const {
-  const GangRecord* g = gangs_.OfPod(uid);
-  if (g == nullptr) return {};
-  const Plan* plan = state_.HoldOf(g->key);
-  if (!plan && g->placed) plan = &*g->placed;
-  if (!plan) return {};
-  return DescribePlan(*plan, state_.topology().level_names());
-}
 
 }  // namespace gangsched::scheduler

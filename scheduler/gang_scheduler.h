@@ -39,6 +39,16 @@ struct EngineOptions {
   Millis drain_after = 300'000;
 };
 
+// What the engine did since it started, for the simulator's report and the metrics. Monotonic.
+struct EngineCounters {
+  std::int64_t plans = 0;    // plans committed (a hold started on them)
+  std::int64_t replans = 0;  // of those, plans of a gang that had been planned before
+  // Holds and barriers that expired before the gang bound (nothing of it bound, capacity released).
+  std::int64_t hold_expiries = 0;
+  std::int64_t victim_plans = 0;  // gang-wide victim plans reserved (DESIGN.md §3.9)
+  std::int64_t drains = 0;        // drain reservations started (DESIGN.md §3.9)
+};
+
 class GangScheduler {
  public:
   GangScheduler(ClusterState state, EngineOptions options = {});
@@ -103,6 +113,7 @@ class GangScheduler {
   std::vector<GangStatus> Gangs(Millis now) const;
   std::optional<GangStatus> GangOf(const GangKey& key, Millis now) const;
   const ClusterState& state() const { return state_; }
+  const EngineCounters& counters() const { return counters_; }
   // GPU ids chosen for a pod in its gang's plan (for the gangsched.io/gpu-ids annotation).
   std::vector<int> PlannedGpuIds(const std::string& uid) const;
   // Placement summary of the pod's gang ("4 pods on 2 nodes in rack r3 (span: rack)").
@@ -143,6 +154,7 @@ class GangScheduler {
   GangRegistry gangs_;
   std::set<GangKey> draining_;  // gangs with a drain reservation
   std::uint64_t inventory_generation_ = 1;
+  EngineCounters counters_;
 };
 
 }  // namespace gangsched::scheduler

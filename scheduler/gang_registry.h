@@ -31,6 +31,7 @@ struct GangMember {
   std::vector<Toleration> tolerations;
   std::string node;  // bound node, "" while pending
   bool bound = false;
+  std::optional<Millis> rejected_at;  // its last filter call rejected it then (not narrowed)
 };
 
 struct GangRecord {
@@ -48,6 +49,8 @@ struct GangRecord {
   std::int32_t priority = 0;
   std::optional<Plan> placed;  // the plan the gang was bound with, once bound whole
   int plans = 0;               // plans committed for it (EngineCounters::replans)
+  Millis planned_at = 0;       // when its current plan was committed
+  bool requeued = false;       // a bind failed to requeue its parked members since that plan
   // A gang-wide victim plan (DESIGN.md §3.9): set while lower-priority pods are evicted for the
   // gang. Its plan is also the gang's hold in the state (a reservation: no barrier is open and
   // no member is narrowed), so the capacity the victims free goes to no one else.

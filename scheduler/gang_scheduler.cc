@@ -144,6 +144,8 @@ void GangScheduler::CommitPlan(GangRecord& g, PlanProposal proposal, Millis now)
   g.phase = GangPhase::kPlanned;
   g.reason.clear();
   g.slot_of = std::move(proposal.slot_of);
+  g.planned_at = now;
+  g.requeued = false;
   ++counters_.plans;
   if (g.plans++ > 0) ++counters_.replans;
 }
@@ -288,6 +290,19 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
   if (offer.inventory != inventory_generation_) {
     return Filter(pod, mr, ResolveOffer(offer.names), now);
   }
+  FilterDecision decision = FilterMember(pod, mr, offer, now);
+  // Which members kube-scheduler has parked since their gang's plan (Bind's requeue).
+  if (GangRecord* g = gangs_.OfPod(pod.uid)) {
+    if (auto m = g->members.find(pod.uid); m != g->members.end()) {
+      m->second.rejected_at =
+          std::holds_alternative<Narrow>(decision) ? std::nullopt : std::optional<Millis>(now);
+    }
+  }
+  return decision;
+}
+
+FilterDecision GangScheduler::FilterMember(const Pod& pod, const MembershipResult& mr,
+                                           const Offer& offer, Millis now) {
   const std::vector<std::string>& offered = offer.names;
   // Whether a node (by name) is among the offered ones: the planned node is one name, resolved.
   auto is_offered = [&](const std::string& name) {
@@ -526,6 +541,25 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   SlotFor(g, member);
   if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
   BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now, member.requests.gpus);
+  if (d.action == BarrierAction::kWait && options_.requeue_by_bind_error && !g.requeued) {
+    // Members rejected before the plan sit in kube-scheduler's unschedulable queue until a cluster
+    // event, and standalone gangsched cannot nudge them (DESIGN.md §3.7). A failed bind is such an
+    // event (kube-scheduler moves every parked pod when a binding cycle fails): this member's
+    // bind fails once per plan, keeping its slot, and is retried with the others.
+    const auto parked = std::count_if(g.members.begin(), g.members.end(), [&](const auto& kv) {
+      return !kv.second.bound && kv.second.rejected_at && *kv.second.rejected_at <= g.planned_at;
+    });
+    if (parked > 0) {
+      g.requeued = true;
+      if (std::optional<BarrierDecision> out = barrier_.Withdraw(g.key, uid)) {
+        out->reason = "gang " + g.key.ToString() + ": " + std::to_string(parked) +
+                      " members rejected before the gang was planned wait in kube-scheduler's "
+                      "queue; this bind fails once so that kube-scheduler retries them with it";
+        NameOrders(*out);
+        return *out;
+      }
+    }
+  }
   if (d.action == BarrierAction::kBind) {
     if (const std::string why = RecheckTargets(state_, d); !why.empty()) {
       // The last look before any Binding is posted (DESIGN.md §3.6) found a target changed since

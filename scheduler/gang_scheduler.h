@@ -34,6 +34,11 @@ struct EngineOptions {
   bool require_quorum_pods = false;
   // Largest number of binds one gang may hold at once (the bind listener's pool, DESIGN.md §3.6).
   int max_held_binds = 1024;
+  // Standalone mode (DESIGN.md §3.7): the first member to reach bind after its gang was planned
+  // has its bind failed once while members rejected before the plan are parked, so that
+  // kube-scheduler requeues them (a failed binding cycle moves every parked pod). The API state
+  // source nudges them with an annotation instead (kube/notifier.cc).
+  bool requeue_by_bind_error = false;
   // A gang that has not fit for this long gets a drain reservation on its best domain (DESIGN.md
   // §3.9). 0: never.
   Millis drain_after = 300'000;
@@ -120,6 +125,8 @@ class GangScheduler {
   std::string PlacementSummary(const std::string& uid) const;
 
  private:
+  FilterDecision FilterMember(const Pod& pod, const MembershipResult& membership,
+                              const Offer& offer, Millis now);
   // ProposePlan on the live state, then CommitPlan; on failure the gang waits with the reason.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // Holds the proposal's plan, opens the barrier on it and starts the hold's deadline.

@@ -47,6 +47,7 @@ std::size_t NodesToFind(std::size_t all, int percentage) {
 tl::expected<std::unique_ptr<KubeSchedulerModel>, std::string> KubeSchedulerModel::Create(
     std::vector<scheduler::Node> nodes, std::vector<WorkloadJob> jobs, KubeModelOptions options) {
   options.engine.require_quorum_pods = options.source == StateSource::kApi;
+  options.engine.requeue_by_bind_error = options.source == StateSource::kStandalone;
   auto state = scheduler::ClusterState::Create(nodes, options.engine.state);
   if (!state) return tl::unexpected(state.error());
   auto engine = std::make_unique<scheduler::GangScheduler>(std::move(*state), options.engine);
@@ -453,13 +454,18 @@ void KubeSchedulerModel::Cycle() {
     WakeScheduler();
     return;
   }
-  auto deadline = [&]() -> std::optional<Millis> {
+  auto hold = [&]() -> std::pair<std::optional<Millis>, std::optional<Millis>> {
     const auto g = engine_->GangOf(p.gang, now_);
-    return g ? g->hold_deadline : std::nullopt;
+    if (!g) return {};
+    return {g->hold_started, g->hold_deadline};
   };
-  const std::optional<Millis> before = deadline();
+  const auto before = hold();
   FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);
-  checker_.HoldMoved(p.gang.ToString(), before, deadline(),
+  const auto after = hold();
+  // A hold started in this call (a plan or a victim plan committed) is a new hold, not the old
+  // one extended: only an extension by a rejected member breaks DESIGN.md §3.4.
+  const bool restarted = before.first != after.first;
+  checker_.HoldMoved(p.gang.ToString(), restarted ? std::nullopt : before.second, after.second,
                      out.kind == FilterOutcome::Kind::kNarrowed, now_);
   if (options_.trace) {
     Trace("  filter " + p.pod.name + " over " + std::to_string(offered.size()) + " nodes: " +

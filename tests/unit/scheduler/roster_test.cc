@@ -210,6 +210,41 @@ TEST_CASE("a member the plan has no slot for re-plans the gang while nothing of 
   }
 }
 
+TEST_CASE("standalone: the first bind after the plan fails once to requeue the parked members",
+          "[engine][issue11]") {
+  // Members rejected before their gang was planned wait in kube-scheduler's unschedulable queue
+  // for a cluster event; a failed binding cycle is one (DESIGN.md §3.7).
+  for (const bool standalone : {true, false}) {
+    INFO((standalone ? "standalone" : "API mode (the notifier nudges instead)"));
+    EngineOptions options;
+    options.requeue_by_bind_error = standalone;
+    auto engine = MakeEngine(MakeCluster(1, 1, 3, 8), options);
+    const auto nodes = AllNodes(engine);
+    const Pod p0 = GangPod("q", 3, "q-0", 8);
+    const Pod p1 = GangPod("q", 3, "q-1", 8);
+    const Pod p2 = GangPod("q", 3, "q-2", 8);
+    CHECK(Filter(engine, p0, nodes, 0).feasible.empty());  // parked
+    CHECK(Filter(engine, p1, nodes, 1).feasible.empty());  // parked
+    const std::string n2 = Narrowed(Filter(engine, p2, nodes, 2));
+    const BarrierDecision first = engine.Bind("ml", p2.name, p2.uid, n2, 3);
+    if (!standalone) {
+      CHECK(first.action == BarrierAction::kWait);
+      continue;
+    }
+    REQUIRE(first.action == BarrierAction::kReject);
+    CHECK_THAT(first.reason, Catch::Contains("2 members rejected before the gang was planned"));
+    REQUIRE(first.pods.size() == 1);
+    CHECK(first.pods[0].pod_name == "q-2");
+    // Requeued, every member is narrowed; q-2 keeps its node, and the next binds are held.
+    const std::string n0 = Narrowed(Filter(engine, p0, nodes, 4));
+    const std::string n1 = Narrowed(Filter(engine, p1, nodes, 4));
+    CHECK(Narrowed(Filter(engine, p2, nodes, 5)) == n2);
+    CHECK(engine.Bind("ml", p0.name, p0.uid, n0, 6).action == BarrierAction::kWait);
+    CHECK(engine.Bind("ml", p2.name, p2.uid, n2, 6).action == BarrierAction::kWait);
+    CHECK(engine.Bind("ml", p1.name, p1.uid, n1, 7).action == BarrierAction::kBind);
+  }
+}
+
 TEST_CASE("a gang found bound below its declared quorum is not reported bound",
           "[engine][issue11]") {
   // After a restart the watch shows 2 members of a gang of 3 bound: the gang is not "Bound".

@@ -318,7 +318,10 @@ FilterDecision GangScheduler::FilterMember(const Pod& pod, const MembershipResul
   const GangMember member = g.members[pod.uid];
 
   const std::vector<std::size_t>& offered_idx = offer.nodes;
-  if (offered_idx.empty()) return reject_all("node not in gangsched's inventory");
+  if (offered_idx.empty()) {
+    return FilterDecision{
+        RejectAll{"no offered node is in gangsched's inventory yet (its watch lags); retry", true}};
+  }
   if (!SizeKnown(g, options_.require_quorum_pods)) {
     g.phase = GangPhase::kWaiting;
     const GangSource source = *g.PodSource();  // a declared gang's size is known

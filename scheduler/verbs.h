@@ -50,6 +50,10 @@ struct Narrow {
 // planned on (the offer is that one node).
 struct RejectAll {
   std::string reason;
+  // gangsched's view lags kube-scheduler's (it offered only nodes the inventory does not know
+  // yet): answered as the reply's Error as well, so kube-scheduler backs the pod off and retries
+  // it rather than parking it until a cluster event that may have come already (issue 11).
+  bool retry = false;
 };
 // The gang's victim plan needs evictions on `node` for this pod (DESIGN.md §3.9): that node in
 // FailedNodes with `reason`, the only candidate of kube-scheduler's preemption; every other

@@ -477,6 +477,12 @@ void KubeSchedulerModel::Cycle() {
       ++stats_.rejected;
       Failed(id, true, out.reason);
       break;
+    case FilterOutcome::Kind::kError:
+      // An error, not unschedulable: the pod backs off and is retried (§2.3).
+      ++stats_.rejected;
+      Failed(id, false, "filter: " + out.reason);
+      WakeScheduler();
+      break;
     case FilterOutcome::Kind::kPreemptOn:
       // kube-scheduler would run its preemption (PostFilter) with the extender's preempt verb;
       // not modelled yet: the pod is parked as unschedulable.

@@ -32,21 +32,28 @@ GangScheduler::GangScheduler(ClusterState state, EngineOptions options)
 tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> nodes) {
   auto next = ClusterState::Create(std::move(nodes), options_.state);
   if (!next) return tl::unexpected(next.error());
-  // Carry bound pods over; holds whose nodes all still exist are kept, the others re-planned later.
-  for (const auto& [uid, bound] : state_.bound_pods()) {
-    (void)bound;
-    next->AddPod(*state_.PodOf(uid));
-  }
+  // Holds whose nodes all still exist are kept, the others re-planned later. The members of a
+  // dropped hold already bound (a partly bound gang) keep their capacity as bound pods.
   std::vector<GangKey> dropped;
   for (const auto& [key, plan] : state_.holds()) {
     const bool all_there = std::all_of(plan.pods.begin(), plan.pods.end(), [&](const auto& p) {
       return next->FindNode(p.node).has_value();
     });
-    if (all_there) {
-      next->Hold(plan);
-    } else {
-      dropped.push_back(key);
-    }
+    if (!all_there) dropped.push_back(key);
+  }
+  for (const GangKey& key : dropped) {
+    GangRecord* g = gangs_.Find(key);
+    if (g == nullptr || Reserving(*g)) continue;
+    const Plan plan = *state_.HoldOf(key);
+    state_.Release(key);
+    AccountBound(*g, plan, false);
+  }
+  for (const auto& [uid, bound] : state_.bound_pods()) {
+    (void)bound;
+    next->AddPod(*state_.PodOf(uid));
+  }
+  for (const auto& [key, plan] : state_.holds()) {
+    if (std::find(dropped.begin(), dropped.end(), key) == dropped.end()) next->Hold(plan);
   }
   state_ = std::move(*next);
   ++inventory_generation_;
@@ -238,7 +245,22 @@ void GangScheduler::EndDrain(GangRecord& g) {
 std::optional<int> GangScheduler::SlotFor(GangRecord& g, const GangMember& m) {
   const Plan* plan = state_.HoldOf(g.key);
   if (!plan) return std::nullopt;
-  const std::optional<int> slot = FreeSlot(*plan, g.slot_of, m);
+  std::optional<int> slot = FreeSlot(*plan, g.slot_of, m);
+  if (!slot) {
+    // A pod of the same name with another UID holds a slot it fits: that pod was deleted (names
+    // are unique in a namespace) and this is its replacement, seen before the deletion was.
+    for (auto it = g.slot_of.begin(); it != g.slot_of.end(); ++it) {
+      const auto old = g.members.find(it->first);
+      if (old == g.members.end() || old->first == m.uid || old->second.bound ||
+          old->second.ns != m.ns || old->second.name != m.name ||
+          !SlotFits(plan->pods[it->second], m)) {
+        continue;
+      }
+      slot = it->second;
+      g.slot_of.erase(it);
+      break;
+    }
+  }
   if (slot) g.slot_of[m.uid] = *slot;
   return slot;
 }
@@ -259,7 +281,15 @@ void GangScheduler::TakeSlotOn(GangRecord& g, const GangMember& m, const std::st
 }
 
 void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
-  state_.Release(g.key);
+  // Members already bound keep using their capacity: it moves from the hold to bound usage, and
+  // the gang's other members are planned next to them (PlanRemaining).
+  if (const Plan* held = state_.HoldOf(g.key); held && !Reserving(g)) {
+    const Plan plan = *held;
+    state_.Release(g.key);
+    AccountBound(g, plan, false);
+  } else {
+    state_.Release(g.key);
+  }
   g.preemption.reset();
   barrier_.Close(g.key, reason);
   g.slot_of.clear();
@@ -526,177 +556,5 @@ std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const Membe
   }
   return {std::move(answer)};
 }
-
-BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& name,
-                                    const std::string& uid, const std::string& node, Millis now) {
-  GangRecord* gang = gangs_.OfPod(uid);
-  if (gang == nullptr) {
-    BarrierDecision d;
-    d.action = BarrierAction::kReject;
-    d.pods = {{uid, node, {}, {}}};
-    d.reason = "pod " + ns + "/" + name + " (uid " + uid +
-               ") was not filtered by gangsched; kube-scheduler will retry it";
-    return d;
-  }
-  GangRecord& g = *gang;
-  const GangMember member = g.members[uid];
-  TakeSlotOn(g, member, node);
-  SlotFor(g, member);
-  if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
-  BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now, member.requests.gpus);
-  if (d.action == BarrierAction::kWait && options_.requeue_by_bind_error && !g.requeued) {
-    // Members rejected before the plan sit in kube-scheduler's unschedulable queue until a cluster
-    // event, and standalone gangsched cannot nudge them (DESIGN.md §3.7). A failed bind is such an
-    // event (kube-scheduler moves every parked pod when a binding cycle fails): this member's
-    // bind fails once per plan, keeping its slot, and is retried with the others.
-    const auto parked = std::count_if(g.members.begin(), g.members.end(), [&](const auto& kv) {
-      return !kv.second.bound && kv.second.rejected_at && *kv.second.rejected_at <= g.planned_at;
-    });
-    if (parked > 0) {
-      g.requeued = true;
-      if (std::optional<BarrierDecision> out = barrier_.Withdraw(g.key, uid)) {
-        out->reason = "gang " + g.key.ToString() + ": " + std::to_string(parked) +
-                      " members rejected before the gang was planned wait in kube-scheduler's "
-                      "queue; this bind fails once so that kube-scheduler retries them with it";
-        NameOrders(*out);
-        return *out;
-      }
-    }
-  }
-  if (d.action == BarrierAction::kBind) {
-    if (const std::string why = RecheckTargets(state_, d); !why.empty()) {
-      // The last look before any Binding is posted (DESIGN.md §3.6) found a target changed since
-      // the plan: nothing of the gang is bound; every held bind is answered and it plans again.
-      d.action = BarrierAction::kReject;
-      d.reason = "gang " + g.key.ToString() + ": " + why + "; nothing was bound, re-planning";
-      ReleaseGang(g, d.reason);
-      holds_.Finish(g.key);
-      NameOrders(d);
-      return d;
-    }
-    g.phase = GangPhase::kBinding;
-  }
-  NameOrders(d);
-  return d;
-}
-
-void GangScheduler::BindResult(const std::string& uid, bool ok, const std::string& error,
-                               Millis now) {
-  (void)now;
-  GangRecord* gang = gangs_.OfPod(uid);
-  if (gang == nullptr) return;
-  GangRecord& g = *gang;
-  barrier_.BindResult(g.key, uid, ok);
-  auto member = g.members.find(uid);
-  if (member == g.members.end()) return;
-  if (!ok) {
-    g.reason = "binding pod " + member->second.ns + "/" + member->second.name + " failed (" +
-               error + "); its slot stays held and is retried first";
-    return;
-  }
-  const Plan* plan = state_.HoldOf(g.key);
-  if (plan) {
-    if (auto slot = g.slot_of.find(uid); slot != g.slot_of.end()) {
-      member->second.node = plan->pods[slot->second].node;
-    }
-  }
-  member->second.bound = true;
-  if (barrier_.Complete(g.key)) CompleteGang(g);
-}
-
-void GangScheduler::CompleteGang(GangRecord& g) {
-  const Plan* held = state_.HoldOf(g.key);
-  if (!held) return;
-  const Plan plan = *held;
-  state_.Release(g.key);
-  for (const auto& [uid, slot] : g.slot_of) {
-    const PodPlacement& p = plan.pods[slot];
-    const GangMember& member = g.members[uid];
-    Pod pod;
-    pod.uid = uid;
-    pod.namespace_name = member.ns;
-    pod.name = member.name;
-    pod.priority = SpecOf(g).priority;
-    pod.node_name = p.node;
-    pod.phase = PodPhase::kRunning;
-    // Its own request, not its slot's: a role is planned at its largest member (issue 11).
-    pod.requests = member.requests.pods > 0 ? member.requests : p.requests;
-    const auto gpus = static_cast<std::size_t>(std::max<std::int64_t>(pod.requests.gpus, 0));
-    // Fewer ids than GPUs (a larger request than planned): the state takes the lowest free ids.
-    if (p.gpu_ids.size() >= gpus) pod.gpu_ids.assign(p.gpu_ids.begin(), p.gpu_ids.begin() + gpus);
-    state_.AddPod(pod);
-  }
-  holds_.Finish(g.key);
-  barrier_.Close(g.key, "");
-  if (g.placed && g.phase == GangPhase::kBound) {
-    g.placed->pods.insert(g.placed->pods.end(), plan.pods.begin(), plan.pods.end());
-  } else {
-    g.placed = plan;
-  }
-  g.phase = GangPhase::kBound;
-  g.reason.clear();
-  g.slot_of.clear();
-  if (g.PodSource() == GangSource::kSinglePod) Forget(g.key);  // nothing left to track
-}
-
-std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
-  std::vector<BarrierDecision> out;
-  for (const GangKey& key : holds_.Expire(now)) {
-    GangRecord* gang = gangs_.Find(key);
-    if (gang == nullptr) {
-      state_.Release(key);
-      continue;
-    }
-    GangRecord& g = *gang;
-    if (g.preemption) {
-      const int left = VictimsLeft(state_, *g.preemption);
-      g.preemption.reset();
-      state_.Release(key);
-      g.slot_of.clear();
-      g.phase = GangPhase::kWaiting;
-      g.reason = "gang " + key.ToString() + ": " + std::to_string(left) +
-                 " lower-priority pods preempted for it had not left when its reservation " +
-                 "expired; capacity released";
-      continue;
-    }
-    if (barrier_.Phase(key) == BarrierPhase::kReleased) {
-      // Partly bound: never give its capacity away; keep holding while the rest is retried.
-      holds_.Start(key, now);
-      continue;
-    }
-    const int arrived = barrier_.Arrived(key);
-    const int slots = barrier_.Slots(key);
-    const std::string reason =
-        "gang " + key.ToString() + ": only " + std::to_string(arrived) + " of " +
-        std::to_string(slots) +
-        " members reached bind before the hold expired; nothing was bound, capacity released";
-    state_.Release(key);
-    ++counters_.hold_expiries;
-    if (auto d = barrier_.Close(key, reason)) out.push_back(std::move(*d));
-    g.slot_of.clear();
-    g.phase = GangPhase::kWaiting;
-    g.reason = reason;
-  }
-  for (auto& d : barrier_.Expire(now)) {
-    ++counters_.hold_expiries;
-    out.push_back(std::move(d));
-  }
-  for (auto& d : out) NameOrders(d);
-  RefreshDrains();  // released capacity in a drained domain is kept there
-  return out;
-}
-
-void GangScheduler::NameOrders(BarrierDecision& d) const {
-  const GangRecord* g = gangs_.Find(d.gang);
-  if (g == nullptr) return;
-  for (BindOrder& o : d.pods) {
-    if (auto m = g->members.find(o.pod_uid); m != g->members.end()) {
-      o.pod_namespace = m->second.ns;
-      o.pod_name = m->second.name;
-    }
-  }
-}
-
-std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDeadline(); }
 
 }  // namespace gangsched::scheduler

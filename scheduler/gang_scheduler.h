@@ -148,6 +148,9 @@ class GangScheduler {
   // and CompleteGang account the pod where it is bound.
   void TakeSlotOn(GangRecord& g, const GangMember& m, const std::string& node);
   void ReleaseGang(GangRecord& g, const std::string& reason);
+  // Adds the gang's members with a slot in `plan` to the state as bound pods at their own
+  // requests: every slot (the gang completed) or only the members bound so far (its hold goes).
+  void AccountBound(const GangRecord& g, const Plan& plan, bool every_slot);
   GangStatus StatusOf(const GangRecord& g, Millis now) const;
   void CompleteGang(GangRecord& g);
   // Fills each order's pod namespace and name from the gang's members.

@@ -33,14 +33,6 @@ using nlohmann::json;
 using ordered = nlohmann::ordered_json;
 constexpr auto kGenerous = std::chrono::seconds(20);
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/" + name);
-  REQUIRE(in.good());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A member of a gang: the golden filter request with the pod's identity changed.
 std::string MemberArgs(const std::string& fixture, const std::string& gang, int index, int size,
                        int gpus) {

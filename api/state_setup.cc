@@ -52,6 +52,7 @@ tl::expected<InitialState, std::string> LoadStandaloneState(const config::Config
 tl::expected<InitialState, std::string> LoadApiState(const config::Config& config) {
   scheduler::EngineOptions options = config::EngineOptionsFrom(config);
   options.require_quorum_pods = true;
+  options.requeue_by_bind_error = false;  // the notifier nudges parked members (DESIGN.md §3.7)
   auto state = scheduler::ClusterState::Create({}, options.state);
   if (!state) return tl::unexpected(state.error());
   InitialState out;

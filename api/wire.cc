@@ -365,7 +365,9 @@ std::string EncodeFilterResult(const scheduler::FilterDecision& decision, const 
   std::string out;
   out.reserve(128);
   AppendKept(out, std::get_if<scheduler::Narrow>(&decision), args);
-  if (const auto* reject = std::get_if<scheduler::RejectAll>(&decision)) {
+  const auto* reject = std::get_if<scheduler::RejectAll>(&decision);
+  if (reject && reject->retry && error.empty()) error = reject->reason;
+  if (reject) {
     const std::string reason = JsonString(reject->reason);
     out.reserve(out.size() + 128 + keys.json.size() + keys.ends.size() * (reason.size() + 2));
     out += ",\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":";

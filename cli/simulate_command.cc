@@ -186,7 +186,7 @@ nlohmann::json Count(const std::optional<std::int64_t>& n) {
 std::string CsvCount(const std::optional<std::int64_t>& n) { return n ? std::to_string(*n) : ""; }
 
 nlohmann::json SummaryJson(const sim::Summary& s) {
-  const sim::EngineCounters& c = s.counters;
+  const sim::RunCounters& c = s.counters;
   return {{"policy", s.policy},
           {"engine", s.engine},
           {"gangs_bound", s.gangs_bound},

@@ -436,7 +436,8 @@ scheduler::EngineOptions EngineOptionsFrom(const config::Config& config) {
   options.state.levels = config.topology_levels;
   options.holds = config.holds;
   options.planner.candidates_per_level = config.candidates_per_level;
-  options.require_quorum_pods = false;  // standalone: pods are known only from requests
+  options.require_quorum_pods = false;   // standalone: pods are known only from requests
+  options.requeue_by_bind_error = true;  // standalone: no API access to nudge parked pods
   options.max_held_binds = config.max_held_binds;
   options.drain_after = config.drain_after;
   return options;

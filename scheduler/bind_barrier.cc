@@ -8,14 +8,15 @@ void BindBarrier::Open(const Plan& plan, Millis deadline) {
   Gang fresh;
   fresh.deadline = deadline;
   for (const auto& p : plan.pods)
-    fresh.slots.push_back(Slot{p.role_name, p.node, SlotState::kEmpty, {}});
+    fresh.slots.push_back(Slot{p.role_name, p.requests.gpus, p.node, SlotState::kEmpty, {}});
   auto it = gangs_.find(plan.gang);
   if (it != gangs_.end()) {
     // Carry over members that still match a slot of their role on their node.
     for (const Slot& old : it->second.slots) {
       if (old.state == SlotState::kEmpty) continue;
       for (Slot& s : fresh.slots) {
-        if (s.state == SlotState::kEmpty && s.role == old.role && s.node == old.node) {
+        if (s.state == SlotState::kEmpty && s.role == old.role && s.gpus == old.gpus &&
+            s.node == old.node) {
           s.state = old.state;
           s.uid = old.uid;
           break;
@@ -28,7 +29,8 @@ void BindBarrier::Open(const Plan& plan, Millis deadline) {
 }
 
 BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
-                                    const std::string& role, const std::string& node, Millis now) {
+                                    const std::string& role, const std::string& node, Millis now,
+                                    std::int64_t gpus) {
   BarrierDecision d;
   d.gang = key;
   auto it = gangs_.find(key);
@@ -55,9 +57,10 @@ BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
     slot->uid.clear();
     slot = nullptr;
   }
+  auto fits = [&](const Slot& s) { return s.role == role && (gpus < 0 || s.gpus == gpus); };
   if (!slot) {
     for (Slot& s : gang.slots) {
-      if (s.state == SlotState::kEmpty && s.role == role && s.node == node) {
+      if (s.state == SlotState::kEmpty && fits(s) && s.node == node) {
         slot = &s;
         break;
       }
@@ -66,7 +69,7 @@ BarrierDecision BindBarrier::Arrive(const GangKey& key, const std::string& uid,
   if (!slot) {
     std::string planned;
     for (const Slot& s : gang.slots) {
-      if (s.role == role && s.state == SlotState::kEmpty) planned = s.node;
+      if (fits(s) && s.state == SlotState::kEmpty) planned = s.node;
     }
     d.action = BarrierAction::kReject;
     d.pods = {{uid, node, {}, {}}};

@@ -43,12 +43,14 @@ enum class BarrierPhase : std::uint8_t { kCollecting, kReleased };
 class BindBarrier {
  public:
   // Opens (or re-opens after a re-plan) the barrier of a planned gang with a deadline. Members that
-  // already arrived keep their slots when the plan still has a slot of their role on their node.
+  // already arrived keep their slots when the plan still has a slot of their role and GPU count on
+  // their node.
   void Open(const Plan& plan, Millis deadline);
-  // A member reached bind for `node`. Its role decides which slots it may take (members of one role
-  // are interchangeable; a pod keeps its slot by UID).
+  // A member reached bind for `node`. Its role and GPU count decide which slots it may take
+  // (members of one role asking the same GPUs are interchangeable; a pod keeps its slot by UID).
+  // `gpus` < 0: any GPU count of the role (for callers whose roles each have one).
   BarrierDecision Arrive(const GangKey& gang, const std::string& uid, const std::string& role,
-                         const std::string& node, Millis now);
+                         const std::string& node, Millis now, std::int64_t gpus = -1);
   // Collecting barriers whose deadline passed: every waiting member is answered with an error and
   // the barrier is closed (nothing of the gang was bound). Released barriers never expire.
   std::vector<BarrierDecision> Expire(Millis now);
@@ -80,6 +82,7 @@ class BindBarrier {
   enum class SlotState : std::uint8_t { kEmpty, kWaiting, kBinding, kBound };
   struct Slot {
     std::string role;
+    std::int64_t gpus = 0;
     std::string node;
     SlotState state = SlotState::kEmpty;
     std::string uid;

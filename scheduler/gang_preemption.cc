@@ -120,7 +120,7 @@ std::vector<PreemptCandidate> DropGangBreakers(const GangRegistry& gangs,
     bool breaks_gang = false;
     for (const auto& [gang, victims] : victims_per_gang) {
       const int bound = BoundCount(*gang);
-      const int quorum = SpecOf(*gang).EffectiveQuorum();
+      const int quorum = DeclaredQuorum(*gang);
       if (bound >= quorum && bound - victims < quorum && quorum > 1) breaks_gang = true;
     }
     if (!breaks_gang) kept.push_back(std::move(c));

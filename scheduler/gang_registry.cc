@@ -1,6 +1,7 @@
 #include "scheduler/gang_registry.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace gangsched::scheduler {
@@ -97,50 +98,86 @@ std::string GangRecord::KindName() const {
   return GangSourceName(*source);
 }
 
+namespace {
+// A member fits a role (or a slot) of its own role name and GPU count: members of one role asking
+// different GPU counts are not interchangeable (issue 11).
+bool SameShape(const std::string& role, std::int64_t gpus, const GangMember& m) {
+  return role == m.role && gpus == m.requests.gpus;
+}
+}  // namespace
+
+bool SlotFits(const PodPlacement& slot, const GangMember& m) {
+  return SameShape(slot.role_name, slot.requests.gpus, m) &&
+         slot.requests.milli_cpu >= m.requests.milli_cpu &&
+         slot.requests.memory_bytes >= m.requests.memory_bytes;
+}
+
+bool RoleFits(const RoleSpec& role, const GangMember& m) {
+  return SameShape(role.name, role.per_pod.gpus, m);
+}
+
 const GangSpec& SpecOf(const GangRecord& g) {
   if (g.spec) return *g.spec;
-  if (g.roster) {
-    GangSpec spec = *g.roster;
-    spec.priority = std::max(spec.priority, g.priority);
-    return g.spec.emplace(std::move(spec));
-  }
-  // From the pods seen: one role per role name, in order of first appearance by name.
+  // Roles come from the roster (a job object) and from the members seen, never guessed: members
+  // not seen are not planned as copies of the ones seen (DESIGN.md §3.2). One role per role name
+  // and GPU count, in order of first appearance.
   GangSpec spec;
-  spec.key = g.key;
-  spec.kind = g.KindName();
-  spec.priority = g.priority;
-  std::map<std::string, int> role_index;
+  if (g.roster) {
+    spec = *g.roster;
+    spec.priority = std::max(spec.priority, g.priority);
+  } else {
+    spec.key = g.key;
+    spec.kind = g.KindName();
+    spec.priority = g.priority;
+  }
+  const std::size_t declared = spec.roles.size();
   for (const auto& [uid, m] : g.members) {
-    auto [it, fresh] = role_index.emplace(m.role, static_cast<int>(spec.roles.size()));
-    if (fresh) {
+    auto fits = [&](const RoleSpec& r) { return RoleFits(r, m); };
+    auto it = std::find_if(spec.roles.begin(), spec.roles.end(), fits);
+    if (it == spec.roles.end()) {
       RoleSpec r;
       r.name = m.role;
       r.replicas = 0;
-      r.min_members = 1;
+      r.min_members = g.roster ? 0 : 1;  // a role the roster does not declare is an extra
       r.per_pod = m.requests;
       r.node_selector = m.node_selector;
       r.tolerations = m.tolerations;
-      spec.roles.push_back(r);
+      spec.roles.push_back(std::move(r));
+      it = std::prev(spec.roles.end());
     }
-    RoleSpec& r = spec.roles[it->second];
-    ++r.replicas;
-    // Members of one role are interchangeable: plan each slot for the largest request seen.
+    RoleSpec& r = *it;
+    const auto at = static_cast<std::size_t>(it - spec.roles.begin());
+    if (at >= declared) {
+      ++r.replicas;
+      // A pod of a declared role asking another GPU count takes one of that role's replicas
+      // (and its minimum): the job declared the pod, the pod says what it asks.
+      for (std::size_t d = 0; d < declared && g.roster; ++d) {
+        RoleSpec& role = spec.roles[d];
+        if (role.name != m.role || role.replicas <= 0) continue;
+        --role.replicas;
+        if (role.min_members > role.replicas) {
+          --role.min_members;
+          ++r.min_members;
+        }
+        break;
+      }
+    }
+    // Planned at the largest CPU and memory of its members: any of them fits any of its slots.
     r.per_pod.milli_cpu = std::max(r.per_pod.milli_cpu, m.requests.milli_cpu);
     r.per_pod.memory_bytes = std::max(r.per_pod.memory_bytes, m.requests.memory_bytes);
-    r.per_pod.gpus = std::max(r.per_pod.gpus, m.requests.gpus);
   }
-  const int seen = static_cast<int>(g.members.size());
-  const int quorum = g.min_members.value_or(seen);
-  if (quorum > seen && !spec.roles.empty()) {
-    // Members not created yet look like the ones seen (the largest role).
-    auto largest = std::max_element(
-        spec.roles.begin(), spec.roles.end(),
-        [](const RoleSpec& a, const RoleSpec& b) { return a.replicas < b.replicas; });
-    largest->replicas += quorum - seen;
-  }
-  spec.quorum = quorum;
+  if (!g.roster) spec.quorum = DeclaredQuorum(g);
   spec.pattern = InferPattern(spec.roles);
   return g.spec.emplace(std::move(spec));
+}
+
+int DeclaredQuorum(const GangRecord& g) {
+  if (g.roster) return g.roster->EffectiveQuorum();
+  return g.min_members.value_or(static_cast<int>(g.members.size()));
+}
+
+int PodsMissing(const GangRecord& g) {
+  return std::max(DeclaredQuorum(g) - static_cast<int>(g.members.size()), 0);
 }
 
 bool SizeKnown(const GangRecord& g, bool require_quorum_pods) {

@@ -31,6 +31,7 @@ struct GangMember {
   std::vector<Toleration> tolerations;
   std::string node;  // bound node, "" while pending
   bool bound = false;
+  std::optional<Millis> rejected_at;  // its last filter call rejected it then (not narrowed)
 };
 
 struct GangRecord {
@@ -47,6 +48,9 @@ struct GangRecord {
   std::string reason;
   std::int32_t priority = 0;
   std::optional<Plan> placed;  // the plan the gang was bound with, once bound whole
+  int plans = 0;               // plans committed for it (EngineCounters::replans)
+  Millis planned_at = 0;       // when its current plan was committed
+  bool requeued = false;       // a bind failed to requeue its parked members since that plan
   // A gang-wide victim plan (DESIGN.md §3.9): set while lower-priority pods are evicted for the
   // gang. Its plan is also the gang's hold in the state (a reservation: no barrier is open and
   // no member is narrowed), so the capacity the victims free goes to no one else.
@@ -70,8 +74,19 @@ struct GangRecord {
   std::string KindName() const;
 };
 
-// The gang's shape (from its roster, else from the members seen), cached on the record.
+// The gang's shape, cached on the record: the roster's roles, and one role per role name and GPU
+// count of the members seen that the roster does not declare. Never a role no pod or roster showed.
 const GangSpec& SpecOf(const GangRecord& g);
+// The quorum as declared (the roster's, the size annotation), else the members seen. It may exceed
+// the members seen, whose roles alone SpecOf knows.
+int DeclaredQuorum(const GangRecord& g);
+// Members of the declared quorum not seen yet: until they are, the gang is not planned and its
+// members wait "for N more pods" (DESIGN.md §3.2), with either state source.
+int PodsMissing(const GangRecord& g);
+// Whether a planned slot (or a role) can take member `m`: the same role name and GPU count, and
+// for a slot at least the member's CPU and memory.
+bool SlotFits(const PodPlacement& slot, const GangMember& m);
+bool RoleFits(const RoleSpec& role, const GangMember& m);
 // With the API state source (require_quorum_pods): false for a gang whose size lives in an
 // object not seen yet — a PodGroup (coscheduling, Volcano, native) or a Kubeflow job — so it is
 // not planned as a gang of the pods seen so far (pods are created right after their group/job).

@@ -32,21 +32,28 @@ GangScheduler::GangScheduler(ClusterState state, EngineOptions options)
 tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> nodes) {
   auto next = ClusterState::Create(std::move(nodes), options_.state);
   if (!next) return tl::unexpected(next.error());
-  // Carry bound pods over; holds whose nodes all still exist are kept, the others re-planned later.
-  for (const auto& [uid, bound] : state_.bound_pods()) {
-    (void)bound;
-    next->AddPod(*state_.PodOf(uid));
-  }
+  // Holds whose nodes all still exist are kept, the others re-planned later. The members of a
+  // dropped hold already bound (a partly bound gang) keep their capacity as bound pods.
   std::vector<GangKey> dropped;
   for (const auto& [key, plan] : state_.holds()) {
     const bool all_there = std::all_of(plan.pods.begin(), plan.pods.end(), [&](const auto& p) {
       return next->FindNode(p.node).has_value();
     });
-    if (all_there) {
-      next->Hold(plan);
-    } else {
-      dropped.push_back(key);
-    }
+    if (!all_there) dropped.push_back(key);
+  }
+  for (const GangKey& key : dropped) {
+    GangRecord* g = gangs_.Find(key);
+    if (g == nullptr || Reserving(*g)) continue;
+    const Plan plan = *state_.HoldOf(key);
+    state_.Release(key);
+    AccountBound(*g, plan, false);
+  }
+  for (const auto& [uid, bound] : state_.bound_pods()) {
+    (void)bound;
+    next->AddPod(*state_.PodOf(uid));
+  }
+  for (const auto& [key, plan] : state_.holds()) {
+    if (std::find(dropped.begin(), dropped.end(), key) == dropped.end()) next->Hold(plan);
   }
   state_ = std::move(*next);
   ++inventory_generation_;
@@ -86,7 +93,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     GangRecord& g = gangs_.Record(pod, mr.membership);
     g.members[pod.uid].bound = true;
     g.members[pod.uid].node = pod.node_name;
-    if (g.phase == GangPhase::kWaiting && BoundCount(g) >= SpecOf(g).EffectiveQuorum()) {
+    if (g.phase == GangPhase::kWaiting && BoundCount(g) >= DeclaredQuorum(g)) {
       g.phase = GangPhase::kBound;  // e.g. found running after a restart
       g.reason.clear();
     }
@@ -144,6 +151,10 @@ void GangScheduler::CommitPlan(GangRecord& g, PlanProposal proposal, Millis now)
   g.phase = GangPhase::kPlanned;
   g.reason.clear();
   g.slot_of = std::move(proposal.slot_of);
+  g.planned_at = now;
+  g.requeued = false;
+  ++counters_.plans;
+  if (g.plans++ > 0) ++counters_.replans;
 }
 
 bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
@@ -170,6 +181,7 @@ bool GangScheduler::PlanPreemption(GangRecord& g, Millis now) {
   g.phase = GangPhase::kWaiting;
   g.reason = DescribePreemption(state_, g.key, *victims);
   g.preemption = std::move(victims);
+  ++counters_.victim_plans;
   return true;
 }
 
@@ -200,6 +212,7 @@ void GangScheduler::Starve(GangRecord& g, Millis now) {
     other.reason = "gang " + key.ToString() + " waits: its drain reservation went to gang " +
                    g.key.ToString() + " (higher priority or waiting longer)";
   }
+  if (g.drain != domain) ++counters_.drains;
   g.drain = *domain;
   draining_.insert(g.key);
   RefreshDrain(g);
@@ -232,7 +245,22 @@ void GangScheduler::EndDrain(GangRecord& g) {
 std::optional<int> GangScheduler::SlotFor(GangRecord& g, const GangMember& m) {
   const Plan* plan = state_.HoldOf(g.key);
   if (!plan) return std::nullopt;
-  const std::optional<int> slot = FreeSlot(*plan, g.slot_of, m);
+  std::optional<int> slot = FreeSlot(*plan, g.slot_of, m);
+  if (!slot) {
+    // A pod of the same name with another UID holds a slot it fits: that pod was deleted (names
+    // are unique in a namespace) and this is its replacement, seen before the deletion was.
+    for (auto it = g.slot_of.begin(); it != g.slot_of.end(); ++it) {
+      const auto old = g.members.find(it->first);
+      if (old == g.members.end() || old->first == m.uid || old->second.bound ||
+          old->second.ns != m.ns || old->second.name != m.name ||
+          !SlotFits(plan->pods[it->second], m)) {
+        continue;
+      }
+      slot = it->second;
+      g.slot_of.erase(it);
+      break;
+    }
+  }
   if (slot) g.slot_of[m.uid] = *slot;
   return slot;
 }
@@ -245,7 +273,7 @@ void GangScheduler::TakeSlotOn(GangRecord& g, const GangMember& m, const std::st
   std::vector<bool> taken(plan->pods.size(), false);
   for (const auto& [uid, slot] : g.slot_of) taken[slot] = true;
   for (std::size_t i = 0; i < plan->pods.size(); ++i) {
-    if (!taken[i] && plan->pods[i].role_name == m.role && plan->pods[i].node == node) {
+    if (!taken[i] && SlotFits(plan->pods[i], m) && plan->pods[i].node == node) {
       g.slot_of[m.uid] = static_cast<int>(i);
       return;
     }
@@ -253,7 +281,15 @@ void GangScheduler::TakeSlotOn(GangRecord& g, const GangMember& m, const std::st
 }
 
 void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
-  state_.Release(g.key);
+  // Members already bound keep using their capacity: it moves from the hold to bound usage, and
+  // the gang's other members are planned next to them (PlanRemaining).
+  if (const Plan* held = state_.HoldOf(g.key); held && !Reserving(g)) {
+    const Plan plan = *held;
+    state_.Release(g.key);
+    AccountBound(g, plan, false);
+  } else {
+    state_.Release(g.key);
+  }
   g.preemption.reset();
   barrier_.Close(g.key, reason);
   g.slot_of.clear();
@@ -284,6 +320,19 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
   if (offer.inventory != inventory_generation_) {
     return Filter(pod, mr, ResolveOffer(offer.names), now);
   }
+  FilterDecision decision = FilterMember(pod, mr, offer, now);
+  // Which members kube-scheduler has parked since their gang's plan (Bind's requeue).
+  if (GangRecord* g = gangs_.OfPod(pod.uid)) {
+    if (auto m = g->members.find(pod.uid); m != g->members.end()) {
+      m->second.rejected_at =
+          std::holds_alternative<Narrow>(decision) ? std::nullopt : std::optional<Millis>(now);
+    }
+  }
+  return decision;
+}
+
+FilterDecision GangScheduler::FilterMember(const Pod& pod, const MembershipResult& mr,
+                                           const Offer& offer, Millis now) {
   const std::vector<std::string>& offered = offer.names;
   // Whether a node (by name) is among the offered ones: the planned node is one name, resolved.
   auto is_offered = [&](const std::string& name) {
@@ -299,7 +348,10 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
   const GangMember member = g.members[pod.uid];
 
   const std::vector<std::size_t>& offered_idx = offer.nodes;
-  if (offered_idx.empty()) return reject_all("node not in gangsched's inventory");
+  if (offered_idx.empty()) {
+    return FilterDecision{
+        RejectAll{"no offered node is in gangsched's inventory yet (its watch lags); retry", true}};
+  }
   if (!SizeKnown(g, options_.require_quorum_pods)) {
     g.phase = GangPhase::kWaiting;
     const GangSource source = *g.PodSource();  // a declared gang's size is known
@@ -331,21 +383,22 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
       return reject_all("gang " + g.key.ToString() + " backs off for " + Seconds(*until - now) +
                         " after its hold expired" + (g.reason.empty() ? "" : ": " + g.reason));
     }
-    const GangSpec& spec = SpecOf(g);
-    if (options_.require_quorum_pods &&
-        static_cast<int>(g.members.size()) < spec.EffectiveQuorum()) {
+    // Roles are never guessed: with either state source, a gang is planned only once its quorum
+    // of pods is known (DESIGN.md §3.2), in standalone mode from their filter calls.
+    if (const int missing = PodsMissing(g); missing > 0) {
       g.phase = GangPhase::kWaiting;
-      g.reason = "waiting for " +
-                 std::to_string(spec.EffectiveQuorum() - static_cast<int>(g.members.size())) +
-                 " more pods of gang " + g.key.ToString();
+      g.reason = "waiting for " + std::to_string(missing) + " more pods of gang " +
+                 g.key.ToString() + " (" + std::to_string(g.members.size()) + " of " +
+                 std::to_string(DeclaredQuorum(g)) + " seen)";
       return reject_all(g.reason);
     }
+    const GangSpec& spec = SpecOf(g);
     // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role. Not
     // its nominated-node probe (one node: the one a preemption freed): planning a gang inside one
     // node would fail, drop its plan and search victims for a gang that fits (DESIGN.md §3.5).
     PlannerOptions po = options_.planner;
     if (offered_idx.size() < state_.node_count() && !NominatedProbe(pod, offered)) {
-      po.role_node_mask = RoleMask(spec, member.role, offer, state_.node_count());
+      po.role_node_mask = RoleMask(spec, member, offer, state_.node_count());
     }
     // The reservation's deadline counts from the plan, not from members' filter calls: members
     // are requeued on every cluster event, and victims that never leave must not pin it.
@@ -373,7 +426,22 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
     return Narrow{std::move(node)};
   };
 
-  const std::optional<int> slot = SlotFor(g, member);
+  std::optional<int> slot = SlotFor(g, member);
+  if (!slot && g.phase == GangPhase::kPlanned && BoundCount(g) == 0 &&
+      barrier_.Arrived(g.key) == 0 &&
+      std::none_of(hold->pods.begin(), hold->pods.end(),
+                   [&](const PodPlacement& p) { return SlotFits(p, member); })) {
+    // The plan has no slot this member fits (it came, or changed, after the plan): the whole gang
+    // is planned again with it while nothing of it is bound or waits at bind (DESIGN.md §3.2).
+    // The new plan is committed only when it has a slot for this member.
+    if (auto proposal = ProposePlan(state_, g, options_.planner, options_.max_held_binds)) {
+      if (FreeSlot(proposal->plan, proposal->slot_of, member)) {
+        CommitPlan(g, std::move(*proposal), now);
+        hold = state_.HoldOf(g.key);
+        slot = SlotFor(g, member);
+      }
+    }
+  }
   if (!slot) {
     return reject_all("gang " + g.key.ToString() + ": every " + member.role +
                       " slot of its placement is taken by other pods");
@@ -399,7 +467,7 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
   // whole and the plan the other members were narrowed to stays as it is.
   if (g.phase == GangPhase::kPlanned && BoundCount(g) == 0) {
     PlannerOptions po = options_.planner;
-    po.role_node_mask = RoleMask(SpecOf(g), member.role, offer, state_.node_count());
+    po.role_node_mask = RoleMask(SpecOf(g), member, offer, state_.node_count());
     if (auto proposal = ProposePlan(state_, g, po, options_.max_held_binds)) {
       const std::optional<int> again = FreeSlot(proposal->plan, proposal->slot_of, member);
       if (again && is_offered(proposal->plan.pods[*again].node)) {
@@ -461,14 +529,11 @@ std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const Membe
     return DropGangBreakers(gangs_, std::move(candidates));
   }
   GangRecord& g = gangs_.Record(pod, mr.membership);
-  const GangSpec& spec = SpecOf(g);
-  if (spec.EffectiveQuorum() <= 1) return DropGangBreakers(gangs_, std::move(candidates));
+  if (DeclaredQuorum(g) <= 1) return DropGangBreakers(gangs_, std::move(candidates));
   // Per-pod preemption for one member of a gang frees room the gang as a whole may not get:
   // a member is offered only its node of the gang's victim plan (DESIGN.md §3.3, §3.9).
   if (!SizeKnown(g, options_.require_quorum_pods) || holds_.BackoffUntil(g.key, now)) return {};
-  if (options_.require_quorum_pods && static_cast<int>(g.members.size()) < spec.EffectiveQuorum()) {
-    return {};
-  }
+  if (PodsMissing(g) > 0) return {};
   if (!g.preemption) {
     if (state_.HoldOf(g.key) && !g.drain) return {};  // planned: fits without evicting anyone
     // kube-scheduler's own filters found no room, so the extender's filter was not asked
@@ -490,211 +555,6 @@ std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const Membe
     if (c.node == node) answer.pdb_violations = c.pdb_violations;
   }
   return {std::move(answer)};
-}
-
-BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& name,
-                                    const std::string& uid, const std::string& node, Millis now) {
-  GangRecord* gang = gangs_.OfPod(uid);
-  if (gang == nullptr) {
-    BarrierDecision d;
-    d.action = BarrierAction::kReject;
-    d.pods = {{uid, node, {}, {}}};
-    d.reason = "pod " + ns + "/" + name + " (uid " + uid +
-               ") was not filtered by gangsched; kube-scheduler will retry it";
-    return d;
-  }
-  GangRecord& g = *gang;
-  const GangMember member = g.members[uid];
-  TakeSlotOn(g, member, node);
-  SlotFor(g, member);
-  if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
-  BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now);
-  if (d.action == BarrierAction::kBind) {
-    if (const std::string why = RecheckTargets(state_, d); !why.empty()) {
-      // The last look before any Binding is posted (DESIGN.md §3.6) found a target changed since
-      // the plan: nothing of the gang is bound; every held bind is answered and it plans again.
-      d.action = BarrierAction::kReject;
-      d.reason = "gang " + g.key.ToString() + ": " + why + "; nothing was bound, re-planning";
-      ReleaseGang(g, d.reason);
-      holds_.Finish(g.key);
-      NameOrders(d);
-      return d;
-    }
-    g.phase = GangPhase::kBinding;
-  }
-  NameOrders(d);
-  return d;
-}
-
-void GangScheduler::BindResult(const std::string& uid, bool ok, const std::string& error,
-                               Millis now) {
-  (void)now;
-  GangRecord* gang = gangs_.OfPod(uid);
-  if (gang == nullptr) return;
-  GangRecord& g = *gang;
-  barrier_.BindResult(g.key, uid, ok);
-  auto member = g.members.find(uid);
-  if (member == g.members.end()) return;
-  if (!ok) {
-    g.reason = "binding pod " + member->second.ns + "/" + member->second.name + " failed (" +
-               error + "); its slot stays held and is retried first";
-    return;
-  }
-  const Plan* plan = state_.HoldOf(g.key);
-  if (plan) {
-    if (auto slot = g.slot_of.find(uid); slot != g.slot_of.end()) {
-      member->second.node = plan->pods[slot->second].node;
-    }
-  }
-  member->second.bound = true;
-  if (barrier_.Complete(g.key)) CompleteGang(g);
-}
-
-void GangScheduler::CompleteGang(GangRecord& g) {
-  const Plan* held = state_.HoldOf(g.key);
-  if (!held) return;
-  const Plan plan = *held;
-  state_.Release(g.key);
-  for (const auto& [uid, slot] : g.slot_of) {
-    const PodPlacement& p = plan.pods[slot];
-    const GangMember& member = g.members[uid];
-    Pod pod;
-    pod.uid = uid;
-    pod.namespace_name = member.ns;
-    pod.name = member.name;
-    pod.priority = SpecOf(g).priority;
-    pod.node_name = p.node;
-    pod.phase = PodPhase::kRunning;
-    // Its own request, not its slot's: a role is planned at its largest member (issue 11).
-    pod.requests = member.requests.pods > 0 ? member.requests : p.requests;
-    const auto gpus = static_cast<std::size_t>(std::max<std::int64_t>(pod.requests.gpus, 0));
-    // Fewer ids than GPUs (a larger request than planned): the state takes the lowest free ids.
-    if (p.gpu_ids.size() >= gpus) pod.gpu_ids.assign(p.gpu_ids.begin(), p.gpu_ids.begin() + gpus);
-    state_.AddPod(pod);
-  }
-  holds_.Finish(g.key);
-  barrier_.Close(g.key, "");
-  if (g.placed && g.phase == GangPhase::kBound) {
-    g.placed->pods.insert(g.placed->pods.end(), plan.pods.begin(), plan.pods.end());
-  } else {
-    g.placed = plan;
-  }
-  g.phase = GangPhase::kBound;
-  g.reason.clear();
-  g.slot_of.clear();
-  if (g.PodSource() == GangSource::kSinglePod) Forget(g.key);  // nothing left to track
-}
-
-std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
-  std::vector<BarrierDecision> out;
-  for (const GangKey& key : holds_.Expire(now)) {
-    GangRecord* gang = gangs_.Find(key);
-    if (gang == nullptr) {
-      state_.Release(key);
-      continue;
-    }
-    GangRecord& g = *gang;
-    if (g.preemption) {
-      const int left = VictimsLeft(state_, *g.preemption);
-      g.preemption.reset();
-      state_.Release(key);
-      g.slot_of.clear();
-      g.phase = GangPhase::kWaiting;
-      g.reason = "gang " + key.ToString() + ": " + std::to_string(left) +
-                 " lower-priority pods preempted for it had not left when its reservation " +
-                 "expired; capacity released";
-      continue;
-    }
-    if (barrier_.Phase(key) == BarrierPhase::kReleased) {
-      // Partly bound: never give its capacity away; keep holding while the rest is retried.
-      holds_.Start(key, now);
-      continue;
-    }
-    const int arrived = barrier_.Arrived(key);
-    const int slots = barrier_.Slots(key);
-    const std::string reason =
-        "gang " + key.ToString() + ": only " + std::to_string(arrived) + " of " +
-        std::to_string(slots) +
-        " members reached bind before the hold expired; nothing was bound, capacity released";
-    state_.Release(key);
-    if (auto d = barrier_.Close(key, reason)) out.push_back(std::move(*d));
-    g.slot_of.clear();
-    g.phase = GangPhase::kWaiting;
-    g.reason = reason;
-  }
-  for (auto& d : barrier_.Expire(now)) out.push_back(std::move(d));
-  for (auto& d : out) NameOrders(d);
-  RefreshDrains();  // released capacity in a drained domain is kept there
-  return out;
-}
-
-void GangScheduler::NameOrders(BarrierDecision& d) const {
-  const GangRecord* g = gangs_.Find(d.gang);
-  if (g == nullptr) return;
-  for (BindOrder& o : d.pods) {
-    if (auto m = g->members.find(o.pod_uid); m != g->members.end()) {
-      o.pod_namespace = m->second.ns;
-      o.pod_name = m->second.name;
-    }
-  }
-}
-
-std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDeadline(); }
-
-// ---- Views
-// -------------------------------------------------------------------------------------------
-
-GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
-  GangStatus s;
-  s.key = g.key;
-  s.kind = g.KindName();
-  s.phase = g.phase;
-  s.reason = g.reason;
-  s.quorum = SpecOf(g).EffectiveQuorum();
-  s.members_seen = static_cast<int>(g.members.size());
-  s.members_bound = BoundCount(g);
-  s.members_arrived = std::max(barrier_.Arrived(g.key), s.members_bound);
-  s.arrived_uids = barrier_.ArrivedUids(g.key);
-  s.size_known = SizeKnown(g, options_.require_quorum_pods);
-  s.hold_deadline = holds_.Deadline(g.key);
-  s.backoff_until = holds_.BackoffUntil(g.key, now);
-  if (const Plan* plan = state_.HoldOf(g.key); plan && !g.drain) {
-    s.plan = *plan;
-  } else if (g.placed) {
-    s.plan = g.placed;
-  }
-  return s;
-}
-
-std::vector<GangStatus> GangScheduler::Gangs(Millis now) const {
-  std::vector<GangStatus> out;
-  out.reserve(gangs_.all().size());
-  for (const auto& [key, g] : gangs_.all()) out.push_back(StatusOf(g, now));
-  return out;
-}
-
-std::optional<GangStatus> GangScheduler::GangOf(const GangKey& key, Millis now) const {
-  const GangRecord* g = gangs_.Find(key);
-  if (g == nullptr) return std::nullopt;
-  return StatusOf(*g, now);
-}
-
-std::vector<int> GangScheduler::PlannedGpuIds(const std::string& uid) const {
-  const GangRecord* g = gangs_.OfPod(uid);
-  if (g == nullptr) return {};
-  auto slot = g->slot_of.find(uid);
-  const Plan* plan = state_.HoldOf(g->key);
-  if (slot == g->slot_of.end() || !plan) return {};
-  return plan->pods[slot->second].gpu_ids;
-}
-
-std::string GangScheduler::PlacementSummary(const std::string& uid) const {
-  const GangRecord* g = gangs_.OfPod(uid);
-  if (g == nullptr) return {};
-  const Plan* plan = state_.HoldOf(g->key);
-  if (!plan && g->placed) plan = &*g->placed;
-  if (!plan) return {};
-  return DescribePlan(*plan, state_.topology().level_names());
 }
 
 }  // namespace gangsched::scheduler

@@ -34,9 +34,24 @@ struct EngineOptions {
   bool require_quorum_pods = false;
   // Largest number of binds one gang may hold at once (the bind listener's pool, DESIGN.md §3.6).
   int max_held_binds = 1024;
+  // Standalone mode (DESIGN.md §3.7): the first member to reach bind after its gang was planned
+  // has its bind failed once while members rejected before the plan are parked, so that
+  // kube-scheduler requeues them (a failed binding cycle moves every parked pod). The API state
+  // source nudges them with an annotation instead (kube/notifier.cc).
+  bool requeue_by_bind_error = false;
   // A gang that has not fit for this long gets a drain reservation on its best domain (DESIGN.md
   // §3.9). 0: never.
   Millis drain_after = 300'000;
+};
+
+// What the engine did since it started, for the simulator's report and the metrics. Monotonic.
+struct EngineCounters {
+  std::int64_t plans = 0;    // plans committed (a hold started on them)
+  std::int64_t replans = 0;  // of those, plans of a gang that had been planned before
+  // Holds and barriers that expired before the gang bound (nothing of it bound, capacity released).
+  std::int64_t hold_expiries = 0;
+  std::int64_t victim_plans = 0;  // gang-wide victim plans reserved (DESIGN.md §3.9)
+  std::int64_t drains = 0;        // drain reservations started (DESIGN.md §3.9)
 };
 
 class GangScheduler {
@@ -103,12 +118,15 @@ class GangScheduler {
   std::vector<GangStatus> Gangs(Millis now) const;
   std::optional<GangStatus> GangOf(const GangKey& key, Millis now) const;
   const ClusterState& state() const { return state_; }
+  const EngineCounters& counters() const { return counters_; }
   // GPU ids chosen for a pod in its gang's plan (for the gangsched.io/gpu-ids annotation).
   std::vector<int> PlannedGpuIds(const std::string& uid) const;
   // Placement summary of the pod's gang ("4 pods on 2 nodes in rack r3 (span: rack)").
   std::string PlacementSummary(const std::string& uid) const;
 
  private:
+  FilterDecision FilterMember(const Pod& pod, const MembershipResult& membership,
+                              const Offer& offer, Millis now);
   // ProposePlan on the live state, then CommitPlan; on failure the gang waits with the reason.
   bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
   // Holds the proposal's plan, opens the barrier on it and starts the hold's deadline.
@@ -130,6 +148,9 @@ class GangScheduler {
   // and CompleteGang account the pod where it is bound.
   void TakeSlotOn(GangRecord& g, const GangMember& m, const std::string& node);
   void ReleaseGang(GangRecord& g, const std::string& reason);
+  // Adds the gang's members with a slot in `plan` to the state as bound pods at their own
+  // requests: every slot (the gang completed) or only the members bound so far (its hold goes).
+  void AccountBound(const GangRecord& g, const Plan& plan, bool every_slot);
   GangStatus StatusOf(const GangRecord& g, Millis now) const;
   void CompleteGang(GangRecord& g);
   // Fills each order's pod namespace and name from the gang's members.
@@ -143,6 +164,7 @@ class GangScheduler {
   GangRegistry gangs_;
   std::set<GangKey> draining_;  // gangs with a drain reservation
   std::uint64_t inventory_generation_ = 1;
+  EngineCounters counters_;
 };
 
 }  // namespace gangsched::scheduler

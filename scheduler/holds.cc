@@ -13,6 +13,7 @@ Millis HoldTable::Start(const GangKey& gang, Millis now, std::optional<Millis> t
   Entry e;
   e.ttl = ttl.value_or(policy_.ttl);
   e.deadline = Clamp(now, e.ttl);
+  e.started = now;
   holds_[gang] = e;
   return e.deadline;
 }
@@ -49,6 +50,12 @@ std::optional<Millis> HoldTable::Deadline(const GangKey& gang) const {
   auto it = holds_.find(gang);
   if (it == holds_.end()) return std::nullopt;
   return it->second.deadline;
+}
+
+std::optional<Millis> HoldTable::Started(const GangKey& gang) const {
+  auto it = holds_.find(gang);
+  if (it == holds_.end()) return std::nullopt;
+  return it->second.started;
 }
 
 std::optional<Millis> HoldTable::BackoffUntil(const GangKey& gang, Millis now) const {

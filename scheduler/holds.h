@@ -38,6 +38,8 @@ class HoldTable {
   std::vector<GangKey> Expire(Millis now);
   bool Holding(const GangKey& gang) const { return holds_.count(gang) > 0; }
   std::optional<Millis> Deadline(const GangKey& gang) const;
+  // When the current hold was started (a plan or victim plan committed); progress leaves it.
+  std::optional<Millis> Started(const GangKey& gang) const;
   // Until when the gang must not be planned again (nullopt when it may be planned now).
   std::optional<Millis> BackoffUntil(const GangKey& gang, Millis now) const;
   // The earliest deadline, for the caller's timer.
@@ -48,6 +50,7 @@ class HoldTable {
   struct Entry {
     Millis ttl = 0;
     Millis deadline = 0;
+    Millis started = 0;
   };
   struct Backoff {
     Millis delay = 0;

@@ -18,7 +18,7 @@ PlanResult PlanRemaining(const ClusterState& state, const GangRecord& g, const G
     ++bound;
     if (auto n = state.FindNode(m.node)) bound_nodes.push_back(*n);
     for (RoleSpec& r : rest.roles) {
-      if (r.name != m.role || r.replicas <= 0) continue;
+      if (!RoleFits(r, m) || r.replicas <= 0) continue;
       --r.replicas;
       r.min_members = std::max(r.min_members - 1, 0);
       break;
@@ -78,7 +78,7 @@ tl::expected<PlanProposal, std::string> ProposePlan(const ClusterState& state, c
   // A gang whose victims left: its members keep the nodes the victim plan reserved for them
   // (kube-scheduler nominated them there) when the new plan has them.
   const Plan* reserved = g.preemption ? state.HoldOf(g.key) : nullptr;
-  // Keep each member's slot when the new plan still has its role on its node.
+  // Keep each member's slot when the new plan still has a slot for it on its node.
   std::vector<bool> taken(plan.pods.size(), false);
   for (const auto& [uid, slot] : g.slot_of) {
     const auto member = g.members.find(uid);
@@ -89,7 +89,7 @@ tl::expected<PlanProposal, std::string> ProposePlan(const ClusterState& state, c
       node = reserved->pods[slot].node;
     }
     for (std::size_t i = 0; i < plan.pods.size(); ++i) {
-      if (!taken[i] && plan.pods[i].role_name == m.role && plan.pods[i].node == node) {
+      if (!taken[i] && SlotFits(plan.pods[i], m) && plan.pods[i].node == node) {
         taken[i] = true;
         proposal.slot_of[uid] = static_cast<int>(i);
         break;
@@ -106,7 +106,7 @@ std::optional<int> FreeSlot(const Plan& plan, const std::map<std::string, int>& 
   for (const auto& [uid, slot] : slot_of) taken[slot] = true;
   int pick = -1;
   for (std::size_t i = 0; i < plan.pods.size(); ++i) {
-    if (taken[i] || plan.pods[i].role_name != m.role) continue;
+    if (taken[i] || !SlotFits(plan.pods[i], m)) continue;
     if (pick < 0) pick = static_cast<int>(i);
     if (m.index && plan.pods[i].index == *m.index) {  // its own replica index, when free
       pick = static_cast<int>(i);
@@ -117,11 +117,11 @@ std::optional<int> FreeSlot(const Plan& plan, const std::map<std::string, int>& 
   return pick;
 }
 
-std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const std::string& role,
+std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const GangMember& member,
                                         const Offer& offer, std::size_t node_count) {
   std::vector<std::vector<bool>> mask(spec.roles.size());
   for (std::size_t r = 0; r < spec.roles.size(); ++r) {
-    if (spec.roles[r].name != role) continue;
+    if (!RoleFits(spec.roles[r], member)) continue;
     mask[r].assign(node_count, false);
     for (std::size_t n : offer.nodes) mask[r][n] = true;
   }

@@ -33,13 +33,14 @@ tl::expected<PlanProposal, std::string> ProposePlan(const ClusterState& state, c
                                                     const PlannerOptions& options,
                                                     int max_held_binds);
 
-// The member's slot in `plan` given the slots taken: its own, else a free one of its role (its
-// replica index when that is free).
+// The member's slot in `plan` given the slots taken: its own, else a free one that fits it
+// (SlotFits; its replica index when that is free).
 std::optional<int> FreeSlot(const Plan& plan, const std::map<std::string, int>& slot_of,
                             const GangMember& m);
 
-// The planner's feasibility mask confining `role` to the offered nodes (other roles unmasked).
-std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const std::string& role,
+// The planner's feasibility mask confining the member's role (its name and GPU count) to the
+// offered nodes, which kube-scheduler's filters found for that member; other roles are unmasked.
+std::vector<std::vector<bool>> RoleMask(const GangSpec& spec, const GangMember& member,
                                         const Offer& offer, std::size_t node_count);
 
 }  // namespace gangsched::scheduler

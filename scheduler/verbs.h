@@ -50,6 +50,10 @@ struct Narrow {
 // planned on (the offer is that one node).
 struct RejectAll {
   std::string reason;
+  // gangsched's view lags kube-scheduler's (it offered only nodes the inventory does not know
+  // yet): answered as the reply's Error as well, so kube-scheduler backs the pod off and retries
+  // it rather than parking it until a cluster event that may have come already (issue 11).
+  bool retry = false;
 };
 // The gang's victim plan needs evictions on `node` for this pod (DESIGN.md §3.9): that node in
 // FailedNodes with `reason`, the only candidate of kube-scheduler's preemption; every other
@@ -103,6 +107,7 @@ struct GangStatus {
   bool size_known = true;  // false: a PodGroup's member whose PodGroup (minMember) is not known yet
   int members_bound = 0;
   std::optional<Millis> hold_deadline;
+  std::optional<Millis> hold_started;  // when the current hold began (a new plan restarts it)
   std::optional<Millis> backoff_until;
   std::optional<Plan> plan;
 };

@@ -356,7 +356,13 @@ class Scheduler:
                     waiting.append(p)
                     reasons[p["pod"]["metadata"]["name"]] = why
             pending = waiting
-            # Wait for binds in flight (they finish together at the barrier) or a requeue.
+            if pending:
+                self.log(f"  {len(pending)} pod(s) unschedulable, retry in {backoff:.1f}s: "
+                         f'{reasons[pending[0]["pod"]["metadata"]["name"]]}')
+            # kube-scheduler goes on scheduling while binds are in flight (its binding cycles are
+            # asynchronous, and gangsched holds a member's bind until the whole gang arrives): a
+            # rejected pod is retried after its backoff, and a pod whose bind failed joins it.
+            retry_at = time.monotonic() + backoff
             while True:
                 with self.lock:
                     idle = self.in_flight == 0
@@ -368,13 +374,11 @@ class Scheduler:
                     continue
                 except queue.Empty:
                     pass
-                if idle or time.monotonic() >= deadline:
+                now = time.monotonic()
+                if now >= deadline or (pending and now >= retry_at) or (not pending and idle):
                     break
             if not pending:
                 return {}
-            self.log(f"  {len(pending)} pod(s) unschedulable, retry in {backoff:.1f}s: "
-                     f'{reasons[pending[0]["pod"]["metadata"]["name"]]}')
-            time.sleep(backoff)
             backoff = min(backoff * 2, 10)
         return {p["pod"]["metadata"]["name"]: reasons.get(p["pod"]["metadata"]["name"], "")
                 for p in pending}

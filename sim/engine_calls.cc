@@ -21,8 +21,9 @@ FilterOutcome CallFilter(scheduler::GangScheduler& engine, const scheduler::Pod&
     out.reason = preempt->reason;
     return out;
   }
-  out.kind = FilterOutcome::Kind::kRejected;
-  out.reason = std::get<scheduler::RejectAll>(decision).reason;
+  const auto& reject = std::get<scheduler::RejectAll>(decision);
+  out.kind = reject.retry ? FilterOutcome::Kind::kError : FilterOutcome::Kind::kRejected;
+  out.reason = reject.reason;
   return out;
 }
 

@@ -16,6 +16,7 @@ struct FilterOutcome {
     kNarrowed,   // `nodes` passed (the engine narrows a pod to its one planned node)
     kRejected,   // no node passed; `reason` is the gang-level reason
     kPreemptOn,  // the gang's victim plan needs `nodes.front()` (listed in FailedNodes, §3.9)
+    kError,      // the reply's Error is set: the attempt is a scheduler error (§2.3)
   };
   Kind kind = Kind::kRejected;
   std::vector<std::string> nodes;

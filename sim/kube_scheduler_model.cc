@@ -32,15 +32,6 @@ Millis AtOrAfter(Millis t, Millis period) {
 // How many feasible nodes kube-scheduler looks for before it stops filtering
 // (numFeasibleNodesToFind, reference/extender-protocol.md §2.3): all of a cluster under 100
 // nodes; else the percentage (adaptive by default: 50% minus nodes/125, at least 5%), at least 100.
-// The nodes of a plan's pods, sorted: two plans that differ here put the gang elsewhere.
-std::vector<std::string> PlanNodes(const scheduler::Plan& plan) {
-  std::vector<std::string> out;
-  out.reserve(plan.pods.size());
-  for (const auto& pod : plan.pods) out.push_back(pod.node);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::size_t NodesToFind(std::size_t all, int percentage) {
   constexpr std::size_t kMinFeasibleNodes = 100;
   if (all < kMinFeasibleNodes || percentage >= 100) return all;
@@ -56,6 +47,7 @@ std::size_t NodesToFind(std::size_t all, int percentage) {
 tl::expected<std::unique_ptr<KubeSchedulerModel>, std::string> KubeSchedulerModel::Create(
     std::vector<scheduler::Node> nodes, std::vector<WorkloadJob> jobs, KubeModelOptions options) {
   options.engine.require_quorum_pods = options.source == StateSource::kApi;
+  options.engine.requeue_by_bind_error = options.source == StateSource::kStandalone;
   auto state = scheduler::ClusterState::Create(nodes, options.engine.state);
   if (!state) return tl::unexpected(state.error());
   std::unique_ptr<scheduler::GangScheduler> engine;
@@ -325,21 +317,13 @@ void KubeSchedulerModel::EngineTick() {
   if (!next || *next > now_) return;
   ++stats_.ticks;
   last_tick_ = now_;
-  // The gangs whose hold is due: those that have none after the tick were released at their
-  // deadline (a partly bound gang's hold starts again instead).
-  std::vector<scheduler::GangKey> due;
-  for (const scheduler::GangStatus& g : engine_->Gangs(now_)) {
-    if (g.hold_deadline && *g.hold_deadline <= now_) due.push_back(g.key);
-  }
+  const std::int64_t expired = engine_->counters().hold_expiries;
   for (const scheduler::BarrierDecision& d : engine_->Tick(now_)) {
     Trace("  tick: reject " + std::to_string(d.pods.size()) + " held binds: " + d.reason);
     Apply(d, -1);
   }
-  if (!due.empty()) NotifierLookSoon();
-  for (const scheduler::GangKey& key : due) {
-    const auto g = engine_->GangOf(key, now_);
-    if (!g || !g->hold_deadline) ++stats_.holds_expired;
-  }
+  // A hold released capacity: the notifier may nudge a gang that fits now.
+  if (engine_->counters().hold_expiries != expired) NotifierLookSoon();
 }
 
 void KubeSchedulerModel::ArmTick() {
@@ -524,18 +508,19 @@ void KubeSchedulerModel::Cycle() {
     WakeScheduler();
     return;
   }
-  const auto before = engine_->GangOf(p.gang, now_);
-  FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);
-  const auto after = engine_->GangOf(p.gang, now_);
-  auto deadline = [](const std::optional<scheduler::GangStatus>& g) {
-    return g ? g->hold_deadline : std::nullopt;
+  auto hold = [&]() -> std::pair<std::optional<Millis>, std::optional<Millis>> {
+    const auto g = engine_->GangOf(p.gang, now_);
+    if (!g) return {};
+    return {g->hold_started, g->hold_deadline};
   };
-  checker_.HoldMoved(p.gang.ToString(), deadline(before), deadline(after),
+  const auto before = hold();
+  FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);
+  const auto after = hold();
+  // A hold started in this call (a plan or a victim plan committed) is a new hold, not the old
+  // one extended: only an extension by a rejected member breaks DESIGN.md §3.4.
+  const bool restarted = before.first != after.first;
+  checker_.HoldMoved(p.gang.ToString(), restarted ? std::nullopt : before.second, after.second,
                      out.kind == FilterOutcome::Kind::kNarrowed, now_);
-  if (before && after && before->plan && after->plan && after->members_bound == 0 &&
-      PlanNodes(*before->plan) != PlanNodes(*after->plan)) {
-    ++stats_.replans_seen;
-  }
   if (options_.trace) {
     Trace("  filter " + p.pod.name + " over " + std::to_string(offered.size()) + " nodes: " +
           (out.kind == FilterOutcome::Kind::kNarrowed ? "narrowed to " + out.nodes.front()
@@ -545,6 +530,12 @@ void KubeSchedulerModel::Cycle() {
     case FilterOutcome::Kind::kRejected:
       ++stats_.rejected;
       Failed(id, true, out.reason);
+      break;
+    case FilterOutcome::Kind::kError:
+      // An error, not unschedulable: the pod backs off and is retried (§2.3).
+      ++stats_.rejected;
+      Failed(id, false, "filter: " + out.reason);
+      WakeScheduler();
       break;
     case FilterOutcome::Kind::kPreemptOn:
       // kube-scheduler would run its preemption (PostFilter) with the extender's preempt verb;

@@ -130,12 +130,7 @@ struct ModelStats {
   std::int64_t flushed = 0;      // pods flushed after max_in_unschedulable
   std::int64_t ticks = 0;
   std::int64_t bindings_refused = 0;  // by the API (deleted or already bound pod, missing node)
-  // What the model sees the engine do (it has no counters of its own yet): holds the engine's
-  // timer released at their deadline, and filters after which a gang's held plan had moved to
-  // other nodes while nothing of it was bound.
-  std::int64_t holds_expired = 0;
-  std::int64_t replans_seen = 0;
-  std::int64_t nudges = 0;                         // parked pods the notifier requeued
+  std::int64_t nudges = 0;            // parked pods the notifier requeued
   std::array<std::int64_t, kFaultKinds> faults{};  // injected, by FaultKind
 };
 

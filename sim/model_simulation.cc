@@ -247,25 +247,24 @@ tl::expected<Report, std::string> SimulateOnModel(std::vector<scheduler::Node> n
   sum.gangs_bound = static_cast<int>(to_bound.size());
   sum.p50_gang_bound = Percentile(to_bound, 0.5);
   sum.p99_gang_bound = Percentile(to_bound, 0.99);
-  EngineCounters& c = sum.counters;
+  RunCounters& c = sum.counters;
   if (model.engine() == nullptr) {
     c.notes.push_back("no extender: kube-scheduler alone has no holds, plans, nudges or drains");
     return report;
   }
-  c.hold_expiries = stats.holds_expired;
-  c.replans = stats.replans_seen;
+  // The engine's own counts (simulate injects no faults, so one engine ran the whole trace).
+  const scheduler::EngineCounters& engine = model.engine()->counters();
+  c.hold_expiries = engine.hold_expiries;
+  c.replans = engine.replans;
+  c.preemptions = engine.victim_plans;
+  c.drains = engine.drains;
   c.nudges = stats.nudges;
   c.notes.push_back(
-      "hold_expiries and replans are what the model sees from the engine's views (it has no "
-      "counters yet): holds its timer released at their deadline, and filters after which a "
-      "gang's held plan was on other nodes with nothing bound (a re-plan onto the same nodes is "
-      "not seen)");
+      "nudges: parked pods the model requeued when kube/notifier.cc would nudge them (its rules "
+      "for when, not its events)");
   c.notes.push_back(
-      "nudges: parked pods requeued when kube/notifier.cc would nudge them (its rules for when, "
-      "not its events)");
-  c.notes.push_back("preemptions: not modelled (a pod whose gang got a victim plan is parked); " +
-                    std::to_string(stats.preempt_on) + " victim plans answered");
-  c.notes.push_back("drains: not visible in the engine's views");
+      "preemptions: gang-wide victim plans the engine reserved; kube-scheduler's preemption is "
+      "not modelled, so no pod was evicted for them and their gangs stayed parked");
   return report;
 }
 

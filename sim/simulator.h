@@ -24,9 +24,10 @@ namespace gangsched::sim {
 enum class JobPhase : std::uint8_t { kWaiting, kPartial, kRunning, kFinished, kRejected };
 const char* JobPhaseName(JobPhase phase);
 
-// What the engine did during a model run (issue 11 item 2). A count the run cannot observe is
-// absent (nullopt) and `notes` says why: never a made-up 0.
-struct EngineCounters {
+// What the engine did during a model run (issue 11 item 2): its own counters
+// (scheduler::EngineCounters) and the nudges the model's notifier made. A count the run cannot
+// observe is absent (nullopt) and `notes` says why: never a made-up 0.
+struct RunCounters {
   std::optional<std::int64_t> hold_expiries;
   std::optional<std::int64_t> replans;
   std::optional<std::int64_t> nudges;
@@ -94,7 +95,7 @@ struct Summary {
   // From the creation of a job's last pod to its whole gang bound, seconds, over the jobs bound.
   int gangs_bound = 0;
   double p50_gang_bound = 0, p99_gang_bound = 0;
-  EngineCounters counters;
+  RunCounters counters;
 };
 
 struct Report {

@@ -55,7 +55,7 @@ SoakRun SoakRunFor(std::uint64_t seed, SoakScope scope, double fault_scale) {
   // Drain reservations keep free capacity from gangs that fit it, which the liveness check does
   // not tell apart: on only where victim plans are (liveness off there).
   o.engine.drain_after = 0;
-  // The shape that avoids the engine's open bugs of issue 11 item 6 where liveness is concerned:
+  // The shape that was free of issue 11 item 6's bugs (fixed since) where liveness is concerned:
   // every gang has one role and all its pods are created at once (so no member is planned as a
   // copy of another role, and every member has a slot of its role), with the API state source (a
   // gang is planned only once all its pods exist).
@@ -68,7 +68,7 @@ SoakRun SoakRunFor(std::uint64_t seed, SoakScope scope, double fault_scale) {
     if (seed % 2 == 0) {
       avoid_known_bugs();
     } else {
-      // Roles created one after the other with parameter servers: the known bugs show here, so
+      // Roles created one after the other with parameter servers: issue 11's bugs showed here, so
       // only safety is checked.
       o.invariants.liveness = false;
       run.shape = "API, roles created in turn (safety only)";

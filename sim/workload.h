@@ -60,7 +60,8 @@ struct RandomWorkloadOptions {
   int max_workers = 6;
   int max_gpus_per_pod = 8;
   // Every gang has one role (its workers) and all its pods are created at once (the same jobs
-  // otherwise): the shape that avoids the engine's open bugs of issue 11 item 6 (sim/soak.h).
+  // otherwise): the shape that was free of issue 11 item 6's bugs before they were fixed
+  // (sim/soak.h).
   bool one_role_at_once = false;
 };
 

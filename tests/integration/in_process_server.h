@@ -6,7 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <utility>
 
 #include "api/extender_service.h"
@@ -15,6 +18,15 @@
 #include "config/config.h"
 
 namespace gangsched::api {
+
+// A file of tests/fixtures/extender/, whole.
+inline std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/" + name);
+  REQUIRE(in.good());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 class InProcessServer {
  public:

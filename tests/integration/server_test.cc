@@ -33,14 +33,6 @@ using nlohmann::json;
 using ordered = nlohmann::ordered_json;
 constexpr auto kGenerous = std::chrono::seconds(20);
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(GANGSCHED_SOURCE_DIR) + "/tests/fixtures/extender/" + name);
-  REQUIRE(in.good());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A member of a gang: the golden filter request with the pod's identity changed.
 std::string MemberArgs(const std::string& fixture, const std::string& gang, int index, int size,
                        int gpus) {
@@ -100,6 +92,18 @@ class TestServer {
       return json::parse(res->body).at("Error").get<std::string>();
     });
   }
+  // Members 1..size-1 of the gang reach filter first and are rejected: a gang is planned only once
+  // its quorum of pods is known, in standalone mode from their filter calls (DESIGN.md §3.2). The
+  // next member's filter then plans it, and the rejected ones are narrowed when retried.
+  void Introduce(const std::string& fixture, const std::string& gang, int size, int gpus) const {
+    for (int i = 1; i < size; ++i) {
+      const json reply = Post("/filter", MemberArgs(fixture, gang, i, size, gpus));
+      CHECK(reply.at("FailedNodes").empty());
+      for (const auto& [node, why] : reply.at("FailedAndUnresolvableNodes").items()) {
+        CHECK_THAT(why.get<std::string>(), Catch::Contains("more pods of gang ml/" + gang));
+      }
+    }
+  }
   // Waits (bounded) until `n` binds are held in the barrier, reading the server's state.
   void WaitHeldBinds(std::size_t n) const {
     const auto deadline = std::chrono::steady_clock::now() + kGenerous;
@@ -138,6 +142,7 @@ std::string RackOf(const std::string& node) { return node.substr(0, 5); }  // gp
 TEST_CASE("a gang is placed whole and bound only when its last member arrives", "[server]") {
   TestServer server(TwoRacks());
   REQUIRE(server.Get("/readyz").at("status") == "ready");
+  server.Introduce("filter-nodecache.json", "bert", 4, 4);
   std::vector<std::string> nodes;
   for (int i = 0; i < 4; ++i) {
     json reply = server.Post("/filter", MemberArgs("filter-nodecache.json", "bert", i, 4, 4));
@@ -191,6 +196,7 @@ TEST_CASE("a gang is placed whole and bound only when its last member arrives", 
 TEST_CASE("held binds do not starve filter and prioritize calls", "[server]") {
   TestServer server(TwoRacks());
   constexpr int kMembers = 32;  // one GPU each: the whole 32-GPU cluster
+  server.Introduce("filter-nodecache.json", "wide", kMembers, 1);
   std::vector<std::string> nodes;
   for (int i = 0; i < kMembers; ++i) {
     json reply =
@@ -246,13 +252,45 @@ TEST_CASE("standalone: a job manifest in the cluster file declares the gang's ro
   ordered& res = args["Pod"]["spec"]["containers"][0]["resources"];
   res["limits"]["nvidia.com/gpu"] = "1";
   res["requests"]["nvidia.com/gpu"] = "1";
+  // The roster names 7 pods: the chief alone waits for the other 6, in standalone mode too.
   json reply = server.Post("/filter", args.dump());
-  CHECK(reply.at("NodeNames").size() == 1);
+  CHECK(reply.at("NodeNames").empty());
   json gang = server.Get("/api/v1/gangs/ml/resnet");
   CHECK(gang.at("quorum") == 7);  // 1 chief + 2 PS + 4 workers, from the TFJob
+  CHECK(gang.at("phase") == "Waiting");
+  CHECK_THAT(gang.at("reason").get<std::string>(),
+             Catch::Contains("waiting for 6 more pods of gang ml/resnet (1 of 7 seen)"));
+  // The other members, as the operator creates them from the TFJob's templates.
+  auto member = [&](const std::string& role, int index, const std::string& cpu,
+                    const std::string& memory, int gpus) {
+    ordered m = args;
+    m["Pod"]["metadata"]["name"] = "resnet-" + role + "-" + std::to_string(index);
+    m["Pod"]["metadata"]["uid"] = "uid-resnet-" + role + "-" + std::to_string(index);
+    m["Pod"]["metadata"]["labels"]["training.kubeflow.org/replica-type"] = role;
+    m["Pod"]["metadata"]["labels"]["training.kubeflow.org/replica-index"] = std::to_string(index);
+    ordered& r = m["Pod"]["spec"]["containers"][0]["resources"];
+    r = {{"requests", {{"cpu", cpu}, {"memory", memory}}}, {"limits", ordered::object()}};
+    if (gpus > 0) {
+      r["requests"]["nvidia.com/gpu"] = std::to_string(gpus);
+      r["limits"]["nvidia.com/gpu"] = std::to_string(gpus);
+    }
+    return m.dump();
+  };
+  std::vector<std::string> others;
+  for (int i = 0; i < 2; ++i) others.push_back(member("ps", i, "4", "16Gi", 0));
+  for (int i = 0; i < 4; ++i) others.push_back(member("worker", i, "8", "32Gi", 2));
+  for (std::size_t i = 0; i + 1 < others.size(); ++i) {
+    CHECK(server.Post("/filter", others[i]).at("NodeNames").empty());
+  }
+  CHECK(server.Post("/filter", others.back()).at("NodeNames").size() == 1);
+  gang = server.Get("/api/v1/gangs/ml/resnet");
   CHECK(gang.at("phase") == "Planned");
   REQUIRE(gang.at("plan").is_object());
-  CHECK(gang["plan"]["pods"].size() == 7);  // the whole roster is held, not only the chief
+  CHECK(gang["plan"]["pods"].size() == 7);  // the whole roster is held
+  std::map<std::string, int> roles;
+  for (const json& p : gang["plan"]["pods"]) ++roles[p.at("role").get<std::string>()];
+  CHECK(roles == std::map<std::string, int>{{"chief", 1}, {"ps", 2}, {"worker", 4}});
+  CHECK(server.Post("/filter", args.dump()).at("NodeNames").size() == 1);  // the chief's retry
 }
 
 TEST_CASE("a gang that does not fit is rejected on every node with one gang-level reason",
@@ -304,6 +342,7 @@ TEST_CASE("a barrier whose deadline passes fails every held bind and releases th
   config::Config c = TwoRacks();
   c.holds.ttl = 400;  // short barrier deadline
   TestServer server(c);
+  server.Introduce("filter-nodecache.json", "late", 3, 8);
   std::vector<std::string> nodes;
   for (int i = 0; i < 3; ++i) {
     json reply = server.Post("/filter", MemberArgs("filter-nodecache.json", "late", i, 3, 8));
@@ -337,6 +376,8 @@ TEST_CASE("two gangs racing for one rack: one placed whole, one waiting, no doub
   CHECK(server.Main().Get("/readyz")->status == 503);
   std::map<std::string, std::vector<std::string>> placed;
   std::map<std::string, int> rejected;
+  server.Introduce("filter-fullnodes.json", "gpt", 2, 8);
+  server.Introduce("filter-fullnodes.json", "llama", 2, 8);
   for (int i = 0; i < 2; ++i) {
     for (const char* gang : {"gpt", "llama"}) {
       const std::string body = MemberArgs("filter-fullnodes.json", gang, i, 2, 8);
@@ -626,6 +667,7 @@ TEST_CASE("a high-priority gang is offered for preemption only on its victim pla
   FullClusterFile cluster;
   TestServer server(cluster.Config());
   // kube-scheduler's filter: only the member's planned node is resolvable (FailedNodes).
+  CHECK(server.Post("/filter", Urgent(1).dump()).at("FailedNodes").empty());  // 1 of 2 seen
   std::vector<std::string> planned;
   for (int i = 0; i < 2; ++i) {
     json reply = server.Post("/filter", Urgent(i).dump());

@@ -271,9 +271,14 @@ TEST_CASE("each filter decision spreads over the offered nodes, byte for byte", 
           scheduler::RejectAll{"gang ml/x: no fit"}, offered,
           R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"":"gang ml/x: no fit","gpu\"q":"gang ml/x: no fit","gpu-a":"gang ml/x: no fit","gpu-b":"gang ml/x: no fit","gpu-c":"gang ml/x: no fit"},"Error":""})"},
       Case{
-          scheduler::RejectAll{"node not in gangsched's inventory"},
+          scheduler::RejectAll{"not known yet"},
           {"gone"},
-          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"gone":"node not in gangsched's inventory"},"Error":""})"},
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"gone":"not known yet"},"Error":""})"},
+      // gangsched's inventory lags: an error, so kube-scheduler backs the pod off and retries it.
+      Case{
+          scheduler::RejectAll{"no offered node is in gangsched's inventory yet", true},
+          {"new"},
+          R"({"Nodes":null,"NodeNames":[],"FailedNodes":{},"FailedAndUnresolvableNodes":{"new":"no offered node is in gangsched's inventory yet"},"Error":"no offered node is in gangsched's inventory yet"})"},
       Case{
           scheduler::RejectAll{"anything"},
           {},

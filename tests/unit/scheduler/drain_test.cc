@@ -44,6 +44,7 @@ TEST_CASE("a gang that waited past the threshold drains its best domain", "[engi
   auto engine = StarvingCluster(1000);
   const auto nodes = AllNodes(engine);
   const Pod bert = GangPod("bert", 2, "bert-0", 8);
+  Known(engine, {GangPod("bert", 2, "bert-1", 8)});
   CHECK(Filter(engine, bert, nodes, 0).feasible.empty());
   CHECK(engine.state().holds().empty());  // not waited long enough
   CHECK(Filter(engine, bert, nodes, 999).feasible.empty());
@@ -93,6 +94,8 @@ TEST_CASE("one drain per domain: the longest-waiting, then the higher-priority g
   auto engine = StarvingCluster(1000, 1000);  // nothing can be preempted
   const auto nodes = AllNodes(engine);
   const Pod bert = GangPod("bert", 2, "bert-0", 8);
+  Known(engine, {GangPod("bert", 2, "bert-1", 8), GangPod("later", 2, "later-1", 8),
+                 GangPod("vip", 2, "vip-1", 8)});
   CHECK(Filter(engine, bert, nodes, 0).feasible.empty());
   CHECK(Filter(engine, bert, nodes, 1000).feasible.empty());
   CHECK_THAT(engine.GangOf({"ml", "bert"}, 1000)->reason, Catch::Contains("draining rack b0-r1"));
@@ -128,9 +131,12 @@ TEST_CASE("a drain ends when its gang is deleted", "[engine][drain]") {
   auto engine = StarvingCluster(1, 1000);
   const auto nodes = AllNodes(engine);
   const Pod bert = GangPod("bert", 2, "bert-0", 8);
+  Known(engine, {GangPod("bert", 2, "bert-1", 8)});
   Filter(engine, bert, nodes, 0);
   Filter(engine, bert, nodes, 10);
   CHECK(engine.state().holds().size() == 1);
+  engine.RemovePod("uid-bert-1");
+  CHECK(engine.state().holds().size() == 1);  // a member is left
   engine.RemovePod(bert.uid);
   CHECK(engine.state().holds().empty());
   CHECK(Filter(engine, Small("small", 2), nodes, 11).feasible.size() == 1);

@@ -31,6 +31,12 @@ inline Pod GangPod(const std::string& gang, int min, const std::string& name, in
   return p;
 }
 
+// The pods exist: as the watch shows them in API mode, or as their earlier filter calls did in
+// standalone mode. A gang is planned only once its quorum of pods is known (DESIGN.md §3.2).
+inline void Known(GangScheduler& engine, const std::vector<Pod>& pods) {
+  for (const Pod& p : pods) engine.UpsertPod(p);
+}
+
 inline std::vector<std::string> AllNodes(const GangScheduler& engine) {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < engine.state().node_count(); ++i) {

@@ -58,6 +58,11 @@ Pod Urgent(const std::string& gang, int size, int index, int gpus) {
   return p;
 }
 
+// Every member of gang `gang` exists (a gang is planned only once its quorum is known).
+void KnowGang(GangScheduler& engine, const std::string& gang, int size, int gpus) {
+  for (int i = 0; i < size; ++i) engine.UpsertPod(Urgent(gang, size, i, gpus));
+}
+
 // The single FailedNodes entry of a filter answer (the pod's node in its gang's victim plan).
 std::string Candidate(const FilterLists& a, std::size_t offered) {
   CHECK(a.feasible.empty());
@@ -82,6 +87,7 @@ TEST_CASE("a high-priority gang that does not fit gets a victim plan: one candid
           "[engine][preempt]") {
   auto engine = FullTwoRacks();
   const auto nodes = AllNodes(engine);
+  KnowGang(engine, "bert", 2, 8);
   // Two 8-GPU pods: evicting the lone pod alone is not enough and the vip outranks the gang, so
   // the plan takes the whole low-priority gang (rack r0) and leaves the lone pod, which the same
   // placement does not need.
@@ -125,6 +131,7 @@ TEST_CASE("a gang that fits without evicting anything is given no victim plan",
   auto engine = MakeEngine(MakeCluster(1, 2, 2, 8));  // r0: a low-priority gang; r1: free
   engine.UpsertPod(Running("old-0", "b0-r0-n0", 8, 0, "old", 2));
   engine.UpsertPod(Running("old-1", "b0-r0-n1", 8, 0, "old", 2));
+  KnowGang(engine, "bert", 2, 8);
   SECTION("an offer of one full node is not a reason to preempt") {
     const FilterLists a = Filter(engine, Urgent("bert", 2, 0, 8), {"b0-r0-n0"}, 0);
     CHECK(a.feasible.empty());
@@ -152,6 +159,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("old-1", "b0-r0-n1", 8, 0, "old", 2));
     engine.UpsertPod(Running("loose", "b0-r0-n2", 8, 0));
     const auto nodes = AllNodes(engine);
+    KnowGang(engine, "small", 2, 4);
     for (int i = 0; i < 2; ++i) {
       const FilterLists a = Filter(engine, Urgent("small", 2, i, 4), nodes, i);
       CHECK(Candidate(a, nodes.size()) == "b0-r0-n2");
@@ -165,6 +173,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("low", "b0-r0-n0", 8, 5));
     engine.UpsertPod(Running("lower", "b0-r0-n1", 8, 1));
     const auto nodes = AllNodes(engine);
+    KnowGang(engine, "g", 2, 4);
     CHECK(Candidate(Filter(engine, Urgent("g", 2, 0, 4), nodes, 0), nodes.size()) == "b0-r0-n1");
   }
   SECTION("a gang with a member the plan does not need is no victim") {
@@ -174,6 +183,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("old-0", "b0-r0-n0", 8, 0, "old", 2));
     engine.UpsertPod(Running("old-1", "b0-r0-n1", 8, 0, "old", 2));
     const auto nodes = AllNodes(engine);
+    KnowGang(engine, "one", 2, 4);
     const FilterLists a = Filter(engine, Urgent("one", 2, 0, 4), nodes, 0);
     CHECK(a.failed.empty());
     CHECK(a.unresolvable.size() == nodes.size());
@@ -185,6 +195,7 @@ TEST_CASE("a victim plan prefers a lone pod to a gang, and never evicts half a g
     engine.UpsertPod(Running("peer", "b0-r0-n0", 8, 100));
     engine.UpsertPod(Running("boss", "b0-r0-n1", 8, 1000));
     const auto nodes = AllNodes(engine);
+    KnowGang(engine, "g", 2, 8);
     CHECK(Filter(engine, Urgent("g", 2, 0, 8), nodes, 0).failed.empty());
     CHECK(engine.Preempt(Urgent("g", 2, 0, 8), {{"b0-r0-n0", {"uid-peer"}, 0}}, 0).empty());
   }
@@ -195,6 +206,7 @@ TEST_CASE("a member whose planned node needs no eviction is no preemption candid
   auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
   engine.UpsertPod(Running("loose", "b0-r0-n1", 8, 0));
   const auto nodes = AllNodes(engine);
+  KnowGang(engine, "bert", 2, 8);
   std::map<std::string, FilterLists> by_node;
   for (int i = 0; i < 2; ++i) {
     const FilterLists a = Filter(engine, Urgent("bert", 2, i, 8), nodes, i);
@@ -221,6 +233,7 @@ TEST_CASE("a victim plan's reservation keeps freed GPUs for the gang until it is
           "[engine][preempt]") {
   auto engine = FullTwoRacks();
   const auto nodes = AllNodes(engine);
+  KnowGang(engine, "bert", 2, 8);
   const std::string n0 = Candidate(Filter(engine, Urgent("bert", 2, 0, 8), nodes, 0), nodes.size());
   const std::string n1 = Candidate(Filter(engine, Urgent("bert", 2, 1, 8), nodes, 0), nodes.size());
   // kube-scheduler evicts the victims one by one. A smaller pod filtered meanwhile does not get
@@ -251,6 +264,7 @@ TEST_CASE("a victim plan's reservation expires like a hold when the victims stay
   engine.UpsertPod(Running("loose", "b0-r0-n1", 8, 0));
   engine.UpsertPod(Running("other", "b0-r0-n0", 4, 0));
   const auto nodes = AllNodes(engine);
+  KnowGang(engine, "bert", 2, 8);
   CHECK(Filter(engine, Urgent("bert", 2, 0, 8), nodes, 0).failed.size() == 1);
   CHECK(engine.state().holds().size() == 1);
   CHECK(engine.NextDeadline() == 1000);

@@ -21,9 +21,15 @@ TEST_CASE("a gang is narrowed member by member and bound whole at the barrier", 
   const auto nodes = AllNodes(engine);
   std::vector<Pod> pods;
   for (int i = 0; i < 3; ++i) pods.push_back(GangPod("bert", 3, "bert-" + std::to_string(i), 8));
+  // Until all three are known, the gang waits: no role is guessed (DESIGN.md §3.2).
+  CHECK_THAT(Filter(engine, pods[0], nodes, 0).unresolvable.begin()->second,
+             Catch::Contains("waiting for 2 more pods of gang ml/bert (1 of 3 seen)"));
+  CHECK(Filter(engine, pods[1], nodes, 0).feasible.empty());
+  CHECK(engine.state().holds().empty());
+  // The third member's filter plans the gang; the two rejected ones are narrowed on their retry.
   std::set<std::string> chosen;
   std::set<std::string> racks;
-  for (const auto& p : pods) {
+  for (const auto& p : {pods[2], pods[0], pods[1]}) {
     const std::string node = Narrowed(Filter(engine, p, nodes, 0));
     chosen.insert(node);
     racks.insert(node.substr(0, 5));
@@ -75,6 +81,7 @@ TEST_CASE("an expired hold fails held binds, releases capacity and backs off", "
   auto engine = MakeEngine(MakeCluster(1, 1, 2, 8), options);
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("g", 2, "g-0", 8);
+  Known(engine, {p0, GangPod("g", 2, "g-1", 8)});
   const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
   CHECK(engine.Bind("ml", "g-0", p0.uid, n0, 100).action == BarrierAction::kWait);
   CHECK(engine.Tick(1099).empty());  // progress at 100 moved the deadline to 1100
@@ -100,6 +107,7 @@ TEST_CASE("a rejected member's retries do not keep its gang's hold alive", "[eng
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("g", 2, "g-0", 8);
   const Pod p1 = GangPod("g", 2, "g-1", 8);
+  Known(engine, {p0, p1});
   const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
   const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));  // the hold runs until 1000
   const std::string other = n1 == nodes[0] ? nodes[1] : nodes[0];
@@ -116,6 +124,7 @@ TEST_CASE("a rejected member's retries do not keep its gang's hold alive", "[eng
   CHECK(out.empty());  // nothing was held in the barrier
   // A member narrowed to its node is progress: it moves the deadline.
   auto fresh = MakeEngine(MakeCluster(1, 1, 2, 8), options);
+  Known(fresh, {p0, p1});
   Narrowed(Filter(fresh, p0, nodes, 0));
   Narrowed(Filter(fresh, p1, nodes, 500));
   CHECK(fresh.GangOf({"ml", "g"}, 600)->hold_deadline == 1500);
@@ -128,6 +137,7 @@ TEST_CASE("a bound member is accounted at its own request, not its slot's", "[en
   const auto nodes = AllNodes(engine);
   const Pod gpu = GangPod("mix", 2, "mix-gpu", 4);
   const Pod cpu = GangPod("mix", 2, "mix-cpu", 0);
+  Known(engine, {gpu, cpu});
   const std::string n_gpu = Narrowed(Filter(engine, gpu, nodes, 0));
   const std::string n_cpu = Narrowed(Filter(engine, cpu, nodes, 0));
   CHECK(engine.Bind("ml", "mix-gpu", gpu.uid, n_gpu, 1).action == BarrierAction::kWait);
@@ -147,6 +157,10 @@ TEST_CASE("two gangs racing for one rack: one holds it, the other waits whole", 
   auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
   const auto nodes = AllNodes(engine);
   std::set<std::string> a_nodes;
+  for (int i = 0; i < 4; ++i) {
+    Known(engine, {GangPod("a", 4, "a-" + std::to_string(i), 8),
+                   GangPod("b", 4, "b-" + std::to_string(i), 8)});
+  }
   for (int i = 0; i < 4; ++i) {
     a_nodes.insert(
         Narrowed(Filter(engine, GangPod("a", 4, "a-" + std::to_string(i), 8), nodes, i)));
@@ -177,6 +191,7 @@ TEST_CASE("a member whose planned node was filtered out moves inside the offer",
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("m", 2, "m-0", 8);
   const Pod p1 = GangPod("m", 2, "m-1", 8);
+  Known(engine, {p0, p1});
   const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
   std::vector<std::string> without;
   for (const auto& n : nodes) {
@@ -195,6 +210,7 @@ TEST_CASE("a member deleted in the barrier is replaced and the gang still binds 
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("r", 2, "r-0", 8);
   const Pod p1 = GangPod("r", 2, "r-1", 8);
+  Known(engine, {p0, p1});
   const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
   const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));
   CHECK(engine.Bind("ml", "r-0", p0.uid, n0, 1).action == BarrierAction::kWait);
@@ -218,6 +234,7 @@ TEST_CASE("a failed bind after release keeps the capacity and is retried", "[eng
   const auto nodes = AllNodes(engine);
   const Pod p0 = GangPod("f", 2, "f-0", 8);
   const Pod p1 = GangPod("f", 2, "f-1", 8);
+  Known(engine, {p0, p1});
   const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
   const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));
   engine.Bind("ml", "f-0", p0.uid, n0, 1);
@@ -236,7 +253,7 @@ TEST_CASE("a failed bind after release keeps the capacity and is retried", "[eng
   CHECK(engine.GangOf({"ml", "f"}, 50'004)->phase == GangPhase::kBound);
 }
 
-TEST_CASE("a job roster gives roles and sizes before all pods exist", "[engine]") {
+TEST_CASE("a job roster gives roles and sizes; the gang waits for its quorum of pods", "[engine]") {
   auto engine = MakeEngine(MakeCluster(1, 2, 4, 8));
   GangSpec roster = testing::MakeGang("ml", "tf").Role("ps", 2, 0, 2000).Role("worker", 4, 4);
   roster.kind = "TFJob kubeflow.org/v1";
@@ -249,7 +266,22 @@ TEST_CASE("a job roster gives roles and sizes before all pods exist", "[engine]"
                {"training.kubeflow.org/replica-type", "ps"},
                {"training.kubeflow.org/replica-index", "0"}};
   ps.requests = {2000, 1LL << 30, 0, 1};
-  const auto a = Filter(engine, ps, AllNodes(engine), 0);
+  // The roster names six pods; with only the PS known the gang waits, in standalone mode too.
+  CHECK_THAT(Filter(engine, ps, AllNodes(engine), 0).unresolvable.begin()->second,
+             Catch::Contains("waiting for 5 more pods of gang ml/tf (1 of 6 seen)"));
+  CHECK(engine.GangOf({"ml", "tf"}, 0)->quorum == 6);
+  auto member = [&](const std::string& role, int index, std::int64_t gpus) {
+    Pod p = ps;
+    p.uid = "uid-" + role + std::to_string(index);
+    p.name = "tf-" + role + "-" + std::to_string(index);
+    p.labels["training.kubeflow.org/replica-type"] = role;
+    p.labels["training.kubeflow.org/replica-index"] = std::to_string(index);
+    p.requests = {1000, 1LL << 30, gpus, 1};
+    return p;
+  };
+  Known(engine, {member("ps", 1, 0), member("worker", 0, 4), member("worker", 1, 4),
+                 member("worker", 2, 4), member("worker", 3, 4)});
+  const auto a = Filter(engine, ps, AllNodes(engine), 1);
   REQUIRE(a.feasible.size() == 1);
   const auto status = engine.GangOf({"ml", "tf"}, 0);
   REQUIRE(status);
@@ -322,6 +354,7 @@ TEST_CASE("a member offered only a node its gang holds re-plans the whole gang",
     return p;
   };
   const auto nodes = AllNodes(engine);
+  Known(engine, {pod("chief"), pod("worker")});
   const std::string chief_node = Narrowed(Filter(engine, pod("chief"), nodes, 0));
   const std::string worker_node = Narrowed(Filter(engine, pod("worker"), nodes, 0));
   REQUIRE(chief_node != worker_node);
@@ -355,6 +388,7 @@ TEST_CASE("a re-plan that does not answer the member is discarded whole", "[engi
   const Pod worker_a = MpiPod("worker", "mpi-worker-a");
   const Pod worker_b = MpiPod("worker", "mpi-worker-b");
   const Pod launcher = MpiPod("launcher", "mpi-launcher");
+  Known(engine, {worker_a, worker_b, launcher});
   const auto nodes = AllNodes(engine);
   const std::string node_a = Narrowed(Filter(engine, worker_a, nodes, 0));
   const std::string node_b = Narrowed(Filter(engine, worker_b, nodes, 1));
@@ -413,6 +447,8 @@ TEST_CASE("members narrowed before a kept re-plan are accounted where they were 
   const std::vector<Pod> workers = {MpiPod("worker", "mpi-worker-0"),
                                     MpiPod("worker", "mpi-worker-1"),
                                     MpiPod("worker", "mpi-worker-2")};
+  Known(engine, workers);
+  Known(engine, {launcher});
   const auto nodes = AllNodes(engine);
   Narrowed(Filter(engine, launcher, nodes, 0));
   std::vector<std::string> narrowed;

@@ -117,15 +117,12 @@ TEST_CASE("gangs that fit are bound whole, each in one rack", "[kube-model]") {
 }
 
 // Issue 11, the scenario a new user tried with `serve --cluster` (standalone): one gang of 1 PS (no
-// GPU) and 4 workers x 8 GPUs, created PS first, the hold TTL at 3 s. Correct: bound whole in rack
-// r1 within seconds. Today's engine plans the PS's gang as five copies of the PS and rejects every
-// worker ("every worker slot of its placement is taken by other pods"). Under kube-scheduler's
-// queue the rejected workers are parked, not retried every second, so the 3 s hold expires; the
-// gang then backs off, the members filtered during its backoff are parked with no event to bring
-// them back, and each round only the member whose held bind failed returns: nothing is bound in
-// 120 s. Expected to fail until issue 11 item 6 is fixed; then drop [!mayfail].
+// GPU) and 4 workers x 8 GPUs, created PS first, the hold TTL at 3 s. It used to be planned as five
+// copies of the PS, every worker rejected, nothing bound in 120 s. Now the gang waits for its fifth
+// pod; the members rejected before that are parked by kube-scheduler, and the first bind after the
+// plan fails once so that kube-scheduler requeues them (standalone gangsched cannot nudge).
 TEST_CASE("issue 11: a PS-first gang of 1 PS and 4 x 8-GPU workers binds whole in one rack",
-          "[kube-model][!mayfail]") {
+          "[kube-model][issue11]") {
   const auto source = StateSource::kStandalone;
   const auto nodes = IssueCluster();
   WorkloadJob bert = Gang("bert", 0, {{"ps", 1, PodRequests(0)}, {"worker", 4, PodRequests(8)}});

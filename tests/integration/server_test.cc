@@ -473,6 +473,13 @@ TEST_CASE("bad input gets a clear 4xx JSON answer and the server keeps serving",
       {"missing Pod", R"({"Nodes":null,"NodeNames":["gpu-a1"]})", "Pod"},
       {"null Pod", R"({"Pod":null,"Nodes":null,"NodeNames":["gpu-a1"]})", "Pod"},
       {"text after the object", good + "{}", "JSON"},
+      // Summed unchecked, 2 x 2^62 GPUs wrapped to 0 and the pod was placed (issue 15).
+      {"GPU requests whose sum overflows",
+       R"({"Pod":{"metadata":{"name":"p","uid":"u"},"spec":{"containers":[)"
+       R"({"resources":{"requests":{"nvidia.com/gpu":"4611686018427387904"}}},)"
+       R"({"resources":{"requests":{"nvidia.com/gpu":"4611686018427387904"}}}]}},)"
+       R"("NodeNames":["gpu-a1"]})",
+       "Pod.spec.containers[1] brings the sum of the containers' requests of nvidia.com/gpu over"},
   };
   for (const Bad& b : bad) {
     INFO(b.name);

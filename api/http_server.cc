@@ -36,8 +36,8 @@ namespace {
 constexpr std::uint64_t kDrainAllowance = 64ULL << 20;
 
 constexpr const char* kVerbs[] = {"/filter", "/prioritize", "/preempt", "/bind"};
-constexpr const char* kViews[] = {"/",        "/healthz",      "/readyz",
-                                  "/metrics", "/api/v1/state", "/api/v1/gangs"};
+constexpr const char* kViews[] = {"/",       "/page.css", "/page.js",      "/healthz",
+                                  "/readyz", "/metrics",  "/api/v1/state", "/api/v1/gangs"};
 
 bool IsView(const std::string& path) {
   if (std::find(std::begin(kViews), std::end(kViews), path) != std::end(kViews)) return true;
@@ -378,11 +378,16 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
     }
   }
   if (views) {
-    srv->Get("/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Content-Security-Policy", std::string(WebPageSecurityPolicy()));
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_content(WebPage().data(), WebPage().size(), "text/html; charset=utf-8");
-    });
+    auto file = [](std::string_view text, const char* type) {
+      return [text, type](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Content-Security-Policy", std::string(WebPageSecurityPolicy()));
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_content(text.data(), text.size(), type);
+      };
+    };
+    srv->Get("/", file(WebPage(), "text/html; charset=utf-8"));
+    srv->Get("/page.css", file(web::WebPageStyle(), "text/css; charset=utf-8"));
+    srv->Get("/page.js", file(web::WebPageScript(), "text/javascript; charset=utf-8"));
     srv->Get("/healthz", guard([&service](const httplib::Request&) { return service.Healthz(); }));
     srv->Get("/readyz", guard([&service](const httplib::Request&) { return service.Readyz(); }));
     srv->Get("/metrics", guard([&service](const httplib::Request&) { return service.Metrics(); }));

@@ -5,8 +5,9 @@
 //   0.11.4's read timeout restarts with every byte, so one header byte a second held a thread
 //   forever), and within a byte budget (its line reader grows without bound);
 // - a connection waits for its next request without a busy poll (httplib polls every 10 ms), and
-//   while more connections are open than `idle_close_above`, idle kept-alive connections are
-//   closed, so silent sockets do not hold what others need;
+//   once more connections are open than `idle_close_above`, idle kept-alive connections are
+//   closed until no more than half that many are open, so silent sockets do not hold what others
+//   need;
 // - threads are started as connections need them, up to the connection cap (httplib's fixed pool
 //   of 8 was held by 8 idle connections); past the cap a connection is answered 503 and closed;
 // - a handler can ask for the connection to be closed after its answer (a body left unread).

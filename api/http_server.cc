@@ -243,6 +243,8 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
     // 128 bytes and up (Go and httplib write 4 KB and larger).
     const auto max_body = static_cast<std::uint64_t>(config_.max_body_bytes);
     limits.max_request_bytes = max_body + max_body / 16 + (std::uint64_t{1} << 20);
+    // A kubelet probe is answered even when other clients hold every connection.
+    if (which != Listener::kBind) limits.exempt_paths = {"/healthz", "/readyz"};
     srv = MakeGuardedServer(limits);
   }
   srv->set_tcp_nodelay(true);  // DESIGN.md §3.6: Nagle + delayed ACK cost 43 ms per request

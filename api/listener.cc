@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,8 +37,11 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kFirstRequestGrace{1000};
 // Worker threads beyond min_threads that found no connection for this long exit.
 constexpr std::chrono::seconds kIdleThreadExit{10};
-// Threads beyond max_connections: they answer 503 to connections past the cap.
+// Threads beyond max_connections: they answer 503 to connections past the cap, or their exempt
+// path.
 constexpr std::size_t kRejectThreads = 16;
+// How long a connection past the cap is given to show whether it asks for an exempt path.
+constexpr std::chrono::milliseconds kExemptPeek{200};
 
 // Threads started as connections need them, up to a maximum; those idle for long beyond the
 // minimum exit. httplib's ThreadPool has a fixed size: its threads were all held by idle clients.
@@ -309,10 +313,12 @@ class GuardedServer final : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override {
     {
       Slot slot(*this);
-      if (!slot.admitted()) {
-        Reject(sock);
-      } else {
+      if (slot.admitted()) {
         Serve(sock);
+      } else if (AsksForExemptPath(sock)) {
+        ServeOne(sock);
+      } else {
+        Reject(sock);
       }
     }
     ::shutdown(sock, SHUT_RDWR);
@@ -328,6 +334,35 @@ class GuardedServer final : public httplib::Server {
         std::to_string(kBody.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + kBody;
     // Non-blocking: a client that does not read is not waited for.
     [[maybe_unused]] auto n = ::send(sock, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+
+  // Past the cap: whether the connection's request is a GET of an exempt path (liveness and
+  // readiness: a kubelet probe must not fail because other clients hold every connection). Waits
+  // briefly for the request line; looks at it without consuming it.
+  bool AsksForExemptPath(int sock) const {
+    if (limits_.exempt_paths.empty()) return false;
+    pollfd fd{sock, POLLIN, 0};
+    if (::poll(&fd, 1, static_cast<int>(kExemptPeek.count())) <= 0) return false;
+    std::array<char, 128> head{};
+    const ssize_t n = ::recv(sock, head.data(), head.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0) return false;
+    const std::string_view line(head.data(), static_cast<std::size_t>(n));
+    return std::any_of(limits_.exempt_paths.begin(), limits_.exempt_paths.end(),
+                       [&](const std::string& path) {
+                         const std::string get = "GET " + path;
+                         return line.size() > get.size() && line.rfind(get, 0) == 0 &&
+                                (line[get.size()] == ' ' || line[get.size()] == '?');
+                       });
+  }
+
+  // One request, answered with Connection: close.
+  void ServeOne(int sock) {
+    RequestStream stream(sock, limits_, stop_.fd());
+    stream.StartRequest();
+    bool client_closes = false;
+    t_current = &stream;
+    process_request(stream, /*close_connection=*/true, client_closes, nullptr);
+    t_current = nullptr;
   }
 
   // Waits for the next request's first byte. False: close (the client left, the keep-alive time

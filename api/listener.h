@@ -9,7 +9,8 @@
 //   closed until no more than half that many are open, so silent sockets do not hold what others
 //   need;
 // - threads are started as connections need them, up to the connection cap (httplib's fixed pool
-//   of 8 was held by 8 idle connections); past the cap a connection is answered 503 and closed;
+//   of 8 was held by 8 idle connections); past the cap a connection is answered 503 and closed,
+//   unless it asks for an exempt path (a liveness or readiness probe), which is still served;
 // - a handler can ask for the connection to be closed after its answer (a body left unread).
 // TLS listeners keep httplib's own loop (its SSL handshake is not reachable from a subclass).
 // Owns sockets, threads and deadlines; knows no route and no verb.
@@ -18,6 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace httplib {
 class Server;
@@ -35,6 +38,8 @@ struct ListenerLimits {
   std::size_t keep_alive_max_count = 100'000;
   // Raw bytes one request may send (line, headers, framing, body as sent) before reading stops.
   std::uint64_t max_request_bytes = std::uint64_t{1} << 30;
+  // GET paths answered even past max_connections (one request, then closed): /healthz, /readyz.
+  std::vector<std::string> exempt_paths;
 };
 
 // A plain-HTTP listener with these limits; the caller adds routes and binds it.

@@ -211,7 +211,8 @@ TEST_CASE("a request trickled byte by byte is cut off at read_timeout as a whole
   CHECK(cut_off);  // within 200 bytes (10 s), not after the whole request
 }
 
-TEST_CASE("past max_connections a connection is answered 503 at once", "[server][connections]") {
+TEST_CASE("past max_connections a connection is answered 503, a health probe still 200",
+          "[server][connections]") {
   config::Config c = TwoRacks();
   c.max_connections = 6;
   c.idle_close_above = 6;
@@ -228,12 +229,23 @@ TEST_CASE("past max_connections a connection is answered 503 at once", "[server]
     busy.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n");
   }
   RawConnection surplus(port, 5);
-  surplus.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  surplus.Send("GET /api/v1/gangs HTTP/1.1\r\nHost: x\r\n\r\n");
   const std::string response = surplus.ReadResponse();
   INFO(response);
   CHECK(Status(response, 503));
   CHECK(response.find("max_connections") != std::string::npos);
   CHECK(response.find("Retry-After: 1") != std::string::npos);
+  // Liveness and readiness are still answered: a kubelet probe must not restart the scheduler
+  // because other clients hold every connection.
+  for (const char* probe : {"/healthz", "/readyz"}) {
+    INFO(probe);
+    RawConnection kubelet(port, 5);
+    kubelet.Send(std::string("GET ") + probe + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string answer = kubelet.ReadResponse();
+    INFO(answer);
+    CHECK(Status(answer, 200));
+    CHECK(answer.find("Connection: close") != std::string::npos);
+  }
 }
 
 TEST_CASE("while more than idle_close_above connections are open, idle ones are closed",

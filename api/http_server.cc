@@ -315,8 +315,11 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
   };
   srv->set_pre_routing_handler([route](const httplib::Request& req, httplib::Response& res) {
     const auto handled = route(req, res);
-    // A body left unread would be parsed as the next request: the connection ends here.
-    if (handled == httplib::Server::HandlerResponse::Handled && DeclaresBody(req)) {
+    // A body left unread would be parsed as the next request: the connection ends here. httplib
+    // reads a body only for POST (and PUT, PATCH, DELETE, which nothing here serves): a GET with
+    // a body could smuggle a second request past a proxy that reads the body.
+    if (DeclaresBody(req) &&
+        (handled == httplib::Server::HandlerResponse::Handled || req.method != "POST")) {
       CloseConnectionAfterResponse(req);
     }
     return handled;

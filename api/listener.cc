@@ -135,23 +135,30 @@ class Signal {
   }
   Signal(const Signal&) = delete;
   Signal& operator=(const Signal&) = delete;
+  // The flag and the eventfd change together under mu_: a Lower between a Raise's flag and its
+  // write would leave the eventfd readable with the flag down, and every idle poll would spin.
   void Raise() {
-    if (!raised_.exchange(true)) {
-      const std::uint64_t one = 1;
-      [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
-    }
+    if (raised_.load()) return;
+    std::lock_guard lock(mu_);
+    if (raised_.load()) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+    raised_.store(true);
   }
   void Lower() {
-    if (raised_.exchange(false)) {
-      std::uint64_t value = 0;
-      [[maybe_unused]] auto n = ::read(fd_, &value, sizeof value);
-    }
+    if (!raised_.load()) return;
+    std::lock_guard lock(mu_);
+    if (!raised_.load()) return;
+    std::uint64_t value = 0;
+    [[maybe_unused]] auto n = ::read(fd_, &value, sizeof value);
+    raised_.store(false);
   }
   bool raised() const { return raised_.load(); }
   int fd() const { return fd_; }
 
  private:
   int fd_;
+  std::mutex mu_;
   std::atomic<bool> raised_{false};
 };
 
@@ -375,7 +382,12 @@ class GuardedServer final : public httplib::Server {
       const auto waited = Clock::now() - start;
       if (waited >= keep_alive) return false;
       const bool graced = fresh && waited < kFirstRequestGrace;
-      if (pressure_.raised() && !graced) return false;
+      if (pressure_.raised() && !graced) {
+        // A request the client has already sent is served (with Connection: close): closing
+        // now would fail it, and a POST is not retried by the client. Only a silent one closes.
+        pollfd fd{sock, POLLIN, 0};
+        return ::poll(&fd, 1, 0) > 0;
+      }
       auto until = keep_alive - waited;
       if (graced) until = std::min<Clock::duration>(until, kFirstRequestGrace - waited);
       std::array<pollfd, 3> fds{pollfd{sock, POLLIN, 0}, pollfd{stop_.fd(), POLLIN, 0},

@@ -108,9 +108,12 @@ bench-e2e: build
 # tests/tsan.supp names the one suppression (Debian's uninstrumented httplib) and why.
 tsan: deps
 	cmake --preset tsan -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
-	cmake --build build-tsan -j $(JOBS) --target server_integration_test kube_source_integration_test
+	cmake --build build-tsan -j $(JOBS) --target server_integration_test kube_source_integration_test \
+	  connections_integration_test
 	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  build-tsan/tests/integration/server_integration_test
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  build-tsan/tests/integration/connections_integration_test
 	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  build-tsan/tests/integration/kube_source_integration_test
 

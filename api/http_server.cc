@@ -4,13 +4,21 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <exception>
+#include <functional>
+#include <string>
 #include <utility>
 
+#include "api/listener.h"
 #include "api/wire.h"
+#include "k8s/json.h"
 #include "web/web_page.h"
 
 namespace gangsched::api {
@@ -28,8 +36,8 @@ namespace {
 constexpr std::uint64_t kDrainAllowance = 64ULL << 20;
 
 constexpr const char* kVerbs[] = {"/filter", "/prioritize", "/preempt", "/bind"};
-constexpr const char* kViews[] = {"/",        "/healthz",      "/readyz",
-                                  "/metrics", "/api/v1/state", "/api/v1/gangs"};
+constexpr const char* kViews[] = {"/",       "/page.css", "/page.js",      "/healthz",
+                                  "/readyz", "/metrics",  "/api/v1/state", "/api/v1/gangs"};
 
 bool IsView(const std::string& path) {
   if (std::find(std::begin(kViews), std::end(kViews), path) != std::end(kViews)) return true;
@@ -44,6 +52,171 @@ void Send(httplib::Response& res, const Reply& reply) {
   res.set_content(reply.body, reply.content_type.c_str());
 }
 
+bool DeclaresBody(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+// The framing faults RFC 9112 §6.3 makes fatal to the connection: the first of two
+// Content-Length headers used to win, and chunked framing beside a Content-Length was accepted,
+// so gangsched and a proxy in front of it could split the same bytes into different requests.
+// Empty when the framing is sound; else the reason, answered with `status`.
+std::string FramingFault(const httplib::Request& req, int& status) {
+  status = 400;
+  const std::size_t lengths = req.get_header_value_count("Content-Length");
+  const std::size_t codings = req.get_header_value_count("Transfer-Encoding");
+  if (lengths > 1) return "the request has " + std::to_string(lengths) + " Content-Length headers";
+  if (codings > 1)
+    return "the request has " + std::to_string(codings) + " Transfer-Encoding headers";
+  if (codings == 1) {
+    if (lengths == 1) return "the request has both Transfer-Encoding and Content-Length";
+    if (!k8s::IEquals(req.get_header_value("Transfer-Encoding"), "chunked")) {
+      status = 501;
+      return "Transfer-Encoding \"" + req.get_header_value("Transfer-Encoding") +
+             "\" is not supported; send chunked or a Content-Length";
+    }
+    return {};
+  }
+  if (lengths == 0 && req.method == "POST") {
+    // httplib would read until the client closes: a request without framing has no body
+    // (RFC 9112 §6.3), and every verb needs one.
+    status = 411;
+    return "the request has neither Content-Length nor chunked Transfer-Encoding";
+  }
+  return {};
+}
+
+// The body of the request being served. Up to kKept bytes it is the thread's string, kept from
+// request to request; a larger body moves to an anonymous mapping sized to the limit, unmapped
+// once it is answered. glibc keeps what a thread frees at the top of its arena, and malloc_trim
+// does not return a thread arena's top: four concurrent 200 MB bodies left about 1 GB held, and
+// 314 MB gzip bodies left 38 MB per thread that served one. Either way the bytes are followed by
+// zeroed room for simdjson's padding, so the body is parsed where it is.
+class RequestBody {
+ public:
+  static constexpr std::size_t kKept = std::size_t{1} << 20;
+  static constexpr std::size_t kPadding = 64;  // simdjson::SIMDJSON_PADDING
+
+  explicit RequestBody(std::size_t limit) : limit_(limit), small_(Small()) { small_.clear(); }
+  ~RequestBody() {
+    if (mapped_ != nullptr) ::munmap(mapped_, mapped_size_);
+    if (small_.capacity() > kKept) std::string().swap(small_);
+  }
+  RequestBody(const RequestBody&) = delete;
+  RequestBody& operator=(const RequestBody&) = delete;
+
+  // Room for `bytes` (a declared Content-Length); false when the mapping cannot be made.
+  bool Reserve(std::size_t bytes) {
+    if (bytes + kPadding <= kKept) {
+      small_.reserve(bytes + kPadding);
+      return true;
+    }
+    return Map();
+  }
+  // False past the limit (nothing is appended) or when the mapping cannot be made.
+  bool Append(const char* data, std::size_t n, bool& over) {
+    if (n > limit_ - size()) {
+      over = true;
+      return false;
+    }
+    if (mapped_ == nullptr && small_.size() + n + kPadding > kKept && !Map()) return false;
+    if (mapped_ != nullptr) {
+      std::memcpy(mapped_ + mapped_used_, data, n);
+      mapped_used_ += n;
+    } else {
+      small_.append(data, n);
+    }
+    return true;
+  }
+  std::size_t size() const { return mapped_ != nullptr ? mapped_used_ : small_.size(); }
+  k8s::Body body() const {
+    if (mapped_ == nullptr) return k8s::Body(small_);
+    k8s::Body b(std::string_view(mapped_, mapped_used_));
+    b.readable = mapped_size_;
+    return b;
+  }
+  std::string_view view() const { return body().bytes; }
+
+ private:
+  static std::string& Small() {
+    thread_local std::string small;
+    return small;
+  }
+  bool Map() {
+    if (mapped_ != nullptr) return true;
+    const std::size_t page = 4096;
+    mapped_size_ = (limit_ + kPadding + page - 1) / page * page;
+    void* m = ::mmap(nullptr, mapped_size_, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return false;
+    mapped_ = static_cast<char*>(m);
+    std::memcpy(mapped_, small_.data(), small_.size());
+    mapped_used_ = small_.size();
+    small_.clear();
+    return true;
+  }
+
+  std::size_t limit_;
+  std::string& small_;
+  char* mapped_ = nullptr;
+  std::size_t mapped_size_ = 0;
+  std::size_t mapped_used_ = 0;
+};
+
+using BodyHandler = std::function<Reply(const RequestBody& body)>;
+
+// A verb's handler: reads the body through httplib's content reader — which decodes chunked
+// framing and gzip/deflate as it reads — counting the decoded bytes, and stops at max_body_bytes
+// (issue 15: a chunked or compressed body used to be read whole, past any limit).
+httplib::Server::HandlerWithContentReader ReadBody(ExtenderService& service, std::string verb,
+                                                   std::int64_t max_body, BodyHandler handle) {
+  return [&service, verb = std::move(verb), max_body, handle = std::move(handle)](
+             const httplib::Request& req, httplib::Response& res,
+             const httplib::ContentReader& read) {
+    const auto limit = static_cast<std::size_t>(max_body);
+    RequestBody body(limit);
+    std::uint64_t declared = 0;
+    const std::string length = req.get_header_value("Content-Length");
+    std::from_chars(length.data(), length.data() + length.size(), declared);
+    bool over = false;
+    bool mapped = body.Reserve(static_cast<std::size_t>(std::min<std::uint64_t>(declared, limit)));
+    const bool complete = mapped && read([&](const char* data, std::size_t n) {
+                            mapped = body.Append(data, n, over) || over;
+                            return !over && mapped;
+                          });
+    if (!mapped) {
+      CloseConnectionAfterResponse(req);
+      Send(res, ErrorReply(503, "no memory for the body; retry shortly"));
+      service.CountRejected(verb, 503);
+      return;
+    }
+    if (over || (!complete && res.status == 413) ||
+        (!complete && RequestReadCutShort() && declared > limit)) {
+      CloseConnectionAfterResponse(req);
+      Send(res,
+           ErrorReply(413, "the body (decoded) is over the limit of " + std::to_string(max_body) +
+                               " bytes (max_body_bytes, --max-body-bytes)"));
+      service.CountRejected(verb, 413);
+      return;
+    }
+    if (!complete) {
+      CloseConnectionAfterResponse(req);
+      Send(res, ErrorReply(400, RequestReadCutShort()
+                                    ? "the body did not arrive within read_timeout"
+                                    : "the body could not be read: truncated, or malformed "
+                                      "chunked framing or compressed data"));
+      service.CountRejected(verb, 400);
+      return;
+    }
+    try {
+      Send(res, handle(body));
+    } catch (const std::exception& e) {
+      spdlog::error("path={} decision=internal_error error=\"{}\"", req.path, e.what());
+      Send(res, Reply{200, EncodeError(std::string("gangsched internal error: ") + e.what())});
+    }
+  };
+}
+
 }  // namespace
 
 ExtenderServer::ExtenderServer(const config::Config& config, ExtenderService& service)
@@ -52,15 +225,28 @@ ExtenderServer::ExtenderServer(const config::Config& config, ExtenderService& se
 ExtenderServer::~ExtenderServer() { Stop(); }
 
 std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int threads) {
+  const auto pool = static_cast<std::size_t>(threads);
   std::unique_ptr<httplib::Server> srv;
   if (config_.tls.Enabled()) {
     srv = std::make_unique<httplib::SSLServer>(config_.tls.cert_file.c_str(),
                                                config_.tls.key_file.c_str());
+    srv->new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
   } else {
-    srv = std::make_unique<httplib::Server>();
+    ListenerLimits limits;
+    limits.min_threads = pool;
+    limits.max_connections = static_cast<std::size_t>(config_.max_connections);
+    limits.idle_close_above = static_cast<std::size_t>(config_.idle_close_above);
+    limits.request_timeout_ms = config_.read_timeout;
+    limits.keep_alive_timeout_ms = config_.keep_alive_timeout;
+    limits.keep_alive_max_count = static_cast<std::size_t>(config_.keep_alive_max_count);
+    // The body as sent may exceed the decoded limit by its chunked framing; 1/16 covers chunks of
+    // 128 bytes and up (Go and httplib write 4 KB and larger).
+    const auto max_body = static_cast<std::uint64_t>(config_.max_body_bytes);
+    limits.max_request_bytes = max_body + max_body / 16 + (std::uint64_t{1} << 20);
+    // A kubelet probe is answered even when other clients hold every connection.
+    if (which != Listener::kBind) limits.exempt_paths = {"/healthz", "/readyz"};
+    srv = MakeGuardedServer(limits);
   }
-  const auto pool = static_cast<std::size_t>(threads);
-  srv->new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
   srv->set_tcp_nodelay(true);  // DESIGN.md §3.6: Nagle + delayed ACK cost 43 ms per request
   srv->set_keep_alive_max_count(static_cast<std::size_t>(config_.keep_alive_max_count));
   srv->set_keep_alive_timeout(std::max<Millis>(1, config_.keep_alive_timeout / 1000));
@@ -74,7 +260,14 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
   ExtenderService& service = service_;
   // Method and size checks before httplib reads the body: a declared Content-Length over the
   // limit is answered 413 without reading it (httplib itself would read and discard it first).
-  srv->set_pre_routing_handler([=, &service](const httplib::Request& req, httplib::Response& res) {
+  auto route = [=, &service](const httplib::Request& req, httplib::Response& res) {
+    int framing_status = 400;
+    if (std::string fault = FramingFault(req, framing_status); !fault.empty()) {
+      CloseConnectionAfterResponse(req);  // where the next request starts is unknown
+      Send(res, ErrorReply(framing_status, fault));
+      service.CountRejected(IsVerb(req.path) ? req.path.substr(1) : "unknown", framing_status);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const bool verb = IsVerb(req.path) && (which != Listener::kBind || req.path == "/bind");
     const bool view = IsView(req.path);
     const std::string name = req.path.substr(1);
@@ -119,6 +312,17 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
     Send(res, ErrorReply(404, req.path + " is not served on this listener"));
     service.CountRejected("unknown", 404);
     return httplib::Server::HandlerResponse::Handled;
+  };
+  srv->set_pre_routing_handler([route](const httplib::Request& req, httplib::Response& res) {
+    const auto handled = route(req, res);
+    // A body left unread would be parsed as the next request: the connection ends here. httplib
+    // reads a body only for POST (and PUT, PATCH, DELETE, which nothing here serves): a GET with
+    // a body could smuggle a second request past a proxy that reads the body.
+    if (DeclaresBody(req) &&
+        (handled == httplib::Server::HandlerResponse::Handled || req.method != "POST")) {
+      CloseConnectionAfterResponse(req);
+    }
+    return handled;
   });
   // Every error reply has a JSON body (reference/extender-protocol.md §2.1).
   srv->set_error_handler(httplib::Server::HandlerWithResponse(
@@ -160,24 +364,35 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
     };
   };
   if (verbs) {
-    srv->Post("/bind",
-              guard([&service](const httplib::Request& r) { return service.Bind(r.body); }));
+    srv->Post("/bind", ReadBody(service, "bind", max_body, [&service](const RequestBody& body) {
+                return service.Bind(body.view());
+              }));
     if (which == Listener::kMain) {
       srv->Post("/filter",
-                guard([&service](const httplib::Request& r) { return service.Filter(r.body); }));
-      srv->Post("/prioritize", guard([&service](const httplib::Request& r) {
-                  return service.Prioritize(r.body);
+                ReadBody(service, "filter", max_body, [&service](const RequestBody& body) {
+                  return service.Filter(body.body());
+                }));
+      srv->Post("/prioritize",
+                ReadBody(service, "prioritize", max_body, [&service](const RequestBody& body) {
+                  return service.Prioritize(body.body());
                 }));
       srv->Post("/preempt",
-                guard([&service](const httplib::Request& r) { return service.Preempt(r.body); }));
+                ReadBody(service, "preempt", max_body, [&service](const RequestBody& body) {
+                  return service.Preempt(body.view());
+                }));
     }
   }
   if (views) {
-    srv->Get("/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Content-Security-Policy", std::string(WebPageSecurityPolicy()));
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_content(WebPage().data(), WebPage().size(), "text/html; charset=utf-8");
-    });
+    auto file = [](std::string_view text, const char* type) {
+      return [text, type](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Content-Security-Policy", std::string(WebPageSecurityPolicy()));
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_content(text.data(), text.size(), type);
+      };
+    };
+    srv->Get("/", file(WebPage(), "text/html; charset=utf-8"));
+    srv->Get("/page.css", file(web::WebPageStyle(), "text/css; charset=utf-8"));
+    srv->Get("/page.js", file(web::WebPageScript(), "text/javascript; charset=utf-8"));
     srv->Get("/healthz", guard([&service](const httplib::Request&) { return service.Healthz(); }));
     srv->Get("/readyz", guard([&service](const httplib::Request&) { return service.Readyz(); }));
     srv->Get("/metrics", guard([&service](const httplib::Request&) { return service.Metrics(); }));
@@ -251,6 +466,7 @@ tl::expected<void, std::string> ExtenderServer::Start() {
 }
 
 void ExtenderServer::Stop() {
+  for (auto& srv : servers_) InterruptConnections(*srv);
   for (auto& srv : servers_) srv->stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();

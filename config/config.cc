@@ -191,6 +191,8 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
        {"keep_alive_timeout", duration(c.keep_alive_timeout, "keep_alive_timeout")},
        {"keep_alive_max_count",
         integer(c.keep_alive_max_count, "keep_alive_max_count", 1, kIntMax)},
+       {"max_connections", integer(c.max_connections, "max_connections", 1, 1'000'000)},
+       {"idle_close_above", integer(c.idle_close_above, "idle_close_above", 0, 1'000'000)},
        {"tls",
         [&](const YAML::Node& v) -> Result {
           return r.Map(v, "tls",
@@ -317,6 +319,16 @@ tl::expected<void, std::string> Validate(const Config& c) {
   }
   if (c.tls.Enabled() && (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
     return tl::unexpected(std::string("tls needs both cert_file and key_file"));
+  }
+  if (c.idle_close_above > c.max_connections) {
+    return tl::unexpected("idle_close_above (" + std::to_string(c.idle_close_above) +
+                          ") exceeds max_connections (" + std::to_string(c.max_connections) +
+                          "): idle connections must be closed before the cap is reached");
+  }
+  if (c.max_held_binds >= c.max_connections && !c.bind_listen.empty()) {
+    return tl::unexpected("barrier.max_held_binds (" + std::to_string(c.max_held_binds) +
+                          ") must be below max_connections (" + std::to_string(c.max_connections) +
+                          "): every held bind keeps one connection to the bind listener open");
   }
   if (c.max_held_binds > c.threads.bind && !c.bind_listen.empty()) {
     return tl::unexpected("barrier.max_held_binds (" + std::to_string(c.max_held_binds) +

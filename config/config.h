@@ -41,9 +41,14 @@ struct Config {
   std::string kubeconfig;
   std::string log_level = "info";
   std::int64_t max_body_bytes = 256LL << 20;  // larger requests are answered 413
-  Millis read_timeout = 10'000;               // a client that stops sending is dropped after this
+  // A request's line, headers and body must arrive within this, as a whole; also each write.
+  Millis read_timeout = 10'000;
   Millis keep_alive_timeout = 30'000;
   int keep_alive_max_count = 100'000;
+  // Per listener: connections open at once (more are answered 503), and the number above which
+  // idle kept-alive connections are closed (issue 15: idle clients held every thread).
+  int max_connections = 4096;
+  int idle_close_above = 256;
   scheduler::HoldPolicy holds;  // ttl (barrier deadline), bind_timeout, margin, backoff
   int max_held_binds = 1024;
   topology::LevelKeys topology_levels = topology::LevelKeys::Defaults();

@@ -177,6 +177,14 @@ typename R::Status CheckJob(R& object, bool no_name, bool has_spec,
   if (no_name) return object.Fail(" has no metadata.name; give the job a name");
   if (!has_spec) return object.Fail(" has no spec");
   if (!missing) return missing;
+  // The quorum is the sum of the replicas (DESIGN.md §4), counted in int by the gang's shape:
+  // checked here, so that no sum downstream can overflow.
+  int pods = 0;
+  for (const RoleSpec& role : job.roles) {
+    if (__builtin_add_overflow(pods, role.replicas, &pods)) {
+      return object.Fail(" declares more than 2^31-1 pods over its replica specs (replicas)");
+    }
+  }
   for (std::size_t a = 0; a < job.roles.size(); ++a) {
     for (std::size_t b = a + 1; b < job.roles.size(); ++b) {
       if (job.roles[a].name == job.roles[b].name) {
@@ -227,7 +235,7 @@ typename R::Status ReadKubeflowJob(R& object, const KubeflowKind& kind,
   }
   // MPIJob v2beta1: the launcher is created once the workers run; it is no quorum member.
   if (std::string_view(kind.kind) == "MPIJob" && job.launcher_policy == "WaitForWorkersReady") {
-    int others = 0;
+    int others = 0;  // no overflow: CheckJob bounded the sum of every role's replicas
     for (RoleSpec& role : roles) {
       if (role.name == "launcher") {
         role.min_members = 0;

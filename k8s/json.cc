@@ -2,6 +2,36 @@
 
 namespace gangsched::k8s {
 
+namespace {
+std::mutex& KeptParserMutex() {
+  static std::mutex mu;
+  return mu;
+}
+od::parser& KeptParser() {
+  static od::parser parser;
+  return parser;
+}
+}  // namespace
+
+ParserLease::ParserLease(std::size_t body_size) : body_size_(body_size) {
+  if (body_size <= kThreadParserBytes) {
+    thread_local od::parser thread_parser;
+    parser_ = &thread_parser;
+    return;
+  }
+  kept_ = std::unique_lock(KeptParserMutex(), std::try_to_lock);
+  if (kept_.owns_lock()) {
+    parser_ = &KeptParser();
+  } else {
+    own_ = std::make_unique<od::parser>();
+    parser_ = own_.get();
+  }
+}
+
+ParserLease::~ParserLease() {
+  if (kept_.owns_lock() && body_size_ > kKeptParserBytes) KeptParser() = od::parser();
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   // Most strings (node names, reasons) need no escaping: copied whole.

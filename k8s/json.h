@@ -13,6 +13,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -167,17 +170,40 @@ JsonStatus ForEachItem(od::value& v, Fn&& fn) {
   return {};
 }
 
+// The parser for one body. A simdjson parser keeps buffers sized to the largest body it has
+// parsed: per-thread parsers held ~1 GB after four concurrent 200 MB bodies (issue 15). So bodies
+// up to kThreadParserBytes use the thread's parser; larger ones the process's one kept large
+// parser when it is free (kube-scheduler's full-Nodes requests, 48 MB at 5,000 nodes, come one
+// at a time and keep their warm decode), released after a body over kKeptParserBytes; when it is
+// busy, a parser of their own, freed after.
+class ParserLease {
+ public:
+  static constexpr std::size_t kThreadParserBytes = std::size_t{1} << 20;
+  static constexpr std::size_t kKeptParserBytes = std::size_t{128} << 20;
+  explicit ParserLease(std::size_t body_size);
+  ~ParserLease();
+  ParserLease(const ParserLease&) = delete;
+  ParserLease& operator=(const ParserLease&) = delete;
+  od::parser& get() { return *parser_; }
+
+ private:
+  std::size_t body_size_;
+  std::unique_lock<std::mutex> kept_;
+  std::unique_ptr<od::parser> own_;
+  od::parser* parser_ = nullptr;
+};
+
 // Parses a whole body: `top(document)` reads the top-level object; then nothing may follow.
 // `padded_base`, when given, gets the start of the padded copy that views returned by simdjson
 // (raw_json) point into, so that they can be turned into views of `body`.
-// `own_parser`: parse with this parser instead of the thread's (whose buffers, sized to the
-// largest body it has parsed, stay allocated while the thread lives).
+// `own_parser`: parse with this parser instead of one from ParserLease.
 template <typename Fn>
 JsonStatus ParseBody(Body in, Fn&& top, const char** padded_base = nullptr,
                      bool array_or_null = false, od::parser* own_parser = nullptr) {
   const std::string_view body = in.bytes;
-  thread_local od::parser thread_parser;
-  od::parser& parser = own_parser != nullptr ? *own_parser : thread_parser;
+  std::optional<ParserLease> lease;
+  if (own_parser == nullptr) lease.emplace(body.size());
+  od::parser& parser = own_parser != nullptr ? *own_parser : lease->get();
   // simdjson reads a padded copy. Up to kReusedCopy bytes it goes into this thread's buffer, kept
   // from request to request: a fresh 76 KB block per filter call (5,000 names) cost a
   // malloc_consolidate on every free. Larger bodies get their own copy, so no thread keeps one.

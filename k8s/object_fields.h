@@ -152,7 +152,7 @@ typename R::Status ReadPodSpec(R& r, scheduler::Pod& pod) {
       return value.Items([&](std::size_t, R& item) -> Status {
         Container c;
         if (auto s = ReadContainer(item, c); !s) return s;
-        requests.AddContainer(c.requests);
+        if (auto sum = requests.AddContainer(c.requests); !sum) return item.Fail(" " + sum.error());
         return {};
       });
     }
@@ -160,7 +160,9 @@ typename R::Status ReadPodSpec(R& r, scheduler::Pod& pod) {
       return value.Items([&](std::size_t, R& item) -> Status {
         Container c;
         if (auto s = ReadContainer(item, c); !s) return s;
-        requests.AddInitContainer(c.requests, c.restartable);
+        if (auto sum = requests.AddInitContainer(c.requests, c.restartable); !sum) {
+          return item.Fail(" " + sum.error());
+        }
         return {};
       });
     }
@@ -199,7 +201,9 @@ typename R::Status ReadPodSpec(R& r, scheduler::Pod& pod) {
     return {};
   });
   if (!ok) return ok;
-  pod.requests = requests.Total(overhead);
+  auto total = requests.Total(overhead);
+  if (!total) return r.Fail(total.error());
+  pod.requests = *total;
   return {};
 }
 

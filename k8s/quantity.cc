@@ -184,19 +184,59 @@ Resources Max(const Resources& a, const Resources& b) {
   return Resources{std::max(a.milli_cpu, b.milli_cpu), std::max(a.memory_bytes, b.memory_bytes),
                    std::max(a.gpus, b.gpus), std::max(a.pods, b.pods)};
 }
+
+// "brings WHAT of RESOURCE over ...": the decoder puts the field it stands at before it.
+std::string Overflow(std::string_view resource, std::string_view what) {
+  return "brings " + std::string(what) + " of " + std::string(resource) +
+         " over the limit of 2^63-1 base units; request less";
+}
 }  // namespace
 
-void PodRequests::AddInitContainer(const Resources& requests, bool restartable) {
-  if (restartable) {  // a sidecar keeps running beside everything started after it
-    sidecars_ += requests;
-    init_peak_ = Max(init_peak_, sidecars_);
-  } else {
-    init_peak_ = Max(init_peak_, requests + sidecars_);
+std::optional<std::string_view> AddResources(Resources& sum, const Resources& add) {
+  Resources out;
+  if (__builtin_add_overflow(sum.milli_cpu, add.milli_cpu, &out.milli_cpu)) return "cpu";
+  if (__builtin_add_overflow(sum.memory_bytes, add.memory_bytes, &out.memory_bytes)) {
+    return "memory";
   }
+  if (__builtin_add_overflow(sum.gpus, add.gpus, &out.gpus)) return scheduler::kGpuResource;
+  if (__builtin_add_overflow(sum.pods, add.pods, &out.pods)) return "pods";
+  sum = out;
+  return std::nullopt;
 }
 
-Resources PodRequests::Total(const Resources& overhead) const {
-  Resources total = Max(containers_ + sidecars_, init_peak_) + overhead;
+tl::expected<void, std::string> PodRequests::AddContainer(const Resources& requests) {
+  if (auto r = AddResources(containers_, requests)) {
+    return tl::unexpected(Overflow(*r, "the sum of the containers' requests"));
+  }
+  return {};
+}
+
+tl::expected<void, std::string> PodRequests::AddInitContainer(const Resources& requests,
+                                                              bool restartable) {
+  if (restartable) {  // a sidecar keeps running beside everything started after it
+    if (auto r = AddResources(sidecars_, requests)) {
+      return tl::unexpected(Overflow(*r, "the sum of the sidecars (restartable init containers)"));
+    }
+    init_peak_ = Max(init_peak_, sidecars_);
+    return {};
+  }
+  Resources beside = requests;
+  if (auto r = AddResources(beside, sidecars_)) {
+    return tl::unexpected(Overflow(*r, "its requests plus the sidecars before it"));
+  }
+  init_peak_ = Max(init_peak_, beside);
+  return {};
+}
+
+tl::expected<Resources, std::string> PodRequests::Total(const Resources& overhead) const {
+  Resources running = containers_;
+  if (auto r = AddResources(running, sidecars_)) {
+    return tl::unexpected("initContainers " + Overflow(*r, "the containers plus the sidecars"));
+  }
+  Resources total = Max(running, init_peak_);
+  if (auto r = AddResources(total, overhead)) {
+    return tl::unexpected("overhead " + Overflow(*r, "the pod's requests"));
+  }
   total.pods = 1;
   return total;
 }

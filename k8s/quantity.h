@@ -35,16 +35,27 @@ tl::expected<std::int64_t, std::string> ParseQuantity(std::string_view text, Qua
 // text. Shared by the YAML decoder and the extender's wire decoder.
 std::optional<scheduler::TaintEffect> ParseTaintEffect(std::string_view name);
 
+// Adds `add` to `sum` resource by resource. When a sum would overflow int64 (two containers of
+// 2^62 GPUs summed unchecked to 0, and the pod was placed on a node with no free GPU), `sum` is
+// left unchanged and the API name of that resource ("nvidia.com/gpu", "cpu", "memory", "pods")
+// is returned.
+std::optional<std::string_view> AddResources(scheduler::Resources& sum,
+                                             const scheduler::Resources& add);
+
 // A pod's effective requests as kube-scheduler computes them (both the file decoder and the wire
 // decoder feed it): per resource, the larger of the app containers plus the sidecars (restartable
 // init containers) and the peak of the init sequence (each init container beside the sidecars
-// started before it); then the pod overhead; pods = 1.
+// started before it); then the pod overhead; pods = 1. Every sum is checked: on overflow the
+// step fails with a message naming the resource ("brings the sum ... of cpu over ..."); the
+// decoder puts the field it stands at before it (Total's message starts with the field below the
+// pod spec: "overhead brings ...").
 class PodRequests {
  public:
-  void AddContainer(const scheduler::Resources& requests) { containers_ += requests; }
+  tl::expected<void, std::string> AddContainer(const scheduler::Resources& requests);
   // Init containers in their order.
-  void AddInitContainer(const scheduler::Resources& requests, bool restartable);
-  scheduler::Resources Total(const scheduler::Resources& overhead) const;
+  tl::expected<void, std::string> AddInitContainer(const scheduler::Resources& requests,
+                                                   bool restartable);
+  tl::expected<scheduler::Resources, std::string> Total(const scheduler::Resources& overhead) const;
 
  private:
   scheduler::Resources containers_;

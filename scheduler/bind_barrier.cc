@@ -249,7 +249,8 @@ std::optional<Millis> BindBarrier::NextDeadline() const {
   return next;
 }
 
-std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d) {
+std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d,
+                           const std::set<GangKey>& reservations) {
   std::vector<bool> checked(state.node_count(), false);
   for (const BindOrder& o : d.pods) {
     const auto n = state.FindNode(o.node);
@@ -257,7 +258,18 @@ std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d) 
     if (checked[*n]) continue;
     checked[*n] = true;
     if (state.node(*n).unschedulable) return "node " + o.node + " was cordoned";
-    const Resources free = state.Free(*n);
+    Resources free = state.Free(*n);
+    for (const GangKey& key : reservations) {
+      if (const Plan* plan = state.HoldOf(key)) {
+        for (const PodPlacement& p : plan->pods) {
+          if (p.node != o.node) continue;
+          free.gpus += p.requests.gpus;
+          free.milli_cpu += p.requests.milli_cpu;
+          free.memory_bytes += p.requests.memory_bytes;
+          free.pods += std::max<std::int64_t>(p.requests.pods, 1);
+        }
+      }
+    }
     if (free.gpus < 0 || free.milli_cpu < 0 || free.memory_bytes < 0 || free.pods < 0) {
       return "node " + o.node + " no longer has room for its members (a pod gangsched did not " +
              "place took it)";

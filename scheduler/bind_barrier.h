@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,7 +99,9 @@ class BindBarrier {
 
 // The last look before a released barrier's Bindings are posted (DESIGN.md §3.6): why they must
 // not be, because a target node left, was cordoned or was filled by pods gangsched did not place
-// since the plan; "" when all is well.
-std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d);
+// since the plan; "" when all is well. The holds of `reservations` (victim plans, which hold
+// capacity their victims still use) do not count as taking room.
+std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d,
+                           const std::set<GangKey>& reservations = {});
 
 }  // namespace gangsched::scheduler

@@ -80,6 +80,7 @@ void GangScheduler::RemoveRoster(const GangKey& key) {
 void GangScheduler::UpsertPod(const Pod& pod) {
   const MembershipResult mr = IdentifyGang(pod);
   const bool single = mr.membership.source == GangSource::kSinglePod;
+  if (!single) ForgetPredecessor(pod, mr.membership);
   if (pod.HoldsCapacity()) {
     if (GangRecord* g = gangs_.OfPod(pod.uid);
         g != nullptr && g->slot_of.count(pod.uid) && state_.HoldOf(g->key) && !Reserving(*g)) {
@@ -127,6 +128,20 @@ std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) 
   }
   RefreshDrains();  // what the pod freed in a drained domain is kept there
   return decision;
+}
+
+void GangScheduler::ForgetPredecessor(const Pod& pod, const GangMembership& m) {
+  GangRecord* g = gangs_.Find(m.key);
+  if (g == nullptr) return;
+  std::string old;
+  for (const auto& [uid, member] : g->members) {
+    if (uid != pod.uid && member.ns == pod.namespace_name && member.name == pod.name) old = uid;
+  }
+  if (old.empty()) return;
+  // Names are unique in a namespace: a pod of this name under another UID was deleted, and this is
+  // its replacement, seen before the deletion was. Its slot goes to the replacement; a bind it
+  // held is answered at the next Tick.
+  if (std::optional<BarrierDecision> d = RemovePod(old)) orphaned_.push_back(std::move(*d));
 }
 
 void GangScheduler::Forget(const GangKey& key) {
@@ -245,22 +260,7 @@ void GangScheduler::EndDrain(GangRecord& g) {
 std::optional<int> GangScheduler::SlotFor(GangRecord& g, const GangMember& m) {
   const Plan* plan = state_.HoldOf(g.key);
   if (!plan) return std::nullopt;
-  std::optional<int> slot = FreeSlot(*plan, g.slot_of, m);
-  if (!slot) {
-    // A pod of the same name with another UID holds a slot it fits: that pod was deleted (names
-    // are unique in a namespace) and this is its replacement, seen before the deletion was.
-    for (auto it = g.slot_of.begin(); it != g.slot_of.end(); ++it) {
-      const auto old = g.members.find(it->first);
-      if (old == g.members.end() || old->first == m.uid || old->second.bound ||
-          old->second.ns != m.ns || old->second.name != m.name ||
-          !SlotFits(plan->pods[it->second], m)) {
-        continue;
-      }
-      slot = it->second;
-      g.slot_of.erase(it);
-      break;
-    }
-  }
+  const std::optional<int> slot = FreeSlot(*plan, g.slot_of, m);
   if (slot) g.slot_of[m.uid] = *slot;
   return slot;
 }
@@ -320,6 +320,8 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
   if (offer.inventory != inventory_generation_) {
     return Filter(pod, mr, ResolveOffer(offer.names), now);
   }
+  last_now_ = std::max(last_now_, now);
+  ForgetPredecessor(pod, mr.membership);
   FilterDecision decision = FilterMember(pod, mr, offer, now);
   // Which members kube-scheduler has parked since their gang's plan (Bind's requeue).
   if (GangRecord* g = gangs_.OfPod(pod.uid)) {

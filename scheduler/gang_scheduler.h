@@ -111,8 +111,11 @@ class GangScheduler {
   void BindResult(const std::string& uid, bool ok, const std::string& error, Millis now);
   // Expires holds and barriers whose deadline passed. Returns the held binds to fail.
   std::vector<BarrierDecision> Tick(Millis now);
-  // When Tick must run next (earliest deadline), if ever.
+  // When Tick must run next (earliest deadline, or at once when answers to held binds are owed),
+  // if ever.
   std::optional<Millis> NextDeadline() const;
+  // The earliest deadline of a hold (for checks: a hold must not outlive it).
+  std::optional<Millis> NextHoldDeadline() const { return holds_.NextDeadline(); }
 
   // ---- Views -----------------------------------------------------------------------------------
   std::vector<GangStatus> Gangs(Millis now) const;
@@ -156,6 +159,9 @@ class GangScheduler {
   // Fills each order's pod namespace and name from the gang's members.
   void NameOrders(BarrierDecision& d) const;
   void Forget(const GangKey& key);
+  // A pod of the same namespace and name as a member under another UID replaces it: the old one
+  // is removed as if its deletion had been seen.
+  void ForgetPredecessor(const Pod& pod, const GangMembership& m);
 
   ClusterState state_;
   EngineOptions options_;
@@ -165,6 +171,8 @@ class GangScheduler {
   std::set<GangKey> draining_;  // gangs with a drain reservation
   std::uint64_t inventory_generation_ = 1;
   EngineCounters counters_;
+  std::vector<BarrierDecision> orphaned_;  // answers to held binds owed, returned by the next Tick
+  Millis last_now_ = 0;                    // the latest `now` a verb was called with
 };
 
 }  // namespace gangsched::scheduler

@@ -3,6 +3,7 @@
 // expiring. Split from gang_scheduler.cc by verb; the same class, the same rules (DESIGN.md §3.4,
 // §3.6).
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "scheduler/gang_preemption.h"
@@ -26,6 +27,9 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   TakeSlotOn(g, member, node);
   SlotFor(g, member);
   if (auto deadline = holds_.Progress(g.key, now)) barrier_.Extend(g.key, *deadline);
+  // A member of a gang already released (partly bound: a retry or a replacement) goes straight
+  // through; what is bound of its gang stays bound whatever the last look would find.
+  const bool released = barrier_.Phase(g.key) == BarrierPhase::kReleased;
   BarrierDecision d = barrier_.Arrive(g.key, uid, member.role, node, now, member.requests.gpus);
   if (d.action == BarrierAction::kWait && options_.requeue_by_bind_error && !g.requeued) {
     // Members rejected before the plan sit in kube-scheduler's unschedulable queue until a cluster
@@ -46,8 +50,14 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
       }
     }
   }
-  if (d.action == BarrierAction::kBind) {
-    if (const std::string why = RecheckTargets(state_, d); !why.empty()) {
+  if (d.action == BarrierAction::kBind && !released) {
+    // Victim plans hold capacity their victims still use (DESIGN.md §3.9): not a pod that took
+    // room from this gang.
+    std::set<GangKey> reservations;
+    for (const auto& [key, other] : gangs_.all()) {
+      if (other.preemption) reservations.insert(key);
+    }
+    if (const std::string why = RecheckTargets(state_, d, reservations); !why.empty()) {
       // The last look before any Binding is posted (DESIGN.md §3.6) found a target changed since
       // the plan: nothing of the gang is bound; every held bind is answered and it plans again.
       d.action = BarrierAction::kReject;
@@ -129,7 +139,9 @@ void GangScheduler::CompleteGang(GangRecord& g) {
 }
 
 std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
-  std::vector<BarrierDecision> out;
+  last_now_ = std::max(last_now_, now);
+  std::vector<BarrierDecision> out = std::move(orphaned_);
+  orphaned_.clear();
   for (const GangKey& key : holds_.Expire(now)) {
     GangRecord* gang = gangs_.Find(key);
     if (gang == nullptr) {
@@ -186,6 +198,11 @@ void GangScheduler::NameOrders(BarrierDecision& d) const {
   }
 }
 
-std::optional<Millis> GangScheduler::NextDeadline() const { return holds_.NextDeadline(); }
+std::optional<Millis> GangScheduler::NextDeadline() const {
+  std::optional<Millis> next = holds_.NextDeadline();
+  // Answers owed to held binds are due at once: at the time of the call that made them.
+  if (!orphaned_.empty() && (!next || last_now_ < *next)) next = last_now_;
+  return next;
+}
 
 }  // namespace gangsched::scheduler

@@ -13,9 +13,11 @@ namespace gangsched::web {
 // - 10,000 nodes: a rack is one <canvas>, a node a few pixels in it; the page never creates an
 //   element per node or per GPU. Nodes show per-GPU cells up to 2,000 nodes, one cell each above.
 std::string_view WebPage() { return kWebPageText; }
+std::string_view WebPageStyle() { return kWebStyleText; }
+std::string_view WebPageScript() { return kWebScriptText; }
 
 std::string_view WebPageSecurityPolicy() {
-  return "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+  return "default-src 'none'; script-src 'self'; style-src 'self'; "
          "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
          "frame-ancestors 'none'";
 }

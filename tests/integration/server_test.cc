@@ -25,6 +25,7 @@
 #include "api/state_setup.h"
 #include "config/config.h"
 #include "tests/integration/in_process_server.h"
+#include "tests/integration/raw_connection.h"
 
 namespace gangsched::api {
 namespace {
@@ -446,46 +447,6 @@ TEST_CASE("two gangs racing for one rack: one placed whole, one waiting, no doub
   CHECK(state["nodes"][1]["gpus"]["used"] == 8);
 }
 
-// A raw connection, for requests httplib's client would not send.
-class RawConnection {
- public:
-  explicit RawConnection(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    timeval tv{20, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~RawConnection() { ::close(fd_); }
-  void Send(const std::string& data) {
-    REQUIRE(::send(fd_, data.data(), data.size(), 0) == static_cast<ssize_t>(data.size()));
-  }
-  // Reads until the headers and Content-Length bytes of body arrived (or the peer closes).
-  std::string ReadResponse() {
-    std::string in;
-    char buf[4096];
-    while (true) {
-      const std::size_t end = in.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        const std::size_t cl = in.find("Content-Length: ");
-        if (cl != std::string::npos && cl < end) {
-          const std::size_t len = std::stoul(in.substr(cl + 16));
-          if (in.size() >= end + 4 + len) return in;
-        }
-      }
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return in;
-      in.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-
- private:
-  int fd_ = -1;
-};
-
 TEST_CASE("bad input gets a clear 4xx JSON answer and the server keeps serving", "[server]") {
   config::Config c = TwoRacks();
   c.max_body_bytes = 1 << 20;
@@ -514,6 +475,13 @@ TEST_CASE("bad input gets a clear 4xx JSON answer and the server keeps serving",
       {"missing Pod", R"({"Nodes":null,"NodeNames":["gpu-a1"]})", "Pod"},
       {"null Pod", R"({"Pod":null,"Nodes":null,"NodeNames":["gpu-a1"]})", "Pod"},
       {"text after the object", good + "{}", "JSON"},
+      // Summed unchecked, 2 x 2^62 GPUs wrapped to 0 and the pod was placed (issue 15).
+      {"GPU requests whose sum overflows",
+       R"({"Pod":{"metadata":{"name":"p","uid":"u"},"spec":{"containers":[)"
+       R"({"resources":{"requests":{"nvidia.com/gpu":"4611686018427387904"}}},)"
+       R"({"resources":{"requests":{"nvidia.com/gpu":"4611686018427387904"}}}]}},)"
+       R"("NodeNames":["gpu-a1"]})",
+       "Pod.spec.containers[1] brings the sum of the containers' requests of nvidia.com/gpu over"},
   };
   for (const Bad& b : bad) {
     INFO(b.name);

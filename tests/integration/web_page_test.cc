@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
+#include <string_view>
 
 #include "api/extender_service.h"
 #include "config/config.h"
@@ -18,7 +19,9 @@
 namespace gangsched::api {
 
 using web::WebPage;
+using web::WebPageScript;
 using web::WebPageSecurityPolicy;
+using web::WebPageStyle;
 namespace {
 
 // gangsched on the two-rack fixture with its main, bind and ops listeners on free ports.
@@ -65,9 +68,29 @@ TEST_CASE("GET / serves the web page on the main and ops listeners", "[server][w
   CHECK(page->get_header_value("Content-Type") == "text/html; charset=utf-8");
   CHECK(page->get_header_value("Content-Security-Policy") == WebPageSecurityPolicy());
   CHECK(page->body == WebPage());
-  // The page reads the JSON views, relative to where it was served from.
-  CHECK(page->body.find("./api/v1/state") != std::string::npos);
-  CHECK(page->body.find("./api/v1/gangs") != std::string::npos);
+  // Its style and script beside it, by relative URLs (so under kubectl proxy's path too).
+  CHECK(page->body.find(R"(<link rel="stylesheet" href="page.css">)") != std::string::npos);
+  CHECK(page->body.find(R"(<script src="page.js"></script>)") != std::string::npos);
+  struct File {
+    const char* path;
+    std::string_view text;
+    const char* type;
+  };
+  for (const File& f : {File{"/page.css", WebPageStyle(), "text/css; charset=utf-8"},
+                        File{"/page.js", WebPageScript(), "text/javascript; charset=utf-8"}}) {
+    INFO(f.path);
+    auto got = Get(port, f.path);
+    REQUIRE(got);
+    CHECK(got->status == 200);
+    CHECK(got->get_header_value("Content-Type") == f.type);
+    CHECK(got->get_header_value("X-Content-Type-Options") == "nosniff");
+    CHECK(got->body == f.text);
+  }
+  // The script reads the JSON views, relative to where the page was served from.
+  auto script = Get(port, "/page.js");
+  REQUIRE(script);
+  CHECK(script->body.find("./api/v1/state") != std::string::npos);
+  CHECK(script->body.find("./api/v1/gangs") != std::string::npos);
 
   // The views it reads are there on the same listener, with what it draws the racks from.
   auto state = Get(port, "/api/v1/state");
@@ -107,7 +130,8 @@ TEST_CASE("GET / is a view: POST answers 405, the bind listener does not serve i
 }
 
 TEST_CASE("the web page inserts no markup and loads nothing from elsewhere", "[web]") {
-  const std::string page(WebPage());
+  const std::string page =
+      std::string(WebPage()) + std::string(WebPageStyle()) + std::string(WebPageScript());
   // API text (pod, gang, node names) goes in as text: no markup-parsing sinks at all.
   for (const char* sink : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
                            "DOMParser", "createContextualFragment", "eval("}) {
@@ -122,6 +146,25 @@ TEST_CASE("the web page inserts no markup and loads nothing from elsewhere", "[w
   const std::string csp(WebPageSecurityPolicy());
   CHECK(csp.find("default-src 'none'") != std::string::npos);
   CHECK(csp.find("connect-src 'self'") != std::string::npos);
+}
+
+// Markup that got into the page (a name that slipped past textContent) could run as inline script
+// or style while the policy allowed 'unsafe-inline' (issue 15). The policy allows script and style
+// only as the page's own files, and the page has no inline script, style, style attribute or
+// event-handler attribute that such a policy would block.
+TEST_CASE("the web page runs under a policy without 'unsafe-inline'", "[web]") {
+  const std::string csp(WebPageSecurityPolicy());
+  CHECK(csp.find("'unsafe-inline'") == std::string::npos);
+  CHECK(csp.find("'unsafe-eval'") == std::string::npos);
+  CHECK(csp.find("script-src 'self'") != std::string::npos);
+  CHECK(csp.find("style-src 'self'") != std::string::npos);
+  const std::string html(WebPage());
+  CHECK_FALSE(std::regex_search(html, std::regex(R"(<script(?![^>]*\bsrc=)[^>]*>)")));
+  CHECK(html.find("<style") == std::string::npos);
+  CHECK_FALSE(std::regex_search(html, std::regex(R"(\s(style|on[a-z]+)\s*=)", std::regex::icase)));
+  const std::string script(WebPageScript());
+  CHECK(script.find("setAttribute('style'") == std::string::npos);
+  CHECK(script.find("setAttribute(\"style\"") == std::string::npos);
 }
 
 }  // namespace

@@ -54,6 +54,8 @@ cluster: /tmp/cluster.yaml
 log_level: debug
 max_body_bytes: 1048576
 read_timeout: 2s
+max_connections: 500
+idle_close_above: 50
 tls: {cert_file: /c.pem, key_file: /k.pem}
 barrier:
   hold_ttl: 30s
@@ -76,6 +78,8 @@ threads: {filter: 2, bind: 64, ops: 1}
   CHECK(c->log_level == "debug");
   CHECK(c->max_body_bytes == 1 << 20);
   CHECK(c->read_timeout == 2000);
+  CHECK(c->max_connections == 500);
+  CHECK(c->idle_close_above == 50);
   CHECK(c->tls.Enabled());
   CHECK(c->holds.ttl == 30'000);
   CHECK(c->holds.bind_timeout == 120'000);
@@ -116,7 +120,11 @@ TEST_CASE("cross-field rules are checked", "[config]") {
   CHECK_FALSE(LoadConfig("barrier: {bind_timeout: 3s, bind_margin: 5s}\n", "g").has_value());
   CHECK_FALSE(LoadConfig("tls: {cert_file: a.pem}\n", "g").has_value());
   CHECK_FALSE(LoadConfig("threads: {bind: 10}\n", "g").has_value());  // 1024 held binds
-  CHECK(LoadConfig("", "g").has_value());                             // all defaults
+  // Idle connections are closed before the cap; a held bind keeps its connection open.
+  CHECK_FALSE(LoadConfig("max_connections: 100\nidle_close_above: 200\n", "g").has_value());
+  CHECK_FALSE(LoadConfig("max_connections: 1024\n", "g").has_value());
+  CHECK(LoadConfig("max_connections: 1024\nbind_listen: \"\"\n", "g").has_value());
+  CHECK(LoadConfig("", "g").has_value());  // all defaults
 }
 
 TEST_CASE("flags override the file", "[config]") {
@@ -157,6 +165,8 @@ TEST_CASE("the shipped example configuration holds exactly the defaults", "[conf
   CHECK(shipped->read_timeout == d.read_timeout);
   CHECK(shipped->keep_alive_timeout == d.keep_alive_timeout);
   CHECK(shipped->keep_alive_max_count == d.keep_alive_max_count);
+  CHECK(shipped->max_connections == d.max_connections);
+  CHECK(shipped->idle_close_above == d.idle_close_above);
   CHECK(shipped->log_level == d.log_level);
   CHECK(shipped->holds.ttl == d.holds.ttl);
   CHECK(shipped->holds.bind_timeout == d.holds.bind_timeout);

@@ -173,6 +173,18 @@ struct JobErrorCase {
   const char* says;
 };
 
+TEST_CASE("A job whose replicas sum past 2^31-1 pods is an error, not a wrapped quorum",
+          "[jobs][errors][quantity]") {
+  // 21,475 replica types of 100,000 pods each (the most one may declare): 2,147,500,000 pods.
+  std::string text =
+      "apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nmetadata: {name: p}\nspec:\n  "
+      "pytorchReplicaSpecs:\n";
+  for (int i = 0; i < 21'475; ++i) text += "    W" + std::to_string(i) + ": {replicas: 100000}\n";
+  auto got = DecodeJobs(text, "job.yaml");
+  REQUIRE_FALSE(got.has_value());
+  CHECK_THAT(got.error().message, Catch::Contains("more than 2^31-1 pods"));
+}
+
 TEST_CASE("Job decode errors name the position and what to do", "[jobs][errors]") {
   const JobErrorCase c = GENERATE(
       JobErrorCase{"unknown kind", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",

@@ -213,6 +213,80 @@ items:
   CHECK(p.requests.pods == 1);
 }
 
+// Two containers of 2^62 GPUs summed unchecked to 0 (issue 15): the pod was placed and bound on a
+// node with no free GPU. Every sum of requests is checked, and the error names the field.
+struct OverflowCase {
+  const char* what;
+  const char* spec;  // the JSON of a Pod's spec
+  const char* field;
+  const char* resource;
+};
+
+TEST_CASE("A sum of requests that overflows is an error naming the field and the resource",
+          "[decode][pod][quantity]") {
+  constexpr const char* kHalf = R"("4611686018427387904")";  // 2^62
+  const std::string half = kHalf;
+  const OverflowCase c = GENERATE_COPY(
+      OverflowCase{"two containers of 2^62 GPUs", "", "Pod.spec.containers[1]", "nvidia.com/gpu"},
+      OverflowCase{"GPU limits standing in for requests", "limits", "Pod.spec.containers[1]",
+                   "nvidia.com/gpu"},
+      OverflowCase{"CPU", "cpu", "Pod.spec.containers[1]", "cpu"},
+      OverflowCase{"memory", "memory", "Pod.spec.containers[1]", "memory"},
+      OverflowCase{"two sidecars", "sidecars", "Pod.spec.initContainers[1]", "nvidia.com/gpu"},
+      OverflowCase{"an init container beside a sidecar", "init", "Pod.spec.initContainers[1]",
+                   "nvidia.com/gpu"},
+      OverflowCase{"containers plus sidecars", "running", "Pod.spec.initContainers",
+                   "nvidia.com/gpu"},
+      OverflowCase{"the pod overhead", "overhead", "Pod.spec.overhead", "memory"});
+  INFO(c.what);
+  const std::string what = c.spec;
+  auto container = [&](const std::string& resources, const std::string& extra = "") {
+    return R"({"name":"c",)" + extra + R"("resources":)" + resources + "}";
+  };
+  const std::string gpus = R"({"requests":{"nvidia.com/gpu":)" + half + "}}";
+  std::string spec;
+  if (what.empty()) {
+    spec = R"("containers":[)" + container(gpus) + "," + container(gpus) + "]";
+  } else if (what == "limits") {
+    const std::string limit = R"({"limits":{"nvidia.com/gpu":)" + half + "}}";
+    spec = R"("containers":[)" + container(limit) + "," + container(limit) + "]";
+  } else if (what == "cpu") {  // 2^62 milli-cores each, written in cores
+    const std::string cpu = R"({"requests":{"cpu":"4611686018427387904m"}})";
+    spec = R"("containers":[)" + container(cpu) + "," + container(cpu) + "]";
+  } else if (what == "memory") {
+    const std::string mem = R"({"requests":{"memory":"4Ei"}})";  // 2^62 bytes
+    spec = R"("containers":[)" + container(mem) + "," + container(mem) + "]";
+  } else if (what == "sidecars") {
+    const std::string sidecar = container(gpus, R"("restartPolicy":"Always",)");
+    spec = R"("initContainers":[)" + sidecar + "," + sidecar + "]";
+  } else if (what == "init") {
+    spec = R"("initContainers":[)" + container(gpus, R"("restartPolicy":"Always",)") + "," +
+           container(gpus) + "]";
+  } else if (what == "running") {
+    spec = R"("containers":[)" + container(gpus) + R"(],"initContainers":[)" +
+           container(gpus, R"("restartPolicy":"Always",)") + "]";
+  } else {  // overhead
+    spec = R"("overhead":{"memory":"4Ei"},"containers":[)" +
+           container(R"({"requests":{"memory":"4Ei"}})") + "]";
+  }
+  const std::string pod =
+      R"({"metadata":{"name":"p","namespace":"ml","uid":"u1"},"spec":{)" + spec + "}}";
+  auto got = DecodePodJson(pod);
+  REQUIRE_FALSE(got.has_value());
+  CHECK_THAT(got.error(), Catch::StartsWith(c.field));
+  CHECK_THAT(got.error(), Catch::Contains(std::string(" of ") + c.resource + " over the limit"));
+}
+
+TEST_CASE("Requests that sum to just below the limit still decode", "[decode][pod][quantity]") {
+  // 2^62 + (2^62 - 1) = 2^63 - 1 GPUs: the largest sum there is, not an overflow.
+  auto got =
+      DecodePodJson(R"({"metadata":{"name":"p"},"spec":{"containers":[)"
+                    R"({"resources":{"requests":{"nvidia.com/gpu":"4611686018427387904"}}},)"
+                    R"({"resources":{"requests":{"nvidia.com/gpu":"4611686018427387903"}}}]}})");
+  REQUIRE(got.has_value());
+  CHECK(got->requests.gpus == INT64_MAX);
+}
+
 TEST_CASE("A pending pod holds nothing; a finished one neither", "[decode][pod]") {
   auto cluster = DecodeClusterFile(Fixture("clusters/small-with-pods.yaml"));
   REQUIRE(cluster.has_value());

@@ -78,3 +78,87 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace gangsched::scheduler
+
+namespace gangsched::scheduler {
+namespace {
+
+using namespace engine_test;  // NOLINT(google-build-using-namespace): the tests' set-up
+using testing::MakeCluster;
+
+TEST_CASE("a recreated member's predecessor waiting at bind is answered at the next tick",
+          "[engine][issue11]") {
+  // pb-1 waits in the barrier when it is deleted and recreated; the replacement is filtered before
+  // the watch reports the deletion. The old pod's held bind is owed an answer: NextDeadline asks
+  // for a tick at once, and Tick answers it. The replacement takes the slot and the gang binds.
+  auto engine = MakeEngine(MakeCluster(1, 1, 3, 8));
+  const auto nodes = AllNodes(engine);
+  const Pod p0 = GangPod("rw", 2, "rw-0", 8);
+  const Pod p1 = GangPod("rw", 2, "rw-1", 8);
+  Known(engine, {p0, p1});
+  const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
+  const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));
+  CHECK(engine.Bind("ml", p1.name, p1.uid, n1, 1).action == BarrierAction::kWait);
+  Pod replacement = p1;
+  replacement.uid = "uid-rw-1-r1";
+  const std::string again = Narrowed(Filter(engine, replacement, nodes, 5));
+  CHECK(engine.NextDeadline() == 5);
+  const std::vector<BarrierDecision> owed = engine.Tick(5);
+  REQUIRE(owed.size() == 1);
+  CHECK(owed[0].action == BarrierAction::kReject);
+  REQUIRE(owed[0].pods.size() == 1);
+  CHECK(owed[0].pods[0].pod_uid == p1.uid);
+  CHECK(engine.NextDeadline() != 5);
+  CHECK(engine.Bind("ml", p0.name, p0.uid, n0, 6).action == BarrierAction::kWait);
+  CHECK(engine.Bind("ml", replacement.name, replacement.uid, again, 7).action ==
+        BarrierAction::kBind);
+}
+
+}  // namespace
+}  // namespace gangsched::scheduler
+
+namespace gangsched::scheduler {
+namespace {
+
+using namespace engine_test;  // NOLINT(google-build-using-namespace): the tests' set-up
+
+TEST_CASE("a partly bound gang's retried member goes straight through to its Binding",
+          "[engine][issue11]") {
+  // Found by the soak (seed 459): pb-1 is retried after its Binding was refused; the last look
+  // before posting found its node over-full and released the partly bound gang. What is bound of
+  // a released gang stays bound; kube-scheduler's own filters found room for the retried pod.
+  PartlyBound t;
+  Pod squatter = Running("squatter", t.n1, 8, 0);
+  t.engine.UpsertPod(squatter);
+  CHECK(t.engine.Bind("ml", t.p1.name, t.p1.uid, t.n1, 4).action == BarrierAction::kBind);
+  CHECK(t.engine.GangOf({"ml", "pb"}, 4)->phase == GangPhase::kBinding);
+}
+
+TEST_CASE("the last look before binding does not count victim plans as taking room", "[engine]") {
+  // A victim plan holds capacity its victims still use (DESIGN.md §3.9): its node looks over-full
+  // until they leave, but no pod took the room of the gang being bound.
+  auto state = ClusterState::Create({testing::MakeNode("n0").Gpus(8)});
+  REQUIRE(state);
+  Pod victim = Running("victim", "n0", 4, 0);
+  state->AddPod(victim);
+  auto hold = [](const std::string& gang, std::int64_t gpus) {
+    Plan plan;
+    plan.gang = {"ml", gang};
+    PodPlacement p;
+    p.role_name = "worker";
+    p.node = "n0";
+    p.requests = {1000, 1LL << 30, gpus, 1};
+    plan.pods = {p};
+    return plan;
+  };
+  state->Hold(hold("binding", 4));
+  state->Hold(hold("preemptor", 4));  // evicts the victim for its 4 GPUs
+  BarrierDecision d;
+  d.action = BarrierAction::kBind;
+  d.gang = {"ml", "binding"};
+  d.pods = {{"uid-b", "n0", "ml", "b"}};
+  CHECK_THAT(RecheckTargets(*state, d), Catch::Contains("no longer has room"));
+  CHECK(RecheckTargets(*state, d, {GangKey{"ml", "preemptor"}}).empty());
+}
+
+}  // namespace
+}  // namespace gangsched::scheduler

@@ -381,6 +381,9 @@ def write_report(args, results, gap, elapsed):
     w("")
     w("## Reading the results")
     w("")
+    w("* **Engine in the loop.** What changed against the planner-only figures of earlier "
+      "versions of this page, and why: docs/simulation.md \"The engine in the loop against the "
+      "planner-only figures\".")
     w("* **Partial gangs.** The per-pod baselines (`binpack`, `default-scheduler`) bind pods of "
       "jobs that cannot start; the `idle GPUs` column is what those partial gangs hold. With "
       "`ps-workers` (many pods per job) they deadlock: jobs left `unfinished` hold GPUs "

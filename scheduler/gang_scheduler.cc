@@ -64,6 +64,7 @@ tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> no
       ReleaseGang(*g, "a planned node left the cluster; re-planning");
     }
   }
+  ResumePartlyBound();
   return {};
 }
 
@@ -111,6 +112,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
 std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) {
   const bool freed = state_.RemovePod(uid);
   const std::optional<GangKey> key = gangs_.Unlink(uid);
+  if (freed) ResumePartlyBound();
   if (!key) {
     if (freed) RefreshDrains();
     return std::nullopt;
@@ -128,6 +130,21 @@ std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) 
   }
   RefreshDrains();  // what the pod freed in a drained domain is kept there
   return decision;
+}
+
+void GangScheduler::ResumePartlyBound() {
+  // A partly bound gang that lost its hold (its planned node left) has its other members planned
+  // around the bound ones as soon as there is room, before a drain or another gang takes it: its
+  // bound members' GPUs are idle until it completes (DESIGN.md §3.6).
+  for (auto it = partly_bound_.begin(); it != partly_bound_.end();) {
+    GangRecord* g = gangs_.Find(*it);
+    if (g == nullptr || g->phase == GangPhase::kBound || BoundCount(*g) == 0 ||
+        state_.HoldOf(g->key) || PlanAndHold(*g, options_.planner, last_now_)) {
+      it = partly_bound_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void GangScheduler::ForgetPredecessor(const Pod& pod, const GangMembership& m) {
@@ -290,6 +307,7 @@ void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
   } else {
     state_.Release(g.key);
   }
+  if (BoundCount(g) > 0) partly_bound_.insert(g.key);
   g.preemption.reset();
   barrier_.Close(g.key, reason);
   g.slot_of.clear();

@@ -162,13 +162,16 @@ class GangScheduler {
   // A pod of the same namespace and name as a member under another UID replaces it: the old one
   // is removed as if its deletion had been seen.
   void ForgetPredecessor(const Pod& pod, const GangMembership& m);
+  // Plans the partly bound gangs that lost their hold, around their bound members, when room frees.
+  void ResumePartlyBound();
 
   ClusterState state_;
   EngineOptions options_;
   HoldTable holds_;
   BindBarrier barrier_;
   GangRegistry gangs_;
-  std::set<GangKey> draining_;  // gangs with a drain reservation
+  std::set<GangKey> draining_;      // gangs with a drain reservation
+  std::set<GangKey> partly_bound_;  // partly bound gangs whose hold was released
   std::uint64_t inventory_generation_ = 1;
   EngineCounters counters_;
   std::vector<BarrierDecision> orphaned_;  // answers to held binds owed, returned by the next Tick

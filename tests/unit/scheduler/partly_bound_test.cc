@@ -45,12 +45,16 @@ TEST_CASE("a partly bound gang whose planned node leaves keeps its bound member'
     if (t.engine.state().node(i).name != t.n1) rest.push_back(t.engine.state().node(i));
   }
   REQUIRE(t.engine.ReplaceNodes(rest).has_value());
-  // The hold went with the node; pb-0 still runs on its 8 GPUs: 16 GPUs left, 8 of them free.
-  CHECK(t.engine.state().holds().empty());
-  CHECK(t.engine.state().FreeGpus() == 8);
-  // pb-1 is planned on the node left free, next to pb-0, and the gang completes.
-  const std::string again = Narrowed(Filter(t.engine, t.p1, AllNodes(t.engine), 4));
+  // The hold went with the node; pb-0 still runs on its 8 GPUs, and pb-1 is planned at once on
+  // the node left free, next to pb-0, before anything else can take it: 16 GPUs, none free.
+  CHECK(t.engine.state().FreeGpus() == 0);
+  const auto status = t.engine.GangOf({"ml", "pb"}, 4);
+  REQUIRE(status->plan);
+  REQUIRE(status->plan->pods.size() == 1);
+  const std::string again = status->plan->pods[0].node;
   CHECK(again != t.n0);
+  CHECK(again != t.n1);
+  CHECK(Narrowed(Filter(t.engine, t.p1, AllNodes(t.engine), 4)) == again);
   CHECK(t.engine.Bind("ml", t.p1.name, t.p1.uid, again, 5).action == BarrierAction::kBind);
   t.engine.BindResult(t.p1.uid, true, "", 6);
   CHECK(t.engine.GangOf({"ml", "pb"}, 6)->phase == GangPhase::kBound);

@@ -250,7 +250,7 @@ std::optional<Millis> BindBarrier::NextDeadline() const {
 }
 
 std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d,
-                           const std::set<GangKey>& reservations) {
+                           const std::function<bool(const GangKey&)>& reservation) {
   std::vector<bool> checked(state.node_count(), false);
   for (const BindOrder& o : d.pods) {
     const auto n = state.FindNode(o.node);
@@ -258,19 +258,23 @@ std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d,
     if (checked[*n]) continue;
     checked[*n] = true;
     if (state.node(*n).unschedulable) return "node " + o.node + " was cordoned";
+    auto over = [](const Resources& r) {
+      return r.gpus < 0 || r.milli_cpu < 0 || r.memory_bytes < 0 || r.pods < 0;
+    };
     Resources free = state.Free(*n);
-    for (const GangKey& key : reservations) {
-      if (const Plan* plan = state.HoldOf(key)) {
-        for (const PodPlacement& p : plan->pods) {
-          if (p.node != o.node) continue;
-          free.gpus += p.requests.gpus;
-          free.milli_cpu += p.requests.milli_cpu;
-          free.memory_bytes += p.requests.memory_bytes;
-          free.pods += std::max<std::int64_t>(p.requests.pods, 1);
-        }
+    // Looked at only for a node that seems over-full (rare): the holds of reservations there.
+    for (auto h = state.holds().begin(); over(free) && reservation && h != state.holds().end();
+         ++h) {
+      if (!reservation(h->first)) continue;
+      for (const PodPlacement& p : h->second.pods) {
+        if (p.node != o.node) continue;
+        free.gpus += p.requests.gpus;
+        free.milli_cpu += p.requests.milli_cpu;
+        free.memory_bytes += p.requests.memory_bytes;
+        free.pods += std::max<std::int64_t>(p.requests.pods, 1);
       }
     }
-    if (free.gpus < 0 || free.milli_cpu < 0 || free.memory_bytes < 0 || free.pods < 0) {
+    if (over(free)) {
       return "node " + o.node + " no longer has room for its members (a pod gangsched did not " +
              "place took it)";
     }

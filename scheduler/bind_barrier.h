@@ -6,9 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -99,9 +99,9 @@ class BindBarrier {
 
 // The last look before a released barrier's Bindings are posted (DESIGN.md §3.6): why they must
 // not be, because a target node left, was cordoned or was filled by pods gangsched did not place
-// since the plan; "" when all is well. The holds of `reservations` (victim plans, which hold
-// capacity their victims still use) do not count as taking room.
+// since the plan; "" when all is well. The holds of gangs `reservation` names (victim plans,
+// which hold capacity their victims still use) do not count as taking room.
 std::string RecheckTargets(const ClusterState& state, const BarrierDecision& d,
-                           const std::set<GangKey>& reservations = {});
+                           const std::function<bool(const GangKey&)>& reservation = {});
 
 }  // namespace gangsched::scheduler

@@ -32,8 +32,9 @@ GangScheduler::GangScheduler(ClusterState state, EngineOptions options)
 tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> nodes) {
   auto next = ClusterState::Create(std::move(nodes), options_.state);
   if (!next) return tl::unexpected(next.error());
-  // Holds whose nodes all still exist are kept, the others re-planned later. The members of a
-  // dropped hold already bound (a partly bound gang) keep their capacity as bound pods.
+  // Holds on a node that left are released (their gangs re-planned later; bound members of a
+  // partly bound gang keep their capacity as bound pods, ReleaseGang); bound pods and the other
+  // holds are carried over.
   std::vector<GangKey> dropped;
   for (const auto& [key, plan] : state_.holds()) {
     const bool all_there = std::all_of(plan.pods.begin(), plan.pods.end(), [&](const auto& p) {
@@ -42,28 +43,21 @@ tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> no
     if (!all_there) dropped.push_back(key);
   }
   for (const GangKey& key : dropped) {
-    GangRecord* g = gangs_.Find(key);
-    if (g == nullptr || Reserving(*g)) continue;
-    const Plan plan = *state_.HoldOf(key);
-    state_.Release(key);
-    AccountBound(*g, plan, false);
+    if (GangRecord* g = gangs_.Find(key)) {
+      ReleaseGang(*g, "a planned node left the cluster; re-planning");
+    } else {
+      state_.Release(key);
+    }
   }
   for (const auto& [uid, bound] : state_.bound_pods()) {
     (void)bound;
     next->AddPod(*state_.PodOf(uid));
   }
-  for (const auto& [key, plan] : state_.holds()) {
-    if (std::find(dropped.begin(), dropped.end(), key) == dropped.end()) next->Hold(plan);
-  }
+  for (const auto& [key, plan] : state_.holds()) next->Hold(plan);
   state_ = std::move(*next);
   ++inventory_generation_;
   // Domains are numbered anew: drains end and start again on the gang's next filter call.
   for (const GangKey& key : std::set<GangKey>(draining_)) EndDrain(gangs_.at(key));
-  for (const auto& key : dropped) {
-    if (GangRecord* g = gangs_.Find(key)) {
-      ReleaseGang(*g, "a planned node left the cluster; re-planning");
-    }
-  }
   ResumePartlyBound();
   return {};
 }
@@ -300,13 +294,10 @@ void GangScheduler::TakeSlotOn(GangRecord& g, const GangMember& m, const std::st
 void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
   // Members already bound keep using their capacity: it moves from the hold to bound usage, and
   // the gang's other members are planned next to them (PlanRemaining).
-  if (const Plan* held = state_.HoldOf(g.key); held && !Reserving(g)) {
-    const Plan plan = *held;
-    state_.Release(g.key);
-    AccountBound(g, plan, false);
-  } else {
-    state_.Release(g.key);
-  }
+  const Plan* held = Reserving(g) ? nullptr : state_.HoldOf(g.key);
+  const std::optional<Plan> plan = held ? std::optional<Plan>(*held) : std::nullopt;
+  state_.Release(g.key);
+  if (plan) AccountBound(g, *plan, false);
   if (BoundCount(g) > 0) partly_bound_.insert(g.key);
   g.preemption.reset();
   barrier_.Close(g.key, reason);

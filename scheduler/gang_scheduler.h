@@ -114,14 +114,14 @@ class GangScheduler {
   // When Tick must run next (earliest deadline, or at once when answers to held binds are owed),
   // if ever.
   std::optional<Millis> NextDeadline() const;
-  // The earliest deadline of a hold (for checks: a hold must not outlive it).
-  std::optional<Millis> NextHoldDeadline() const { return holds_.NextDeadline(); }
 
   // ---- Views -----------------------------------------------------------------------------------
   std::vector<GangStatus> Gangs(Millis now) const;
   std::optional<GangStatus> GangOf(const GangKey& key, Millis now) const;
   const ClusterState& state() const { return state_; }
   const EngineCounters& counters() const { return counters_; }
+  // The holds' timing (deadlines, starts, backoff), for checks that must not copy a gang's view.
+  const HoldTable& holds() const { return holds_; }
   // GPU ids chosen for a pod in its gang's plan (for the gangsched.io/gpu-ids annotation).
   std::vector<int> PlannedGpuIds(const std::string& uid) const;
   // Placement summary of the pod's gang ("4 pods on 2 nodes in rack r3 (span: rack)").

@@ -3,7 +3,6 @@
 // expiring. Split from gang_scheduler.cc by verb; the same class, the same rules (DESIGN.md §3.4,
 // §3.6).
 #include <algorithm>
-#include <set>
 #include <utility>
 
 #include "scheduler/gang_preemption.h"
@@ -53,11 +52,11 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
   if (d.action == BarrierAction::kBind && !released) {
     // Victim plans hold capacity their victims still use (DESIGN.md §3.9): not a pod that took
     // room from this gang.
-    std::set<GangKey> reservations;
-    for (const auto& [key, other] : gangs_.all()) {
-      if (other.preemption) reservations.insert(key);
-    }
-    if (const std::string why = RecheckTargets(state_, d, reservations); !why.empty()) {
+    auto victim_plan = [this](const GangKey& key) {
+      const GangRecord* other = gangs_.Find(key);
+      return other != nullptr && other->preemption.has_value();
+    };
+    if (const std::string why = RecheckTargets(state_, d, victim_plan); !why.empty()) {
       // The last look before any Binding is posted (DESIGN.md §3.6) found a target changed since
       // the plan: nothing of the gang is bound; every held bind is answered and it plans again.
       d.action = BarrierAction::kReject;

@@ -20,7 +20,6 @@ GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   s.arrived_uids = barrier_.ArrivedUids(g.key);
   s.size_known = SizeKnown(g, options_.require_quorum_pods);
   s.hold_deadline = holds_.Deadline(g.key);
-  s.hold_started = holds_.Started(g.key);
   s.backoff_until = holds_.BackoffUntil(g.key, now);
   if (const Plan* plan = state_.HoldOf(g.key); plan && !g.drain) {
     s.plan = *plan;

@@ -107,7 +107,6 @@ struct GangStatus {
   bool size_known = true;  // false: a PodGroup's member whose PodGroup (minMember) is not known yet
   int members_bound = 0;
   std::optional<Millis> hold_deadline;
-  std::optional<Millis> hold_started;  // when the current hold began (a new plan restarts it)
   std::optional<Millis> backoff_until;
   std::optional<Plan> plan;
 };

@@ -197,7 +197,7 @@ void InvariantChecker::Disturbed(int job, Millis now) {
 void InvariantChecker::CheckHolds(const scheduler::GangScheduler& engine, Millis now) {
   if (violation_) return;
   // The earliest deadline of any hold is the cheap test; the gang is named from the views.
-  const std::optional<Millis> next = engine.NextHoldDeadline();
+  const std::optional<Millis> next = engine.holds().NextDeadline();  // holds only, not owed answers
   if (!next || *next + kHoldTick >= now) return;
   std::string gang = "(a gang the engine no longer lists)";
   for (const scheduler::GangStatus& g : engine.Gangs(now)) {

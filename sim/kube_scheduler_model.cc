@@ -509,9 +509,7 @@ void KubeSchedulerModel::Cycle() {
     return;
   }
   auto hold = [&]() -> std::pair<std::optional<Millis>, std::optional<Millis>> {
-    const auto g = engine_->GangOf(p.gang, now_);
-    if (!g) return {};
-    return {g->hold_started, g->hold_deadline};
+    return {engine_->holds().Started(p.gang), engine_->holds().Deadline(p.gang)};
   };
   const auto before = hold();
   FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);

@@ -161,7 +161,9 @@ TEST_CASE("the last look before binding does not count victim plans as taking ro
   d.gang = {"ml", "binding"};
   d.pods = {{"uid-b", "n0", "ml", "b"}};
   CHECK_THAT(RecheckTargets(*state, d), Catch::Contains("no longer has room"));
-  CHECK(RecheckTargets(*state, d, {GangKey{"ml", "preemptor"}}).empty());
+  CHECK(RecheckTargets(*state, d, [](const GangKey& key) {
+          return key == GangKey{"ml", "preemptor"};
+        }).empty());
 }
 
 }  // namespace

@@ -300,7 +300,13 @@ void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
   if (plan) AccountBound(g, *plan, false);
   if (BoundCount(g) > 0) partly_bound_.insert(g.key);
   g.preemption.reset();
-  barrier_.Close(g.key, reason);
+  // Binds held in the barrier are answered (by the next Tick) so kube-scheduler forgets what it
+  // assumed for them and retries; a bind left unanswered would pin its assumed capacity until the
+  // bind extender's httpTimeout.
+  if (std::optional<BarrierDecision> d = barrier_.Close(g.key, reason)) {
+    NameOrders(*d);
+    orphaned_.push_back(std::move(*d));
+  }
   g.slot_of.clear();
   g.phase = GangPhase::kWaiting;
   g.reason = reason;

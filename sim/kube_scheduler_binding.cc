@@ -154,20 +154,27 @@ void KubeSchedulerModel::SeenBound(int id) {
   }
   p.where = Where::kBound;
   p.bound_at = now_;
+  // The API clears a bound pod's nominatedNodeName (ClearingNominatedNodeNameAfterBinding).
+  Unnominate(id, true);
   JobRecord& job = jobs_[p.job];
   if (++job.bound == static_cast<int>(job.pods.size()) && !job.finish_scheduled) {
-    job.bound_at = now_;
+    if (job.bound_at < 0) job.bound_at = now_;
     job.finish_scheduled = true;
-    job.run_time = job.spec.duration;
-    if (options_.run_time) {
-      std::vector<std::size_t> nodes;
-      for (int member : job.pods) {
-        nodes.push_back(static_cast<std::size_t>(node_index_.at(pods_[member].pod.node_name)));
+    if (job.remaining < 0) {
+      job.run_time = job.spec.duration;
+      if (options_.run_time) {
+        std::vector<std::size_t> nodes;
+        for (int member : job.pods) {
+          nodes.push_back(static_cast<std::size_t>(node_index_.at(pods_[member].pod.node_name)));
+        }
+        job.run_time = options_.run_time(p.job, nodes);
       }
-      job.run_time = options_.run_time(p.job, nodes);
+      job.remaining = job.run_time;
     }
+    // A job a deletion stopped runs for the time it had left (it resumes from a checkpoint).
     ++jobs_running_;
-    Push(now_ + job.run_time, EventKind::kJobFinish, p.job);
+    job.finish_at = now_ + job.remaining;
+    Push(job.finish_at, EventKind::kJobFinish, p.job, job.finish_gen);
   }
   MoveAll();  // AssignedPodAdd
 }

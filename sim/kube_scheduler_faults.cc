@@ -225,16 +225,29 @@ void KubeSchedulerModel::RecreatePod(const std::string& id) {
     }
   }
   if (candidates.empty() || !Inject(FaultKind::kPodRecreated, id)) return;
-  const int pod = candidates[FaultPick(options_.seed, id, candidates.size())];
+  DeletePod(candidates[FaultPick(options_.seed, id, candidates.size())]);
+}
+
+void KubeSchedulerModel::DeletePod(int pod) {
   PodRecord& p = pods_[pod];
   JobRecord& job = jobs_[p.job];
   Trace("  pod " + p.pod.name + " deleted");
   const bool held_capacity = p.where == Where::kBound || p.cache_node >= 0;
   LeaveQueue(pod);
   Forget(pod);
+  Unnominate(pod, true);
   if (p.where == Where::kBound) --job.bound;
   --job.created;
   p.where = Where::kDeleted;
+  p.terminating = false;
+  if (job.finish_scheduled) {
+    // A training job does not run with a pod missing: it stops, and resumes once its pods are
+    // bound again.
+    job.finish_scheduled = false;
+    ++job.finish_gen;
+    job.remaining = std::max<Millis>(0, job.finish_at - now_);
+    --jobs_running_;
+  }
   checker_.PodDeleted(pod, now_);
   ToEngine(pod, WatchOp::kDeleted);
   if (held_capacity) MoveAll();  // AssignedPodDelete
@@ -288,6 +301,7 @@ void KubeSchedulerModel::GangschedUp() {
   }
   engine_ = std::make_unique<scheduler::GangScheduler>(std::move(*state), options_.engine);
   engine_down_ = false;
+  RostersToEngine();
   for (PodRecord& p : pods_) {
     if (p.where == Where::kNotCreated || p.where == Where::kDeleted) continue;
     engine_->UpsertPod(p.pod);
@@ -304,7 +318,9 @@ void KubeSchedulerModel::RestartKubeScheduler() {
   unschedulable_.clear();
   cycle_scheduled_ = false;
   std::fill(requested_.begin(), requested_.end(), scheduler::Resources{});
+  for (std::vector<int>& on : nominated_) on.clear();
   for (PodRecord& p : pods_) {
+    p.nominated = -1;  // the nominator is rebuilt from the pods' status at start-up
     ++p.queue_gen;
     ++p.bind_gen;
     p.bind_pending = false;
@@ -337,6 +353,10 @@ void KubeSchedulerModel::KubeSchedulerUp() {
     p.queue_ts = p.created;
     p.backoff_until = 0;
     p.attempts = 0;
+    if (auto it = node_index_.find(p.pod.nominated_node_name); it != node_index_.end()) {
+      p.nominated = it->second;
+      nominated_[it->second].push_back(id);
+    }
     Activate(id);
   }
   checker_.Disturbed(-1, now_);

@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "scheduler/fit.h"
-#include "sim/engine_calls.h"
-
 namespace gangsched::sim {
 
 namespace {
@@ -14,6 +11,7 @@ constexpr const char* kNamespace = "ml";
 constexpr const char* kSchedulerName = "gang-scheduler";
 constexpr const char* kGangAnnotation = "gangsched.io/gang";
 constexpr const char* kMinMembersAnnotation = "gangsched.io/min-members";
+constexpr const char* kKubeflowJobNameLabel = "training.kubeflow.org/job-name";
 constexpr const char* kReplicaTypeLabel = "training.kubeflow.org/replica-type";
 constexpr const char* kReplicaIndexLabel = "training.kubeflow.org/replica-index";
 
@@ -27,19 +25,6 @@ std::string Seconds(Millis ms) {
 Millis AtOrAfter(Millis t, Millis period) {
   if (period <= 0) return t;
   return (t + period - 1) / period * period;
-}
-
-// How many feasible nodes kube-scheduler looks for before it stops filtering
-// (numFeasibleNodesToFind, reference/extender-protocol.md §2.3): all of a cluster under 100
-// nodes; else the percentage (adaptive by default: 50% minus nodes/125, at least 5%), at least 100.
-std::size_t NodesToFind(std::size_t all, int percentage) {
-  constexpr std::size_t kMinFeasibleNodes = 100;
-  if (all < kMinFeasibleNodes || percentage >= 100) return all;
-  std::int64_t adaptive = percentage;
-  if (adaptive <= 0)
-    adaptive = std::max<std::int64_t>(5, 50 - static_cast<std::int64_t>(all) / 125);
-  const auto n = static_cast<std::size_t>(static_cast<std::int64_t>(all) * adaptive / 100);
-  return std::max(n, kMinFeasibleNodes);
 }
 
 }  // namespace
@@ -67,6 +52,7 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
       checker_(nodes_, options_.invariants),
       rng_(options_.seed),
       requested_(nodes_.size()),
+      nominated_(nodes_.size()),
       node_deleted_(nodes_.size(), false) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     node_index_.emplace(nodes_[i].name, static_cast<int>(i));
@@ -101,7 +87,12 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
         pod.priority = w.priority;
         pod.tolerations = w.tolerations;
         pod.node_selector = w.node_selector;
-        if (w.gang) {
+        if (w.kubeflow) {
+          // The training-operator's labels only: the size is the job object's.
+          pod.labels[kKubeflowJobNameLabel] = w.id;
+          pod.labels[kReplicaTypeLabel] = role.name;
+          pod.labels[kReplicaIndexLabel] = std::to_string(i);
+        } else if (w.gang) {
           pod.annotations[kGangAnnotation] = w.id;
           pod.annotations[kMinMembersAnnotation] = std::to_string(w.Pods());
           if (!role.name.empty()) {
@@ -119,8 +110,10 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
         ++pods_to_create_;
       }
     }
+    if (w.kubeflow) Push(w.arrival + w.roster_offset, EventKind::kRoster, j);
     jobs_.push_back(std::move(job));
   }
+  if (engine_ && options_.source == StateSource::kStandalone) RostersToEngine();
 }
 
 // ---- Timeline -----------------------------------------------------------------------------------
@@ -177,7 +170,9 @@ std::string KubeSchedulerModel::Describe(const Event& e) const {
   };
   switch (e.kind) {
     case EventKind::kCreatePod:
-      return "pod " + pod() + " created";
+      return "pod " + pod() + " created (" +
+             std::to_string(pods_.at(static_cast<std::size_t>(e.subject)).pod.requests.gpus) +
+             " GPUs)";
     case EventKind::kCycle:
       return "scheduling cycle";
     case EventKind::kBackoffDone:
@@ -220,6 +215,10 @@ std::string KubeSchedulerModel::Describe(const Event& e) const {
       return "gangsched's notifier looks at the waiting gangs";
     case EventKind::kPermitTimeout:
       return pod() + " times out waiting at Permit";
+    case EventKind::kEvicted:
+      return "preemption victim " + pod() + " terminated";
+    case EventKind::kRoster:
+      return "watch: gangsched sees job " + jobs_.at(static_cast<std::size_t>(e.subject)).spec.id;
   }
   return "?";
 }
@@ -266,9 +265,25 @@ void KubeSchedulerModel::Handle(const Event& e) {
     case EventKind::kWatchBound:
       WatchBound(e.subject);
       break;
-    case EventKind::kJobFinish:
-      FinishJob(e.subject);
+    case EventKind::kJobFinish: {
+      const JobRecord& job = jobs_[e.subject];
+      // A job that stopped (a pod of it deleted) finishes only on its later run's event.
+      if (job.finish_scheduled && job.finish_gen == e.gen) FinishJob(e.subject);
       break;
+    }
+    case EventKind::kEvicted:
+      if (pods_[e.subject].where != Where::kDeleted) DeletePod(e.subject);
+      break;
+    case EventKind::kRoster: {
+      JobRecord& job = jobs_[e.subject];
+      if (job.finished >= 0) break;
+      job.roster_seen = true;
+      if (engine_ && !engine_down_ && options_.source == StateSource::kApi) {
+        engine_->UpsertRoster(RosterOf(e.subject));
+        NotifierLookSoon();  // the gang may have its quorum now
+      }
+      break;
+    }
     case EventKind::kEngineWatch:
       Deliver(deliveries_[e.subject]);
       break;
@@ -439,162 +454,6 @@ void KubeSchedulerModel::WakeScheduler() {
   Push(std::max(now_, scheduler_free_at_), EventKind::kCycle);
 }
 
-// ---- Scheduling cycle ---------------------------------------------------------------------------
-
-std::vector<std::string> KubeSchedulerModel::FeasibleNodes(const scheduler::Pod& pod) {
-  // kube-scheduler's own Filter plugins over its cache (bound and assumed pods): NodeUnschedulable
-  // (cordon), TaintToleration, NodeAffinity (nodeSelector), NodeResourcesFit. It walks the nodes
-  // from where the previous cycle stopped and stops once it has found enough (§2.3).
-  const std::size_t all = nodes_.size();
-  const std::size_t to_find = NodesToFind(all, options_.percentage_of_nodes_to_score);
-  std::vector<std::string> out;
-  std::size_t processed = 0;
-  for (; processed < all && out.size() < to_find; ++processed) {
-    const std::size_t n = (next_start_node_ + processed) % all;
-    const scheduler::Node& node = nodes_[n];
-    if (node_deleted_[n]) continue;
-    if (!scheduler::Admits(node, pod.tolerations, pod.node_selector)) continue;
-    if (!(node.allocatable - requested_[n]).Fits(pod.requests)) continue;
-    if (options_.profile && !options_.profile->Filter(pod, node)) continue;
-    out.push_back(node.name);
-  }
-  if (all > 0) next_start_node_ = (next_start_node_ + processed) % all;
-  return out;
-}
-
-void KubeSchedulerModel::Cycle() {
-  cycle_scheduled_ = false;
-  if (scheduler_down_ || active_.empty()) return;
-  const int id = std::get<2>(*active_.begin());
-  active_.erase(active_.begin());
-  PodRecord& p = pods_[id];
-  ++p.queue_gen;
-  ++p.attempts;
-  ++stats_.cycles;
-  scheduler_free_at_ = now_ + options_.cycle;
-  if (Grouped(id)) {
-    if (auto reason = options_.profile->PreFilter(GroupOf(p.job))) {
-      Failed(id, true, *reason);
-      PostFilter(id);
-      WakeScheduler();
-      return;
-    }
-  }
-  const std::vector<std::string> offered = FeasibleNodes(p.pod);
-  if (offered.empty()) {
-    // No node passed kube-scheduler's own filters: the extender is not asked (§2.3).
-    ++stats_.no_fit;
-    Trace("  no node passes kube-scheduler's own filters for " + p.pod.name);
-    Failed(id, true,
-           "0/" + std::to_string(nodes_.size()) + " nodes are available: no node fits the pod");
-    if (!engine_) PostFilter(id);
-    WakeScheduler();
-    return;
-  }
-  if (!engine_) {
-    // No extender: the profile scores the feasible nodes, the pod is assumed on the best one and
-    // its binding cycle posts the Binding (DefaultBinder).
-    const std::string chosen = ProfileChoice(id, offered);
-    p.engine_nodes = {chosen};
-    Assume(id, node_index_.at(chosen));
-    Permit(id);
-    WakeScheduler();
-    return;
-  }
-  ++stats_.filter_calls;
-  if (engine_down_) {
-    // The extender is not ignorable: a failed call is an error, and the pod backs off (§2.3).
-    Failed(id, false, "filter: extender unreachable (gangsched restarting)");
-    WakeScheduler();
-    return;
-  }
-  auto hold = [&]() -> std::pair<std::optional<Millis>, std::optional<Millis>> {
-    return {engine_->holds().Started(p.gang), engine_->holds().Deadline(p.gang)};
-  };
-  const auto before = hold();
-  FilterOutcome out = CallFilter(*engine_, p.pod, offered, now_);
-  const auto after = hold();
-  // A hold started in this call (a plan or a victim plan committed) is a new hold, not the old
-  // one extended: only an extension by a rejected member breaks DESIGN.md §3.4.
-  const bool restarted = before.first != after.first;
-  checker_.HoldMoved(p.gang.ToString(), restarted ? std::nullopt : before.second, after.second,
-                     out.kind == FilterOutcome::Kind::kNarrowed, now_);
-  if (options_.trace) {
-    Trace("  filter " + p.pod.name + " over " + std::to_string(offered.size()) + " nodes: " +
-          (out.kind == FilterOutcome::Kind::kNarrowed ? "narrowed to " + out.nodes.front()
-                                                      : "rejected: " + out.reason));
-  }
-  switch (out.kind) {
-    case FilterOutcome::Kind::kRejected:
-      ++stats_.rejected;
-      Failed(id, true, out.reason);
-      break;
-    case FilterOutcome::Kind::kError:
-      // An error, not unschedulable: the pod backs off and is retried (§2.3).
-      ++stats_.rejected;
-      Failed(id, false, "filter: " + out.reason);
-      WakeScheduler();
-      break;
-    case FilterOutcome::Kind::kPreemptOn:
-      // kube-scheduler would run its preemption (PostFilter) with the extender's preempt verb;
-      // not modelled yet: the pod is parked as unschedulable.
-      ++stats_.preempt_on;
-      Failed(id, true, out.reason);
-      break;
-    case FilterOutcome::Kind::kNarrowed: {
-      ++stats_.narrowed;
-      NotifierLookSoon();
-      p.engine_nodes = out.nodes;
-      for (const std::string& n : out.nodes) {
-        if (std::find(offered.begin(), offered.end(), n) == offered.end()) {
-          // "claims a filtered node ... not found in the input node list": an error (§2.3).
-          Failed(id, false, "extender claims node " + n + ", which was not offered");
-          WakeScheduler();
-          return;
-        }
-      }
-      std::string chosen = out.nodes.front();
-      if (out.nodes.size() > 1) {
-        // Prioritize runs only with more than one feasible node (§2.4); the highest score wins,
-        // ties broken at random (selectHost), here from the seeded generator.
-        ++stats_.prioritize_calls;
-        const auto scores = engine_->Prioritize(p.pod, out.nodes, now_);
-        std::int64_t best = -1;
-        int ties = 0;
-        for (const scheduler::HostScore& s : scores) {
-          if (s.score > best) {
-            best = s.score;
-            chosen = s.host;
-            ties = 1;
-          } else if (s.score == best && std::uniform_int_distribution<int>(0, ties++)(rng_) == 0) {
-            chosen = s.host;
-          }
-        }
-      }
-      // Assume: kube-scheduler's cache counts the pod on the node before it is bound, then the
-      // binding cycle runs asynchronously (§2.5).
-      Assume(id, node_index_.at(chosen));
-      p.where = Where::kBinding;
-      Push(now_ + options_.bind_call, EventKind::kBindCall, id, p.bind_gen);
-      break;
-    }
-  }
-  WakeScheduler();
-}
-
-void KubeSchedulerModel::Assume(int id, int node) {
-  PodRecord& p = pods_[id];
-  requested_[node] += p.pod.requests;
-  p.cache_node = node;
-}
-
-void KubeSchedulerModel::Forget(int id) {
-  PodRecord& p = pods_[id];
-  if (p.cache_node < 0) return;
-  requested_[p.cache_node] -= p.pod.requests;
-  p.cache_node = -1;
-}
-
 void KubeSchedulerModel::CreatePod(int id) {
   PodRecord& p = pods_[id];
   JobRecord& job = jobs_[p.job];
@@ -618,6 +477,11 @@ void KubeSchedulerModel::CreatePod(int id) {
 void KubeSchedulerModel::FinishJob(int j) {
   JobRecord& job = jobs_[j];
   job.finished = now_;
+  job.finish_scheduled = false;
+  // The job object goes with its pods (ttlSecondsAfterFinished: 0).
+  if (job.roster_seen && engine_ && !engine_down_ && options_.source == StateSource::kApi) {
+    engine_->RemoveRoster(RosterOf(j).key);
+  }
   ++jobs_finished_;
   --jobs_running_;
   last_change_ = now_;
@@ -627,11 +491,42 @@ void KubeSchedulerModel::FinishJob(int j) {
     if (p.where == Where::kDeleted || p.where == Where::kNotCreated) continue;
     LeaveQueue(id);
     Forget(id);
+    Unnominate(id, true);
     p.where = Where::kDeleted;
     checker_.PodDeleted(id, now_);
     ToEngine(id, WatchOp::kDeleted);
   }
   MoveAll();  // AssignedPodDelete
+}
+
+scheduler::GangSpec KubeSchedulerModel::RosterOf(int j) const {
+  const WorkloadJob& w = jobs_[j].spec;
+  scheduler::GangSpec spec;
+  spec.key = {kNamespace, w.id};
+  spec.kind = "TFJob kubeflow.org/v1";
+  spec.priority = w.priority;
+  for (const RoleTemplate& role : w.roles) {
+    scheduler::RoleSpec r;
+    r.name = role.name;
+    r.replicas = role.replicas;
+    r.min_members = role.replicas;
+    r.per_pod = role.requests;
+    r.per_pod.pods = 1;
+    r.node_selector = w.node_selector;
+    r.tolerations = w.tolerations;
+    spec.roles.push_back(std::move(r));
+  }
+  spec.pattern = scheduler::InferPattern(spec.roles);
+  return spec;
+}
+
+void KubeSchedulerModel::RostersToEngine() {
+  for (int j = 0; j < static_cast<int>(jobs_.size()); ++j) {
+    const JobRecord& job = jobs_[j];
+    if (!job.spec.kubeflow || job.finished >= 0) continue;
+    if (options_.source == StateSource::kApi && !job.roster_seen) continue;
+    engine_->UpsertRoster(RosterOf(j));
+  }
 }
 
 bool KubeSchedulerModel::Busy(Millis quiet) const {
@@ -650,6 +545,7 @@ std::vector<JobOutcome> KubeSchedulerModel::Jobs() const {
     o.bound = job.bound_at;
     o.finished = job.finished;
     o.run_time = job.run_time;
+    o.preempted = job.preempted;
     for (int id : job.pods) {
       const PodRecord& p = pods_[id];
       o.pods.push_back(

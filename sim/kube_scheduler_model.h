@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "scheduler/gang_scheduler.h"
+#include "sim/engine_calls.h"
 #include "sim/faults.h"
 #include "sim/invariants.h"
 #include "sim/kube_profile.h"
@@ -88,6 +89,13 @@ struct KubeModelOptions {
   bool nudges = false;
   Millis notifier_period = 1'000;
   Millis nudge_interval = 10'000;
+  // kube-scheduler's DefaultPreemption (PostFilter, reference/extender-protocol.md §2.6) after an
+  // unschedulable attempt, with the extender's preempt verb (kube_scheduler_preemption.cc). A
+  // victim terminates `victim_termination` after it is chosen (terminationGracePeriodSeconds)
+  // and its operator replaces it `faults.recreate_delay` later; its job stops running and
+  // resumes, with the run time it had left, once every pod of it is bound again.
+  bool preemption = true;
+  Millis victim_termination = 1'000;
   // When set, one line per event and per engine answer (for a failing seed's story).
   std::function<void(Millis, const std::string&)> trace;
 };
@@ -109,6 +117,7 @@ struct JobOutcome {
   Millis bound = -1;         // every pod bound (watch), -1 if not
   Millis finished = -1;
   Millis run_time = -1;  // from bound to finished, as run_time chose it
+  int preempted = 0;     // times preemption evicted pods of it
   std::vector<PodOutcome> pods;
 };
 
@@ -117,9 +126,13 @@ struct ModelStats {
   std::int64_t cycles = 0;
   std::int64_t filter_calls = 0;  // cycles in which the extender was asked
   std::int64_t narrowed = 0;
-  std::int64_t rejected = 0;    // by the extender
-  std::int64_t no_fit = 0;      // by kube-scheduler's own predicates (extender not asked)
-  std::int64_t preempt_on = 0;  // victim plans answered (preemption is not modelled yet)
+  std::int64_t rejected = 0;        // by the extender
+  std::int64_t no_fit = 0;          // by kube-scheduler's own predicates (extender not asked)
+  std::int64_t preempt_on = 0;      // filter answers naming a node of the gang's victim plan
+  std::int64_t preempt_calls = 0;   // the extender's preempt verb called
+  std::int64_t preempt_errors = 0;  // its answer refused (unknown node or pod, no victims)
+  std::int64_t preemptions = 0;     // candidates chosen: victims evicted, the pod nominated
+  std::int64_t victims = 0;         // pods evicted by preemption
   std::int64_t prioritize_calls = 0;
   std::int64_t bind_calls = 0;
   std::int64_t binds_held = 0;     // answered kWait by the barrier
@@ -194,6 +207,8 @@ class KubeSchedulerModel {
     kKubeSchedulerUp,  // kube-scheduler is back and lists the API
     kNotifierLook,     // gangsched's notifier looks at the waiting gangs
     kPermitTimeout,    // a pod waiting at Permit (gen: its bind generation) times out
+    kEvicted,          // a preemption victim has terminated and is deleted
+    kRoster,           // gangsched's watch sees job `subject`'s job object (its roster)
   };
   struct Event {
     Millis time = 0;
@@ -235,6 +250,8 @@ class KubeSchedulerModel {
     int engine_events = 0;       // watch events of this pod to the engine (fault ordinals)
     Millis engine_seen_at = -1;  // when its latest watch event reaches the engine
     int recreations = 0;         // replacements of this pod's name so far
+    int nominated = -1;          // node kube-scheduler's nominator has it on
+    bool terminating = false;    // a preemption victim that has not terminated yet
   };
   struct JobRecord {
     WorkloadJob spec;
@@ -245,7 +262,12 @@ class KubeSchedulerModel {
     Millis bound_at = -1;
     Millis finished = -1;
     Millis run_time = -1;
-    bool finish_scheduled = false;
+    bool finish_scheduled = false;  // running: its kJobFinish (gen finish_gen) is pending
+    std::uint64_t finish_gen = 0;   // bumped when a running job stops (a pod of it deleted)
+    Millis finish_at = -1;
+    Millis remaining = -1;                  // run time left (set when first bound whole)
+    int preempted = 0;                      // preemptions that evicted pods of it
+    bool roster_seen = false;               // a Kubeflow job whose job object gangsched has seen
     std::vector<int> waiting;               // its pods waiting at Permit
     std::optional<Millis> group_failed_at;  // the group's last scheduling failure
   };
@@ -282,7 +304,21 @@ class KubeSchedulerModel {
   Millis BackoffOf(int attempts) const;
   // ---- Scheduling and binding cycles ----
   void Cycle();
-  std::vector<std::string> FeasibleNodes(const scheduler::Pod& pod);
+  // kube-scheduler's own Filter plugins for pod `id` over its cache, counting the nominated pods
+  // that outrank it (§2.3); `only`: just that node (the nominated-node probe). `resolvable` gets
+  // the nodes that failed only for resources, which preemption might help.
+  std::vector<std::string> FeasibleNodes(int id, std::vector<int>* resolvable = nullptr,
+                                         int only = -1);
+  // kube-scheduler's nominated-node probe (evaluateNominatedNode): the extender's filter on the
+  // pod's nominated node alone; true when the pod was assumed there.
+  bool NominatedProbe(int id);
+  // The extender's filter with the offered nodes, the hold checks around it and its trace.
+  FilterOutcome AskExtender(int id, const std::vector<std::string>& offered);
+  // Prioritize (when more than one node is left), assume and start the binding cycle.
+  void AssumeNarrowed(int id, const std::vector<std::string>& narrowed);
+  // The attempt found no node: PostFilter (DefaultPreemption with the extender, or the profile's)
+  // over the `resolvable` nodes, then the pod is parked, or backs off on a preemption error.
+  void Unschedulable(int id, std::string reason, std::vector<int> resolvable);
   void Assume(int pod, int node);
   void Forget(int pod);
   void BindCall(int pod);
@@ -293,6 +329,11 @@ class KubeSchedulerModel {
   void SeenBound(int pod);
   void CreatePod(int pod);
   void FinishJob(int job);
+  // The roster a Kubeflow job's object declares (k8s/jobs.h reads the same from a TFJob).
+  scheduler::GangSpec RosterOf(int job) const;
+  // gangsched learns the job objects it can see: in API mode those its watch has seen, in
+  // standalone mode every one (serve --jobs reads them at start-up).
+  void RostersToEngine();
   void ArmTick();
   void EngineTick();
   // Under a profile: the best-scored of `offered` for pod `id` (ties at random).
@@ -311,6 +352,21 @@ class KubeSchedulerModel {
   void RejectWaiting(int job, const std::string& reason);
   // The group's parked and backing-off pods go to activeQ (coscheduling's ActivateSiblings).
   void ActivateGroup(int job);
+  // ---- kube-scheduler's preemption (kube_scheduler_preemption.cc) ----
+  enum class Preempted : std::uint8_t { kNone, kNominated, kError };
+  // DefaultPreemption's PostFilter for pod `id`: dry runs on the `potential` nodes, the
+  // extender's preempt verb, the choice of one candidate, its victims evicted and the pod
+  // nominated there. `error` names what failed on kError.
+  Preempted DefaultPreemption(int id, std::vector<int> potential, std::string& error);
+  // SelectVictimsOnNode: the fewest lower-priority pods whose eviction lets pod `id` fit on `node`.
+  std::optional<scheduler::PreemptCandidate> DryRun(int id, int node,
+                                                    const std::vector<int>& on_node) const;
+  // The requests of pods nominated on `node` that pod `id` must leave room for (priority at
+  // least its own).
+  scheduler::Resources NominatedOn(int node, int id) const;
+  void Nominate(int id, int node);
+  void Unnominate(int id, bool clear_status);
+  void Evict(int victim);
   // ---- Nudges (kube_scheduler_nudges.cc) ----
   // Something the notifier reacts to changed: it looks within its period.
   void NotifierLookSoon(Millis at = -1);
@@ -332,6 +388,9 @@ class KubeSchedulerModel {
   void NodeFault(FaultKind kind, const std::string& id);
   void NodeBack(int node, bool uncordon);
   void RecreatePod(const std::string& id);
+  // The API deletes pod `pod` (a fault or an eviction) and its operator replaces it; its job, if
+  // it was running, stops until every pod of it is bound again.
+  void DeletePod(int pod);
   void ReplacePod(int old);
   void RestartGangsched();
   void GangschedUp();
@@ -360,7 +419,8 @@ class KubeSchedulerModel {
   std::set<ActiveKey> active_;
   std::set<int> unschedulable_;
   std::vector<scheduler::Resources>
-      requested_;  // per node: kube-scheduler's cache (bound + assumed)
+      requested_;                            // per node: kube-scheduler's cache (bound + assumed)
+  std::vector<std::vector<int>> nominated_;  // per node: kube-scheduler's nominator
   bool cycle_scheduled_ = false;
   Millis scheduler_free_at_ = 0;  // when the current cycle ends
   std::size_t next_start_node_ = 0;

@@ -256,15 +256,17 @@ tl::expected<Report, std::string> SimulateOnModel(std::vector<scheduler::Node> n
   const scheduler::EngineCounters& engine = model.engine()->counters();
   c.hold_expiries = engine.hold_expiries;
   c.replans = engine.replans;
-  c.preemptions = engine.victim_plans;
+  c.preemptions = stats.preemptions;
   c.drains = engine.drains;
   c.nudges = stats.nudges;
   c.notes.push_back(
       "nudges: parked pods the model requeued when kube/notifier.cc would nudge them (its rules "
       "for when, not its events)");
   c.notes.push_back(
-      "preemptions: gang-wide victim plans the engine reserved; kube-scheduler's preemption is "
-      "not modelled, so no pod was evicted for them and their gangs stayed parked");
+      "preemptions: kube-scheduler's preemptions through the extender's preempt "
+      "verb (" +
+      std::to_string(stats.victims) + " pods evicted; the engine reserved " +
+      std::to_string(engine.victim_plans) + " gang-wide victim plans)");
   return report;
 }
 

@@ -79,19 +79,27 @@ SoakRun SoakRunFor(std::uint64_t seed, SoakScope scope, double fault_scale) {
         avoid_known_bugs();
         break;
       case 1:
-        run.shape = "API, roles created in turn";
+        // A third of the gangs are Kubeflow jobs whose job object gangsched sees before, among
+        // or after their pods.
+        w.kubeflow_percent = 30;
+        run.shape = "API, roles created in turn, Kubeflow jobs";
         break;
       case 2:
         o.source = StateSource::kStandalone;
         run.shape = "standalone, roles created in turn";
         break;
       default:
-        // kube-scheduler's preemption is not modelled: victims of a victim plan never leave, so
-        // liveness cannot be judged; safety can.
+        // High-priority gangs preempt through kube-scheduler's preemption and the extender's
+        // preempt verb. Drain reservations keep free capacity from gangs that fit it, which the
+        // liveness check cannot tell from a stuck gang: with drains on, only safety is judged.
         w.high_priority_percent = 10;
-        o.engine.drain_after = 300'000;
-        o.invariants.liveness = false;
-        run.shape = "API, roles in turn, victim plans and drains (safety only)";
+        if (seed / 4 % 2 == 0) {
+          run.shape = "API, roles in turn, preemption";
+        } else {
+          o.engine.drain_after = 300'000;
+          o.invariants.liveness = false;
+          run.shape = "API, roles in turn, preemption and drains (safety only)";
+        }
         break;
     }
   }

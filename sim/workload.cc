@@ -55,6 +55,11 @@ std::vector<WorkloadJob> RandomWorkload(std::uint64_t seed, const RandomWorkload
       job.roles.push_back(
           {"worker", static_cast<int>(uniform(1, options.max_workers)), PodRequests(gpus)});
     }
+    // Drawn only when asked for, so workloads without Kubeflow jobs stay what they were.
+    if (options.kubeflow_percent > 0 && job.gang && uniform(0, 99) < options.kubeflow_percent) {
+      job.kubeflow = true;
+      job.roster_offset = uniform(-options.roster_early, options.roster_late);
+    }
     if (options.one_role_at_once && job.gang) {
       job.roles.erase(job.roles.begin(), job.roles.end() - 1);
       job.role_delay = 0;

@@ -37,6 +37,12 @@ struct WorkloadJob {
   // neither annotation nor role label.
   bool gang = true;
   std::vector<RoleTemplate> roles;  // in creation order
+  // A Kubeflow job (a TFJob): its pods carry only the training-operator's labels (job name,
+  // replica type and index), and the gang's size and roles come from the job object, which
+  // gangsched's watch sees `roster_offset` after the job's arrival (before its first pod when
+  // negative, after some of its pods when larger than the roles' creation delays).
+  bool kubeflow = false;
+  Millis roster_offset = 0;
   std::vector<scheduler::Toleration> tolerations;
   scheduler::StringMap node_selector;
 
@@ -57,6 +63,11 @@ struct RandomWorkloadOptions {
   int ps_percent = 40;
   // Share of jobs at priority 100 (the others at 0), in percent: those may preempt.
   int high_priority_percent = 10;
+  // Share of gang jobs that are Kubeflow jobs (WorkloadJob::kubeflow), in percent, their job
+  // objects seen from `roster_early` before to `roster_late` after their arrival.
+  int kubeflow_percent = 0;
+  Millis roster_early = 2'000;
+  Millis roster_late = 20'000;
   int max_workers = 6;
   int max_gpus_per_pod = 8;
   // Every gang has one role (its workers) and all its pods are created at once (the same jobs

@@ -3,6 +3,7 @@
 // completed, also when their planned node leaves or their pod is replaced under a new UID. Found
 // by the soak (issue 11).
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,38 @@ TEST_CASE("a partly bound gang whose planned node leaves keeps its bound member'
   t.engine.BindResult(t.p1.uid, true, "", 6);
   CHECK(t.engine.GangOf({"ml", "pb"}, 6)->phase == GangPhase::kBound);
   CHECK(t.engine.state().FreeGpus() == 0);
+}
+
+TEST_CASE("a planned node that leaves mid-barrier answers the gang's held binds",
+          "[engine][issue11]") {
+  // Found by the soak: gangsched dropped the hold of a gang whose planned node left, but never
+  // answered the bind requests waiting in its barrier. kube-scheduler kept those pods assumed on
+  // their nodes until the bind extender's httpTimeout, and the capacity the engine planned for
+  // other pods was taken in kube-scheduler's cache.
+  GangScheduler engine = MakeEngine(MakeCluster(1, 1, 3, 8));
+  const Pod p0 = GangPod("mb", 3, "mb-0", 8);
+  const Pod p1 = GangPod("mb", 3, "mb-1", 8);
+  const Pod p2 = GangPod("mb", 3, "mb-2", 8);
+  Known(engine, {p0, p1, p2});
+  const std::vector<std::string> nodes = AllNodes(engine);
+  const std::string n0 = Narrowed(Filter(engine, p0, nodes, 0));
+  const std::string n1 = Narrowed(Filter(engine, p1, nodes, 0));
+  REQUIRE(engine.Bind("ml", p0.name, p0.uid, n0, 1).action == BarrierAction::kWait);
+  REQUIRE(engine.Bind("ml", p1.name, p1.uid, n1, 1).action == BarrierAction::kWait);
+  std::vector<Node> rest;
+  for (std::size_t i = 0; i < engine.state().node_count(); ++i) {
+    if (engine.state().node(i).name != n1) rest.push_back(engine.state().node(i));
+  }
+  REQUIRE(engine.ReplaceNodes(rest).has_value());
+  // The answers are owed at once: the timer runs Tick now, and Tick answers both held binds.
+  REQUIRE(engine.NextDeadline());
+  CHECK(*engine.NextDeadline() <= 2);
+  std::set<std::string> rejected;
+  for (const BarrierDecision& d : engine.Tick(2)) {
+    CHECK(d.action == BarrierAction::kReject);
+    for (const auto& order : d.pods) rejected.insert(order.pod_uid);
+  }
+  CHECK(rejected == std::set<std::string>{p0.uid, p1.uid});
 }
 
 TEST_CASE(

@@ -58,7 +58,7 @@ tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> no
   ++inventory_generation_;
   // Domains are numbered anew: drains end and start again on the gang's next filter call.
   for (const GangKey& key : std::set<GangKey>(draining_)) EndDrain(gangs_.at(key));
-  ResumePartlyBound();
+  resume_due_ = !partly_bound_.empty();
   return {};
 }
 
@@ -92,6 +92,11 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     if (g.phase == GangPhase::kWaiting && BoundCount(g) >= DeclaredQuorum(g)) {
       g.phase = GangPhase::kBound;  // e.g. found running after a restart
       g.reason.clear();
+    } else if (g.phase != GangPhase::kBound && !state_.HoldOf(g.key)) {
+      // Bound members of a gang with no hold: found partly bound (after a restart, say). Its
+      // other members go first when room is planned (ResumePartlyBound).
+      partly_bound_.insert(g.key);
+      resume_due_ = true;
     }
     return;
   }
@@ -106,7 +111,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
 std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) {
   const bool freed = state_.RemovePod(uid);
   const std::optional<GangKey> key = gangs_.Unlink(uid);
-  if (freed) ResumePartlyBound();
+  if (freed && !partly_bound_.empty()) resume_due_ = true;
   if (!key) {
     if (freed) RefreshDrains();
     return std::nullopt;
@@ -126,14 +131,14 @@ std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) 
   return decision;
 }
 
-void GangScheduler::ResumePartlyBound() {
+void GangScheduler::ResumePartlyBound(Millis now) {
   // A partly bound gang that lost its hold (its planned node left) has its other members planned
   // around the bound ones as soon as there is room, before a drain or another gang takes it: its
   // bound members' GPUs are idle until it completes (DESIGN.md §3.6).
   for (auto it = partly_bound_.begin(); it != partly_bound_.end();) {
     GangRecord* g = gangs_.Find(*it);
     if (g == nullptr || g->phase == GangPhase::kBound || BoundCount(*g) == 0 ||
-        state_.HoldOf(g->key) || PlanAndHold(*g, options_.planner, last_now_)) {
+        state_.HoldOf(g->key) || PlanAndHold(*g, options_.planner, now)) {
       it = partly_bound_.erase(it);
     } else {
       ++it;
@@ -157,7 +162,10 @@ void GangScheduler::ForgetPredecessor(const Pod& pod, const GangMembership& m) {
 
 void GangScheduler::Forget(const GangKey& key) {
   if (gangs_.Find(key) == nullptr) return;
-  barrier_.Close(key, "gang forgotten");
+  if (std::optional<BarrierDecision> d = barrier_.Close(key, "gang forgotten")) {
+    NameOrders(*d);
+    orphaned_.push_back(std::move(*d));
+  }
   holds_.Finish(key);
   state_.Release(key);
   draining_.erase(key);
@@ -409,6 +417,8 @@ FilterDecision GangScheduler::FilterMember(const Pod& pod, const MembershipResul
                  std::to_string(DeclaredQuorum(g)) + " seen)";
       return reject_all(g.reason);
     }
+    // A partly bound gang's missing members are planned before room goes to another gang.
+    if (!partly_bound_.empty() && !partly_bound_.count(g.key)) ResumePartlyBound(now);
     const GangSpec& spec = SpecOf(g);
     // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role. Not
     // its nominated-node probe (one node: the one a preemption freed): planning a gang inside one

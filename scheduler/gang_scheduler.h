@@ -162,8 +162,10 @@ class GangScheduler {
   // A pod of the same namespace and name as a member under another UID replaces it: the old one
   // is removed as if its deletion had been seen.
   void ForgetPredecessor(const Pod& pod, const GangMembership& m);
-  // Plans the partly bound gangs that lost their hold, around their bound members, when room frees.
-  void ResumePartlyBound();
+  // Plans the partly bound gangs with no hold around their bound members: at the Tick after room
+  // may have freed (a pod removed, nodes replaced, a gang found partly bound), and before another
+  // gang is planned.
+  void ResumePartlyBound(Millis now);
 
   ClusterState state_;
   EngineOptions options_;
@@ -171,7 +173,8 @@ class GangScheduler {
   BindBarrier barrier_;
   GangRegistry gangs_;
   std::set<GangKey> draining_;      // gangs with a drain reservation
-  std::set<GangKey> partly_bound_;  // partly bound gangs whose hold was released
+  std::set<GangKey> partly_bound_;  // partly bound gangs with no hold
+  bool resume_due_ = false;         // room may have freed for them: the next Tick plans them
   std::uint64_t inventory_generation_ = 1;
   EngineCounters counters_;
   std::vector<BarrierDecision> orphaned_;  // answers to held binds owed, returned by the next Tick

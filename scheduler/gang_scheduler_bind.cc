@@ -181,6 +181,10 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
     ++counters_.hold_expiries;
     out.push_back(std::move(d));
   }
+  if (resume_due_) {
+    resume_due_ = false;
+    ResumePartlyBound(now);
+  }
   for (auto& d : out) NameOrders(d);
   RefreshDrains();  // released capacity in a drained domain is kept there
   return out;
@@ -201,6 +205,9 @@ std::optional<Millis> GangScheduler::NextDeadline() const {
   std::optional<Millis> next = holds_.NextDeadline();
   // Answers owed to held binds are due at once: at the time of the call that made them.
   if (!orphaned_.empty() && (!next || last_now_ < *next)) next = last_now_;
+  // So is planning a partly bound gang's missing members once room may have freed: the calls
+  // that free it carry no time.
+  if (resume_due_ && !partly_bound_.empty() && (!next || last_now_ < *next)) next = last_now_;
   return next;
 }
 

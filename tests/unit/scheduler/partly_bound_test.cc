@@ -46,8 +46,12 @@ TEST_CASE("a partly bound gang whose planned node leaves keeps its bound member'
     if (t.engine.state().node(i).name != t.n1) rest.push_back(t.engine.state().node(i));
   }
   REQUIRE(t.engine.ReplaceNodes(rest).has_value());
-  // The hold went with the node; pb-0 still runs on its 8 GPUs, and pb-1 is planned at once on
-  // the node left free, next to pb-0, before anything else can take it: 16 GPUs, none free.
+  // The hold went with the node; pb-0 still runs on its 8 GPUs, and pb-1 is planned on the node
+  // left free, next to pb-0, at the Tick that is due at once, before anything else can take it:
+  // 16 GPUs, none free.
+  REQUIRE(t.engine.NextDeadline());
+  CHECK(*t.engine.NextDeadline() <= 4);
+  CHECK(t.engine.Tick(4).empty());
   CHECK(t.engine.state().FreeGpus() == 0);
   const auto status = t.engine.GangOf({"ml", "pb"}, 4);
   REQUIRE(status->plan);
@@ -92,6 +96,30 @@ TEST_CASE("a planned node that leaves mid-barrier answers the gang's held binds"
     for (const auto& order : d.pods) rejected.insert(order.pod_uid);
   }
   CHECK(rejected == std::set<std::string>{p0.uid, p1.uid});
+}
+
+TEST_CASE("a gang found partly bound after a restart gets the room before another gang",
+          "[engine][issue11]") {
+  // Found by the soak: gangsched restarted while one member's Binding was being retried. Its list
+  // showed the gang's other member bound and this one pending, and the first filter after the
+  // restart, another gang's, took the only room left; the member never found a node again.
+  GangScheduler engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const std::string n0 = engine.state().node(0).name;
+  Pod pending = GangPod("pb", 2, "pb-1", 8);
+  Known(engine, {Running("pb-0", n0, 8, 0, "pb", 2), pending});
+  // The engine's timer is due at once: the partly bound gang is planned there.
+  REQUIRE(engine.NextDeadline());
+  CHECK(engine.Tick(1).empty());
+  const Pod other = GangPod("x", 1, "x-0", 8);
+  Known(engine, {other});
+  CHECK(Filter(engine, other, AllNodes(engine), 2).feasible.empty());
+  CHECK(!Narrowed(Filter(engine, pending, AllNodes(engine), 3)).empty());
+
+  // And without the Tick: another gang's filter plans the partly bound gang first.
+  GangScheduler again = MakeEngine(MakeCluster(1, 1, 2, 8));
+  Known(again, {Running("pb-0", n0, 8, 0, "pb", 2), pending, other});
+  CHECK(Filter(again, other, AllNodes(again), 2).feasible.empty());
+  CHECK(!Narrowed(Filter(again, pending, AllNodes(again), 3)).empty());
 }
 
 TEST_CASE(

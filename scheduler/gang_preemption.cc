@@ -15,8 +15,10 @@ std::vector<VictimUnit> VictimUnits(const ClusterState& state, const GangRegistr
   for (const auto& [uid, bound] : state.bound_pods()) {
     const GangRecord* gang = gangs.OfPod(uid);
     if (gang != nullptr && gang->PodSource() != GangSource::kSinglePod) {
-      // A gang goes whole or not at all, at the priority of its highest member.
+      // A gang goes whole or not at all, at the priority of its highest member; a gang still
+      // binding does not go at all (its members in flight would bind into a broken gang).
       if (gang->key == self || SpecOf(*gang).priority >= priority) continue;
+      if (BoundCount(*gang) < DeclaredQuorum(*gang)) continue;
       auto [at, fresh] = unit_of_gang.try_emplace(gang->key, units.size());
       if (fresh)
         units.push_back({"gang " + gang->key.ToString(), {}, SpecOf(*gang).priority, true});
@@ -121,7 +123,11 @@ std::vector<PreemptCandidate> DropGangBreakers(const GangRegistry& gangs,
     for (const auto& [gang, victims] : victims_per_gang) {
       const int bound = BoundCount(*gang);
       const int quorum = DeclaredQuorum(*gang);
-      if (bound >= quorum && bound - victims < quorum && quorum > 1) breaks_gang = true;
+      if (quorum <= 1) continue;
+      // A running gang must keep its quorum; a gang still binding (or partly bound) needs every
+      // member it has, so no pod of it is a victim (found by the soak: a plain pod's preemption
+      // evicted three members of a gang whose last Bindings were in flight).
+      if (bound >= quorum ? bound - victims < quorum : victims > 0) breaks_gang = true;
     }
     if (!breaks_gang) kept.push_back(std::move(c));
   }

@@ -50,6 +50,34 @@ TEST_CASE("preemption never breaks a running gang below its quorum", "[engine]")
   CHECK(engine.state().holds().empty());
 }
 
+Pod Urgent(const std::string& gang, int size, int index, int gpus);
+
+TEST_CASE("preemption takes no member of a gang whose Bindings are still in flight",
+          "[engine][issue11]") {
+  // Found by the soak: one member of gang "binding" is reported bound, the other's Binding is in
+  // flight. kube-scheduler's dry run for a plain high-priority pod offers the bound member as a
+  // victim; evicting it would leave the other to bind into a broken gang.
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const Pod b0 = GangPod("binding", 2, "binding-0", 8);
+  const Pod b1 = GangPod("binding", 2, "binding-1", 8);
+  Known(engine, {b0, b1});
+  const std::string n0 = Narrowed(Filter(engine, b0, AllNodes(engine), 0));
+  const std::string n1 = Narrowed(Filter(engine, b1, AllNodes(engine), 0));
+  REQUIRE(engine.Bind("ml", b0.name, b0.uid, n0, 1).action == BarrierAction::kWait);
+  REQUIRE(engine.Bind("ml", b1.name, b1.uid, n1, 1).action == BarrierAction::kBind);
+  engine.BindResult(b0.uid, true, "", 2);
+  Pod seen = b0;
+  seen.node_name = n0;
+  seen.phase = PodPhase::kRunning;
+  engine.UpsertPod(seen);
+  Pod lone = GangPod("", 1, "lone", 8);
+  lone.annotations.clear();
+  lone.priority = 100;
+  CHECK(engine.Preempt(lone, {{n0, {b0.uid}, 0}}, 3).empty());
+  // And no gang-wide victim plan takes it either.
+  CHECK(engine.Preempt(Urgent("vip", 2, 0, 8), {{n0, {b0.uid}, 0}}, 3).empty());
+}
+
 // ---- Gang-wide victim plans (DESIGN.md §3.9) ----------------------------------------------------
 
 Pod Urgent(const std::string& gang, int size, int index, int gpus) {

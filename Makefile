@@ -7,7 +7,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test run demo plan bench bench-server bench-placement bench-release format format-check \
-        clean controlplane e2e bench-e2e tsan soak
+        clean controlplane e2e bench-e2e tsan soak image image-test
 
 all: build
 
@@ -25,6 +25,18 @@ build: deps configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The OCI image (docs/install.md "The image"): the binary `make build` makes plus exactly the Debian 12
+# libraries it links, packaged with Debian's umoci, no registry; writes $(BUILD_DIR)/gangsched-image.oci.tar.
+image: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target gangsched
+	BUILD_DIR=$(BUILD_DIR) scripts/image/build.sh
+
+# That image under runc (Debian's): `gangsched version`, `serve` answering /healthz and /readyz as
+# uid 65532 with a read-only root; then a second build must give the same bytes. Needs root.
+image-test: image
+	BUILD_DIR=$(BUILD_DIR) tests/image/run_image.sh
+	BUILD_DIR=$(BUILD_DIR) tests/image/reproducible.sh
 
 # The engine behind the kube-scheduler model with every fault on, over random seeds (docs/simulation.md):
 # prints each failing seed, failures by invariant and a minimized trace of the first failure of each.
@@ -88,8 +100,9 @@ controlplane:
 	scripts/build-controlplane.sh
 
 # The e2e suite against that real control plane (tests/e2e/run.sh; E2E_TESTS=name filters); the tests
-# that run gangsched itself use $(BUILD_DIR)/gangsched.
-e2e: build controlplane
+# that run gangsched itself use $(BUILD_DIR)/gangsched. The image test runs first (about 20 s with the
+# binary built), so the suite's "N passed, M failed" stays the last line.
+e2e: build controlplane image-test
 	GANGSCHED_BIN=$(abspath $(BUILD_DIR))/gangsched tests/e2e/run.sh $(E2E_TESTS)
 
 # End-to-end scheduling throughput (issue 4, docs/benchmarks.md): pods bound per second through the real

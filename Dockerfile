@@ -1,6 +1,7 @@
-# The gangsched image that manifests/base/deployment.yaml runs (ghcr.io/gangsched/gangsched:latest).
-#   docker build -t ghcr.io/gangsched/gangsched:latest .
-# Debian 12 and its packages, as scripts/install-deps.sh installs them for a build; not built in CI.
+# The gangsched image with docker and a registry (docker build -t ghcr.io/gangsched/gangsched:latest .).
+# Not built by any test: `make image` builds the tested image without a registry (the binary make test
+# ran plus the Debian 12 libraries it links, packaged with umoci) and `make image-test` runs it under
+# runc (docs/install.md). Debian 12 and its packages, as scripts/install-deps.sh installs them.
 FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \

@@ -7,7 +7,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/gangsched/ccache
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test run demo plan bench bench-server bench-placement bench-release format format-check \
-        clean controlplane e2e bench-e2e tsan soak
+        clean controlplane e2e bench-e2e tsan soak image image-test chart-tools
 
 all: build
 
@@ -23,8 +23,26 @@ configure: $(BUILD_DIR)/build.ninja
 build: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+test: build chart-tools
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# helm and kustomize for the chart tests (ctest `chart`, tests/e2e/test_chart.py), built from the Go
+# module proxy at the versions pinned in tests/chart/tools/go.mod and cached under
+# $(HOME)/.cache/gangsched/chart-tools (docs/install.md "Chart tools").
+chart-tools:
+	scripts/build-chart-tools.sh
+
+# The OCI image (docs/install.md "The image"): the binary `make build` makes plus exactly the Debian 12
+# libraries it links, packaged with Debian's umoci, no registry; writes $(BUILD_DIR)/gangsched-image.oci.tar.
+image: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target gangsched
+	BUILD_DIR=$(BUILD_DIR) scripts/image/build.sh
+
+# That image under runc (Debian's): `gangsched version`, `serve` answering /healthz and /readyz as
+# uid 65532 with a read-only root; then a second build must give the same bytes. Needs root.
+image-test: image
+	BUILD_DIR=$(BUILD_DIR) tests/image/run_image.sh
+	BUILD_DIR=$(BUILD_DIR) tests/image/reproducible.sh
 
 # The engine behind the kube-scheduler model with every fault on, over random seeds (docs/simulation.md):
 # prints each failing seed, failures by invariant and a minimized trace of the first failure of each.
@@ -88,8 +106,9 @@ controlplane:
 	scripts/build-controlplane.sh
 
 # The e2e suite against that real control plane (tests/e2e/run.sh; E2E_TESTS=name filters); the tests
-# that run gangsched itself use $(BUILD_DIR)/gangsched.
-e2e: build controlplane
+# that run gangsched itself use $(BUILD_DIR)/gangsched. The image test runs first (about 20 s with the
+# binary built), so the suite's "N passed, M failed" stays the last line.
+e2e: build controlplane chart-tools image-test
 	GANGSCHED_BIN=$(abspath $(BUILD_DIR))/gangsched tests/e2e/run.sh $(E2E_TESTS)
 
 # End-to-end scheduling throughput (issue 4, docs/benchmarks.md): pods bound per second through the real

@@ -50,8 +50,13 @@ def kubectl(*args: str, stdin: str | None = None) -> str:
 
 def render() -> list[dict[str, Any]]:
     """The base as kustomize renders it, as JSON objects (kubectl converts; the server validates)."""
-    rendered = kubectl("kustomize", BASE)
-    stream = kubectl("create", "--dry-run=client", "--validate=false", "-o", "json", "-f", "-", stdin=rendered)
+    return as_objects(kubectl("kustomize", BASE))
+
+
+def as_objects(yaml_text: str) -> list[dict[str, Any]]:
+    """YAML documents as JSON objects, converted by kubectl on the client side (tests/e2e/test_chart.py
+    reads `helm template` with it too)."""
+    stream = kubectl("create", "--dry-run=client", "--validate=false", "-o", "json", "-f", "-", stdin=yaml_text)
     objs, dec, i = [], json.JSONDecoder(), 0
     while True:
         while i < len(stream) and stream[i].isspace():

@@ -26,7 +26,7 @@ void KubeSchedulerModel::ToEngine(int id, WatchOp op) {
   at = std::max(at, p.engine_seen_at);
   const bool overtaken = p.engine_seen_at >= now_;
   p.engine_seen_at = at;
-  Delivery d{p.pod, op, engine_gen_};
+  Delivery d{EngineView(id), op, engine_gen_};
   if (at == now_ && !overtaken) {
     Deliver(d);
     return;
@@ -302,9 +302,10 @@ void KubeSchedulerModel::GangschedUp() {
   engine_ = std::make_unique<scheduler::GangScheduler>(std::move(*state), options_.engine);
   engine_down_ = false;
   RostersToEngine();
-  for (PodRecord& p : pods_) {
+  for (int id = 0; id < static_cast<int>(pods_.size()); ++id) {
+    PodRecord& p = pods_[id];
     if (p.where == Where::kNotCreated || p.where == Where::kDeleted) continue;
-    engine_->UpsertPod(p.pod);
+    engine_->UpsertPod(EngineView(id));
     p.engine_seen_at = -1;
   }
   checker_.Disturbed(-1, now_);

@@ -11,6 +11,7 @@ constexpr const char* kNamespace = "ml";
 constexpr const char* kSchedulerName = "gang-scheduler";
 constexpr const char* kGangAnnotation = "gangsched.io/gang";
 constexpr const char* kMinMembersAnnotation = "gangsched.io/min-members";
+constexpr const char* kPodGroupLabel = "scheduling.x-k8s.io/pod-group";
 constexpr const char* kKubeflowJobNameLabel = "training.kubeflow.org/job-name";
 constexpr const char* kReplicaTypeLabel = "training.kubeflow.org/replica-type";
 constexpr const char* kReplicaIndexLabel = "training.kubeflow.org/replica-index";
@@ -87,7 +88,14 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
         pod.priority = w.priority;
         pod.tolerations = w.tolerations;
         pod.node_selector = w.node_selector;
-        if (w.kubeflow) {
+        if (w.pod_group) {
+          // coscheduling's label and the operator's role labels: the size is the PodGroup's.
+          pod.labels[kPodGroupLabel] = w.id;
+          if (!role.name.empty()) {
+            pod.labels[kReplicaTypeLabel] = role.name;
+            pod.labels[kReplicaIndexLabel] = std::to_string(i);
+          }
+        } else if (w.kubeflow) {
           // The training-operator's labels only: the size is the job object's.
           pod.labels[kKubeflowJobNameLabel] = w.id;
           pod.labels[kReplicaTypeLabel] = role.name;
@@ -110,7 +118,7 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
         ++pods_to_create_;
       }
     }
-    if (w.kubeflow) Push(w.arrival + w.roster_offset, EventKind::kRoster, j);
+    if (w.kubeflow || w.pod_group) Push(w.arrival + w.roster_offset, EventKind::kRoster, j);
     jobs_.push_back(std::move(job));
   }
   if (engine_ && options_.source == StateSource::kStandalone) RostersToEngine();
@@ -279,7 +287,15 @@ void KubeSchedulerModel::Handle(const Event& e) {
       if (job.finished >= 0) break;
       job.roster_seen = true;
       if (engine_ && !engine_down_ && options_.source == StateSource::kApi) {
-        engine_->UpsertRoster(RosterOf(e.subject));
+        if (job.spec.pod_group) {
+          // kube/state_source.cc gives the engine the group's pods again, with its size.
+          for (int id : job.pods) {
+            const Where w = pods_[id].where;
+            if (w != Where::kNotCreated && w != Where::kDeleted) ToEngine(id, WatchOp::kCreated);
+          }
+        } else {
+          engine_->UpsertRoster(RosterOf(e.subject));
+        }
         NotifierLookSoon();  // the gang may have its quorum now
       }
       break;
@@ -479,7 +495,8 @@ void KubeSchedulerModel::FinishJob(int j) {
   job.finished = now_;
   job.finish_scheduled = false;
   // The job object goes with its pods (ttlSecondsAfterFinished: 0).
-  if (job.roster_seen && engine_ && !engine_down_ && options_.source == StateSource::kApi) {
+  if (job.roster_seen && job.spec.kubeflow && engine_ && !engine_down_ &&
+      options_.source == StateSource::kApi) {
     engine_->RemoveRoster(RosterOf(j).key);
   }
   ++jobs_finished_;
@@ -523,10 +540,21 @@ scheduler::GangSpec KubeSchedulerModel::RosterOf(int j) const {
 void KubeSchedulerModel::RostersToEngine() {
   for (int j = 0; j < static_cast<int>(jobs_.size()); ++j) {
     const JobRecord& job = jobs_[j];
-    if (!job.spec.kubeflow || job.finished >= 0) continue;
+    if (!job.spec.kubeflow || job.finished >= 0) continue;  // PodGroups: EngineView
     if (options_.source == StateSource::kApi && !job.roster_seen) continue;
     engine_->UpsertRoster(RosterOf(j));
   }
+}
+
+scheduler::Pod KubeSchedulerModel::EngineView(int id) const {
+  const PodRecord& p = pods_[id];
+  const JobRecord& job = jobs_[p.job];
+  if (!job.spec.pod_group || !job.roster_seen) return p.pod;
+  // A PodGroup member carries its group's size as gangsched's own keys (kube/state_source.cc).
+  scheduler::Pod out = p.pod;
+  out.annotations[kGangAnnotation] = job.spec.id;
+  out.annotations[kMinMembersAnnotation] = std::to_string(job.spec.Pods());
+  return out;
 }
 
 bool KubeSchedulerModel::Busy(Millis quiet) const {

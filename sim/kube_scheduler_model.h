@@ -334,6 +334,9 @@ class KubeSchedulerModel {
   // gangsched learns the job objects it can see: in API mode those its watch has seen, in
   // standalone mode every one (serve --jobs reads them at start-up).
   void RostersToEngine();
+  // Pod `id` as gangsched's watch gives it to the engine: a PodGroup member with its group's size
+  // once the group is seen.
+  scheduler::Pod EngineView(int id) const;
   void ArmTick();
   void EngineTick();
   // Under a profile: the best-scored of `offered` for pod `id` (ties at random).

@@ -79,10 +79,11 @@ SoakRun SoakRunFor(std::uint64_t seed, SoakScope scope, double fault_scale) {
         avoid_known_bugs();
         break;
       case 1:
-        // A third of the gangs are Kubeflow jobs whose job object gangsched sees before, among
-        // or after their pods.
-        w.kubeflow_percent = 30;
-        run.shape = "API, roles created in turn, Kubeflow jobs";
+        // A fifth of the gangs are Kubeflow jobs and a fifth coscheduling PodGroups, whose job
+        // object or PodGroup gangsched sees before, among or after their pods.
+        w.kubeflow_percent = 20;
+        w.pod_group_percent = 20;
+        run.shape = "API, roles created in turn, Kubeflow jobs and PodGroups";
         break;
       case 2:
         o.source = StateSource::kStandalone;

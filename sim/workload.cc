@@ -56,9 +56,13 @@ std::vector<WorkloadJob> RandomWorkload(std::uint64_t seed, const RandomWorkload
           {"worker", static_cast<int>(uniform(1, options.max_workers)), PodRequests(gpus)});
     }
     // Drawn only when asked for, so workloads without Kubeflow jobs stay what they were.
-    if (options.kubeflow_percent > 0 && job.gang && uniform(0, 99) < options.kubeflow_percent) {
-      job.kubeflow = true;
-      job.roster_offset = uniform(-options.roster_early, options.roster_late);
+    if (options.kubeflow_percent + options.pod_group_percent > 0 && job.gang) {
+      const std::int64_t draw = uniform(0, 99);
+      job.kubeflow = draw < options.kubeflow_percent;
+      job.pod_group = !job.kubeflow && draw < options.kubeflow_percent + options.pod_group_percent;
+      if (job.kubeflow || job.pod_group) {
+        job.roster_offset = uniform(-options.roster_early, options.roster_late);
+      }
     }
     if (options.one_role_at_once && job.gang) {
       job.roles.erase(job.roles.begin(), job.roles.end() - 1);

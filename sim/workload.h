@@ -42,6 +42,10 @@ struct WorkloadJob {
   // gangsched's watch sees `roster_offset` after the job's arrival (before its first pod when
   // negative, after some of its pods when larger than the roles' creation delays).
   bool kubeflow = false;
+  // A gang of coscheduling's PodGroup (scheduling.x-k8s.io, minMember = every pod): its pods carry
+  // the pod-group label and role labels only, and gangsched learns the size from the PodGroup,
+  // which its watch sees `roster_offset` after the job's arrival. API mode only.
+  bool pod_group = false;
   Millis roster_offset = 0;
   std::vector<scheduler::Toleration> tolerations;
   scheduler::StringMap node_selector;
@@ -66,6 +70,7 @@ struct RandomWorkloadOptions {
   // Share of gang jobs that are Kubeflow jobs (WorkloadJob::kubeflow), in percent, their job
   // objects seen from `roster_early` before to `roster_late` after their arrival.
   int kubeflow_percent = 0;
+  int pod_group_percent = 0;  // the same for coscheduling PodGroups (WorkloadJob::pod_group)
   Millis roster_early = 2'000;
   Millis roster_late = 20'000;
   int max_workers = 6;

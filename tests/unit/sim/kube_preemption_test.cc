@@ -1,8 +1,8 @@
-// kube-scheduler's preemption and the Kubeflow job objects in the kube-scheduler model (issue 11
-// item 1): a high-priority gang evicts a whole lower-priority gang through the extender's preempt
-// verb and binds on the nodes it was nominated to, while a plain pod's per-pod preemption never
-// breaks a running gang; and a Kubeflow job binds whole whether gangsched sees its job object
-// before its pods or after them.
+// kube-scheduler's preemption, Kubeflow job objects and PodGroups in the kube-scheduler model
+// (issue 11 item 1): a high-priority gang evicts a whole lower-priority gang through the extender's
+// preempt verb and binds on the nodes it was nominated to, while a plain pod's per-pod preemption
+// never breaks a running gang; and a Kubeflow job or a coscheduling PodGroup binds whole whether
+// gangsched sees its job object or PodGroup before its pods or after them.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -173,9 +173,11 @@ TEST_CASE("a plain pod's preemption takes a plain pod, never a member of a runni
   CHECK(gang.finished - gang.bound == 600'000);
 }
 
-TEST_CASE("a Kubeflow job binds whole whether its job object is seen before or after its pods",
-          "[kube-model][issue11]") {
+TEST_CASE(
+    "a Kubeflow job or PodGroup binds whole whether its object is seen before or after its pods",
+    "[kube-model][issue11]") {
   const Millis offset = GENERATE(-2'000, 0, 15'000);
+  const bool pod_group = GENERATE(false, true);
   // A PS-first TFJob: its pods carry only the training-operator's labels, so its size is the job
   // object's. One rack of 4 x 8 GPUs and one of 8 x 4 GPUs.
   std::vector<scheduler::Node> nodes = GeneratedCluster(1, 1, 4, 8);
@@ -187,12 +189,14 @@ TEST_CASE("a Kubeflow job binds whole whether its job object is seen before or a
   }
   WorkloadJob tf =
       Job("tf", 1'000, 600'000, 0, {{"ps", 1, PodRequests(0)}, {"worker", 4, PodRequests(8)}});
-  tf.kubeflow = true;
+  tf.kubeflow = !pod_group;
+  tf.pod_group = pod_group;
   tf.roster_offset = offset;
   auto model = MakeModel(nodes, {tf}, Options());
   const RunResult run = model->RunUntil([&] { return model->Jobs().front().bound >= 0; }, 300'000);
   const auto out = model->Jobs();
-  INFO("roster offset " << offset << "\n" << Story(out) << run.violation.value_or(""));
+  INFO((pod_group ? "PodGroup" : "TFJob") << " seen at offset " << offset << "\n"
+                                          << Story(out) << run.violation.value_or(""));
   REQUIRE_FALSE(run.violation);
   const JobOutcome& job = out.front();
   REQUIRE(job.bound >= 0);

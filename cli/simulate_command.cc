@@ -11,6 +11,7 @@
 #include <tl/expected.hpp>
 
 #include "cli/exit_codes.h"
+#include "config/config.h"
 #include "k8s/cluster_file.h"
 #include "sim/cluster_builder.h"
 #include "sim/model_simulation.h"
@@ -34,6 +35,7 @@ struct SimulateArgs {
   sim::RackLayout layout;
   std::size_t max_jobs = 0;  // 0: all
   std::size_t samples = 400;
+  std::string config;  // gangsched's config file: the engine's settings, as `serve --config`
   bool help = false;
 };
 
@@ -99,6 +101,8 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
         return tl::unexpected("--output must be json or csv, not \"" + value + "\"");
       }
       parsed.output = value;
+    } else if (flag == "--config") {
+      parsed.config = value;
     } else if (flag == "--shape") {
       auto shape = sim::ParsePodShape(value);
       if (!shape) return tl::unexpected(shape.error());
@@ -311,7 +315,9 @@ const char* SimulateUsage() {
          "  --engine planner the planner-only replay (no kube-scheduler; not coscheduling)\n"
          "  --nodes-per-rack N, --racks-per-block N, --max-gpus N   layout of Alibaba node lists\n"
          "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points "
-         "(400)\n";
+         "(400)\n"
+         "  --config FILE    gangsched's config file (as serve --config): the engine's holds,\n"
+         "                   planner and drain settings for policy gangsched on the model\n";
 }
 
 int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -335,6 +341,12 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   std::vector<std::string> policies = {parsed->policy};
   if (parsed->policy == "all") policies = sim::PolicyNames();
+  scheduler::EngineOptions engine = sim::ModelSimOptions{}.model.engine;
+  if (!parsed->config.empty()) {
+    auto config = config::LoadConfigFile(parsed->config);
+    if (!config) return BadInput(err, config.error());
+    engine = config::EngineOptionsFrom(*config);
+  }
 
   std::int64_t total_gpus = 0;
   for (const auto& n : *nodes) total_gpus += n.allocatable.gpus;
@@ -361,6 +373,7 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
     if (on_model) {
       sim::ModelSimOptions options;
       options.seed = parsed->seed;
+      options.model.engine = engine;
       report = sim::SimulateOnModel(*nodes, *jobs, name, options);
     } else {
       const auto policy = sim::MakePolicy(name);

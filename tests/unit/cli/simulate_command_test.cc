@@ -127,6 +127,18 @@ TEST_CASE("simulate names what is wrong with its input", "[simulate]") {
   CHECK(no_durations.code == 2);
   CHECK(no_durations.err.find("--durations") != std::string::npos);
 
+  auto bad_config =
+      Simulate({"--cluster", "gen:1x1x1x8", "--trace", Fixture("traces/generic-small.csv"),
+                "--config", "/nonexistent.yaml"});
+  CHECK(bad_config.code == 2);
+  CHECK(bad_config.err.find("/nonexistent.yaml") != std::string::npos);
+  // The engine's settings come from gangsched's own config file, as for serve.
+  auto config = Simulate(
+      {"--cluster", "gen:1x2x2x8", "--trace", Fixture("traces/generic-small.csv"), "--config",
+       std::string(GANGSCHED_SOURCE_DIR) + "/manifests/gangsched.yaml", "--output", "csv"});
+  CHECK(config.code == 0);
+  CHECK(config.out.find("\ngangsched,3,3,") != std::string::npos);
+
   auto bad_cluster = Simulate({"--cluster", Fixture("clusters/bad-syntax.json"), "--trace",
                                Fixture("traces/generic-small.csv")});
   CHECK(bad_cluster.code == 2);

@@ -19,6 +19,15 @@ std::vector<int> MaskIds(std::uint64_t mask) {
 
 }  // namespace
 
+std::string SpanName(const scheduler::Plan& plan, const topology::ClusterTopology& topo) {
+  const int levels = topo.level_count();
+  if (plan.span_level == 0) return "node";
+  if (plan.span_level <= levels) {
+    return topo.level_names()[static_cast<std::size_t>(levels - plan.span_level)];
+  }
+  return "cluster";
+}
+
 nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopology& topo) {
   nlohmann::json pods = nlohmann::json::array();
   for (const scheduler::PodPlacement& p : plan.pods) {
@@ -29,14 +38,7 @@ nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopo
                     {"gpu_ids", p.gpu_ids},
                     {"gpus", p.requests.gpus}});
   }
-  const int levels = topo.level_count();
-  std::string span = "cluster";
-  if (plan.span_level == 0) {
-    span = "node";
-  } else if (plan.span_level <= levels) {
-    span = topo.level_names()[static_cast<std::size_t>(levels - plan.span_level)];
-  }
-  return {{"span", span},
+  return {{"span", SpanName(plan, topo)},
           {"span_domain", plan.span_domain},
           {"nodes_used", plan.nodes_used},
           {"domains_used", plan.domains_used},

@@ -5,11 +5,14 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "scheduler/gang_scheduler.h"
 
 namespace gangsched::api {
 
+// The plan's span as the views name it: "node", a level name ("rack", "block") or "cluster".
+std::string SpanName(const scheduler::Plan& plan, const topology::ClusterTopology& topo);
 nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopology& topo);
 nlohmann::json GangJson(const scheduler::GangStatus& g, scheduler::Millis now,
                         const topology::ClusterTopology& topo);

@@ -607,7 +607,7 @@ Reply ExtenderService::Gangs() {
   const Millis now = Now();
   nlohmann::json gangs = nlohmann::json::array();
   for (const scheduler::GangStatus& g : engine_->Gangs(now)) {
-    gangs.push_back(GangJson(g, now, engine_->state().topology()));
+    gangs.push_back(GangJson(g, now, engine_->state().topology(), engine_->ShapeOf(g.key)));
   }
   return JsonReply(200, nlohmann::json{{"gangs", std::move(gangs)}}.dump());
 }
@@ -617,7 +617,8 @@ Reply ExtenderService::Gang(const std::string& ns, const std::string& name) {
   const Millis now = Now();
   auto g = engine_->GangOf(scheduler::GangKey{ns, name}, now);
   if (!g) return ErrorReply(404, "gang " + ns + "/" + name + " is not known to gangsched");
-  return JsonReply(200, GangJson(*g, now, engine_->state().topology()).dump());
+  return JsonReply(200,
+                   GangJson(*g, now, engine_->state().topology(), engine_->ShapeOf(g->key)).dump());
 }
 
 Reply ExtenderService::State() {

@@ -45,8 +45,25 @@ nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopo
           {"pods", std::move(pods)}};
 }
 
+nlohmann::json NeedJson(const scheduler::GangSpec& shape) {
+  std::vector<int> pods(shape.roles.size(), 0);
+  for (const auto& [role, replica] : shape.QuorumMembers()) ++pods[static_cast<std::size_t>(role)];
+  nlohmann::json need = nlohmann::json::array();
+  for (std::size_t r = 0; r < shape.roles.size(); ++r) {
+    if (pods[r] == 0) continue;
+    const scheduler::Resources& per_pod = shape.roles[r].per_pod;
+    need.push_back({{"role", shape.roles[r].name},
+                    {"pods", pods[r]},
+                    {"gpus", per_pod.gpus},
+                    {"milli_cpu", per_pod.milli_cpu},
+                    {"memory_bytes", per_pod.memory_bytes}});
+  }
+  return need;
+}
+
 nlohmann::json GangJson(const scheduler::GangStatus& g, Millis now,
-                        const topology::ClusterTopology& topo) {
+                        const topology::ClusterTopology& topo,
+                        const std::optional<scheduler::GangSpec>& shape) {
   nlohmann::json j = {{"namespace", g.key.namespace_name},
                       {"name", g.key.name},
                       {"kind", g.kind},
@@ -61,6 +78,7 @@ nlohmann::json GangJson(const scheduler::GangStatus& g, Millis now,
   j["backoff_for_ms"] =
       g.backoff_until ? nlohmann::json(*g.backoff_until - now) : nlohmann::json(nullptr);
   j["plan"] = g.plan ? PlanJson(*g.plan, topo) : nlohmann::json(nullptr);
+  if (shape) j["need"] = NeedJson(*shape);
   return j;
 }
 

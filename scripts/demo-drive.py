@@ -539,7 +539,9 @@ def main():
                 out.write(resp.read())
             log(f"\nmetrics saved to {args.save_metrics}")
         log(f"\nstate:   {args.ops}/api/v1/state\ngangs:   {args.ops}/api/v1/gangs\n"
-            f"metrics: {args.ops}/metrics\nweb:     {args.ops}/")
+            f"metrics: {args.ops}/metrics\nweb:     {args.ops}/\n"
+            f"explain: {args.gangsched or 'gangsched'} explain NAMESPACE/NAME --server {args.ops}"
+            f"  (and: get gangs)")
         if server and args.keep_serving and sys.stdin.isatty():
             log(f"gangsched serve (pid {server.pid}) keeps serving; Ctrl-C stops it.")
             try:

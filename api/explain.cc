@@ -90,6 +90,11 @@ std::string Duration(std::int64_t ms) {
   return out.str();
 }
 
+// "1 node", "2 nodes".
+std::string Count(std::int64_t n, const std::string& what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
 std::string Cpu(std::int64_t milli) {
   return milli % 1000 == 0 ? std::to_string(milli / 1000) : std::to_string(milli) + "m";
 }
@@ -183,7 +188,7 @@ json Explain(const json& gang, const json& state) {
     for (const auto& [holder, g] : holders) {
       held_by.push_back({{"gang", holder}, {"gpus", g}, {"expires_in_ms", expires[holder]}});
       if (holder == self) continue;
-      std::string who = holder + " (" + std::to_string(g) + " GPUs";
+      std::string who = holder + " (" + Count(g, "GPU");
       if (expires[holder].is_number()) {
         who += ", expires in " + Duration(expires[holder].get<std::int64_t>());
       }
@@ -206,10 +211,13 @@ json Explain(const json& gang, const json& state) {
       for (std::size_t i = 0; i < others.size(); ++i) to_fit += (i ? ", " : "") + others[i];
     } else {
       verdict = "short";
-      to_fit = std::to_string(needed - fit_without) + " of " + std::to_string(needed) +
-               " pods do not fit even with every hold released: needs " +
-               std::to_string(short_gpus) + " more GPUs free on nodes with room for a whole pod";
-      if (used > 0) to_fit += " (" + std::to_string(used) + " GPUs here are used by bound pods)";
+      to_fit = std::to_string(needed - fit_without) + " of " + Count(needed, "pod") +
+               " do not fit even with every hold released: needs " + Count(short_gpus, "more GPU") +
+               " free on nodes with room for a whole pod";
+      if (used > 0) {
+        to_fit += " (" + Count(used, "GPU") + (used == 1 ? " here is" : " here are") +
+                  " used by bound pods)";
+      }
     }
     out_domains.push_back(
         {{"level", d.level},
@@ -239,15 +247,16 @@ std::string ExplainText(const json& e, int per_level) {
   std::string need;
   for (const json& r : e.value("need", json::array())) {
     need += std::string(need.empty() ? "" : " + ") + std::to_string(Int(r, "pods")) + " " +
-            Str(r, "role") + " of " + std::to_string(Int(r, "gpus")) + " GPUs, " +
+            Str(r, "role") + " of " + Count(Int(r, "gpus"), "GPU") + ", " +
             Cpu(Int(r, "milli_cpu")) + " CPU, " + Memory(Int(r, "memory_bytes"));
     need_gpus += Int(r, "pods") * Int(r, "gpus");
   }
   if (!need.empty()) out << "  needs:   " << need << " = " << need_gpus << " GPUs\n";
   if (!Str(e, "reason").empty()) out << "  reason:  " << Str(e, "reason") << "\n";
   if (const json& plan = e.value("plan", json(nullptr)); plan.is_object()) {
-    out << "  plan:    " << plan.value("pods", json::array()).size() << " pods on "
-        << Int(plan, "nodes_used") << " nodes, span " << Str(plan, "span")
+    out << "  plan:    "
+        << Count(static_cast<std::int64_t>(plan.value("pods", json::array()).size()), "pod")
+        << " on " << Count(Int(plan, "nodes_used"), "node") << ", span " << Str(plan, "span")
         << (Str(plan, "span_domain").empty() ? "" : " " + Str(plan, "span_domain"));
     if (e.value("hold_expires_in_ms", json(nullptr)).is_number()) {
       out << ", hold expires in " << Duration(Int(e, "hold_expires_in_ms"));

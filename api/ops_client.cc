@@ -4,6 +4,25 @@
 
 namespace gangsched::api {
 
+namespace {
+// httplib's error names ("Connection", "Read") in words a user can act on.
+std::string Why(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection:
+      return "nothing accepted the connection";
+    case httplib::Error::ConnectionTimeout:
+      return "the connection timed out";
+    case httplib::Error::Read:
+      return "no answer within 10 s, or the connection closed";
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLServerVerification:
+      return "TLS failed: " + httplib::to_string(error);
+    default:
+      return httplib::to_string(error);
+  }
+}
+}  // namespace
+
 tl::expected<nlohmann::json, OpsError> GetOpsJson(const std::string& server,
                                                   const std::string& path) {
   const std::string base = server.find("://") == std::string::npos ? "http://" + server : server;
@@ -19,7 +38,7 @@ tl::expected<nlohmann::json, OpsError> GetOpsJson(const std::string& server,
   if (!res) {
     return tl::unexpected(OpsError{
         OpsError::Kind::kUnreachable,
-        "cannot reach gangsched at " + base + " (" + httplib::to_string(res.error()) +
+        "cannot reach gangsched at " + base + " (" + Why(res.error()) +
             "): is `gangsched serve` running there? Give its ops listener with --server URL"});
   }
   nlohmann::json body = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);

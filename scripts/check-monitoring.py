@@ -9,6 +9,10 @@ rules' `expr`), extracts each metric it selects with the selector's equality mat
 the scrape with those label values. Extra expressions can be given with --expr (the test that shows
 this check fails on a name that does not exist uses it).
 
+With promtool installed (Debian package prometheus) it also checks that every expression parses
+as PromQL and runs the rules' unit tests (tests/fixtures/monitoring/alerts_test.yaml: each alert
+fires on its series after its `for`, with its annotations); without it, it says so and skips them.
+
 Python 3 standard library plus PyYAML (Debian python3-yaml).
 """
 
@@ -16,8 +20,10 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -129,6 +135,43 @@ def scrape_after_demo(gangsched, workdir):
     return path
 
 
+def promtool_check(dashboard_exprs_, rules_docs, alert_tests):
+    """With promtool (Debian package prometheus) installed: `promtool check rules` over the rules
+    and, as recording rules, the dashboard's expressions (Grafana's variables replaced by values),
+    so every expression must parse as PromQL; then `promtool test rules` on `alert_tests`, whose
+    rule file is the PrometheusRule's groups as gangsched-rules.yaml. Returns the problems, or None
+    when promtool is not installed."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        return None
+    groups = []
+    for doc in rules_docs:
+        if doc and doc.get("kind") == "PrometheusRule":
+            groups += (doc.get("spec") or {}).get("groups") or []
+    recorded = []
+    for i, expr in enumerate(dashboard_exprs_):
+        expr = expr.replace("$__rate_interval", "5m").replace("$__range", "1h")
+        expr = re.sub(r"\$\{?\w+\}?", ".*", expr)
+        recorded.append({"record": f"dashboard:expr_{i}:check", "expr": expr})
+    problems = []
+    with tempfile.TemporaryDirectory() as work:
+        checked = os.path.join(work, "check.yaml")
+        with open(checked, "w", encoding="utf-8") as f:
+            yaml.safe_dump({"groups": groups + [{"name": "dashboard", "rules": recorded}]}, f)
+        with open(os.path.join(work, "gangsched-rules.yaml"), "w", encoding="utf-8") as f:
+            yaml.safe_dump({"groups": groups}, f)
+        shutil.copy(alert_tests, os.path.join(work, "alerts_test.yaml"))
+        for cmd, what in (([promtool, "check", "rules", checked], "promtool check rules"),
+                          ([promtool, "test", "rules", os.path.join(work, "alerts_test.yaml")],
+                           "promtool test rules " + alert_tests)):
+            result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, check=False)
+            if result.returncode != 0:
+                print(result.stdout)
+                problems.append(f"{what} failed")
+    return problems
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gangsched", help="run the demo drive with this binary and scrape it")
@@ -138,6 +181,9 @@ def main():
                     default=os.path.join(ROOT, "manifests/monitoring/grafana-dashboard.json"))
     ap.add_argument("--rules",
                     default=os.path.join(ROOT, "manifests/monitoring/prometheus-rule.yaml"))
+    ap.add_argument("--alert-tests",
+                    default=os.path.join(ROOT, "tests/fixtures/monitoring/alerts_test.yaml"),
+                    help="promtool unit tests of the rules (run when promtool is installed)")
     ap.add_argument("--expr", action="append", default=[], help="another expression to check")
     args = ap.parse_args()
     if bool(args.gangsched) == bool(args.metrics_file):
@@ -146,7 +192,8 @@ def main():
     with open(args.dashboard, encoding="utf-8") as f:
         exprs = [("dashboard", e) for e in dashboard_exprs(json.load(f))]
     with open(args.rules, encoding="utf-8") as f:
-        exprs += [("rules", e) for e in rule_exprs(yaml.safe_load_all(f))]
+        rules_docs = list(yaml.safe_load_all(f))
+    exprs += [("rules", e) for e in rule_exprs(rules_docs)]
     exprs += [("--expr", e) for e in args.expr]
     if not exprs:
         raise SystemExit("check-monitoring: no expressions found")
@@ -173,8 +220,16 @@ def main():
           f"{path}")
     for line in missing:
         print(line)
+    problems = promtool_check([e for source, e in exprs if source == "dashboard"], rules_docs,
+                              args.alert_tests)
+    if problems is None:
+        print("check-monitoring: promtool not installed: PromQL syntax and alert tests not run")
+    elif problems:
+        missing += problems
+    else:
+        print("check-monitoring: promtool: every expression parses; the alert tests pass")
     if missing:
-        print(f"check-monitoring: FAILED: {len(missing)} series missing")
+        print(f"check-monitoring: FAILED: {len(missing)} problem(s)")
         return 1
     print("check-monitoring: every series exists")
     return 0

@@ -39,9 +39,15 @@ bool Waiting(const GangCounts& c) {
 
 void GangWaits::Seen(const scheduler::GangScheduler& engine, const scheduler::GangKey& key,
                      Millis now) {
-  if (started_.count(key) > 0) return;
   const std::optional<GangCounts> c = engine.CountsOf(key);
-  if (!c || !Waiting(*c)) return;
+  auto it = started_.find(key);
+  if (!c || !Waiting(*c)) {
+    // Fewer than its quorum of pods known again (members deleted, or the gang deleted and created
+    // anew under its name): its clock starts over once the quorum is back.
+    if (it != started_.end()) started_.erase(it);
+    return;
+  }
+  if (it != started_.end()) return;
   started_.emplace(key, Started{now, NamespaceLabel(key.namespace_name), KindLabel(c->kind)});
   if (started_.size() > sweep_above_) {
     Sweep(engine, now);

@@ -37,7 +37,8 @@ class GangWaits {
       : max_namespaces_(max_namespaces) {}
 
   // The engine was told about a member of `key` (a filter call): the gang's clock starts once a
-  // quorum of its pods is known and its size is (a PodGroup's or job's pods wait for it).
+  // quorum of its pods is known and its size is (a PodGroup's or job's pods wait for it), and is
+  // dropped when fewer are known again (it starts over with the quorum).
   void Seen(const scheduler::GangScheduler& engine, const scheduler::GangKey& key,
             scheduler::Millis now);
   // Bindings of the gang were made: when it is bound whole now, its wait is over and returned.

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -58,6 +59,12 @@ TEST_CASE("a GPU set's NVLink locality counts its NVLink-connected pairs", "[met
   CHECK(NvlinkLocality(topology::GpuTopology::Uniform(8), {0, 1}) == "none");  // no matrix
 }
 
+// The two members of gang ml/`gang` (min-members 2), 8 GPUs each.
+std::pair<scheduler::Pod, scheduler::Pod> TwoMembers(const std::string& gang) {
+  return {scheduler::engine_test::GangPod(gang, 2, gang + "-0", 8),
+          scheduler::engine_test::GangPod(gang, 2, gang + "-1", 8)};
+}
+
 TEST_CASE("a gang's clock runs from its quorum of pods known to the whole gang bound",
           "[metrics]") {
   using scheduler::BarrierAction;
@@ -66,8 +73,7 @@ TEST_CASE("a gang's clock runs from its quorum of pods known to the whole gang b
       {MakeNode("a1").Gpus(8).Rack("r1"), MakeNode("a2").Gpus(8).Rack("r1")});
   const std::vector<std::string> nodes = {"a1", "a2"};
   const scheduler::GangKey key{"ml", "bert"};
-  const scheduler::Pod p0 = scheduler::engine_test::GangPod("bert", 2, "bert-0", 8);
-  const scheduler::Pod p1 = scheduler::engine_test::GangPod("bert", 2, "bert-1", 8);
+  const auto [p0, p1] = TwoMembers("bert");
   GangWaits waits;
 
   engine.Filter(p0, nodes, 1'000);
@@ -95,6 +101,31 @@ TEST_CASE("a gang's clock runs from its quorum of pods known to the whole gang b
   CHECK(waits.waiting() == 0);
   waits.Seen(engine, key, 10'000);  // a bound gang's late filter call starts nothing
   CHECK(waits.waiting() == 0);
+}
+
+TEST_CASE("a gang's clock starts over when fewer than its quorum of pods are known again",
+          "[metrics]") {
+  using testing::MakeNode;
+  scheduler::GangScheduler engine =
+      scheduler::engine_test::MakeEngine({MakeNode("a1").Gpus(8).Rack("r1")});
+  const std::vector<std::string> nodes = {"a1"};
+  const scheduler::GangKey key{"ml", "big"};
+  const auto [p0, p1] = TwoMembers("big");  // 2 x 8 GPUs on one 8-GPU node: never fits, waits
+  GangWaits waits;
+  engine.Filter(p0, nodes, 1'000);
+  engine.Filter(p1, nodes, 2'000);
+  waits.Seen(engine, key, 2'000);
+  REQUIRE(waits.waiting() == 1);
+  CHECK(waits.Sweep(engine, 3'000) == 1'000);
+
+  engine.RemovePod(p1.uid);  // deleted: 1 of 2 pods known
+  engine.Filter(p0, nodes, 4'000);
+  waits.Seen(engine, key, 4'000);
+  CHECK(waits.waiting() == 0);
+  engine.Filter(p1, nodes, 5'000);  // created again
+  waits.Seen(engine, key, 5'000);
+  REQUIRE(waits.waiting() == 1);
+  CHECK(waits.Sweep(engine, 6'000) == 1'000);  // from the quorum known again, not from 2'000
 }
 
 }  // namespace

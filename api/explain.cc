@@ -204,7 +204,10 @@ json Explain(const json& gang, const json& state) {
       to_fit = "unknown: gangsched does not know the gang's pods yet";
     } else if (fit_now == needed) {
       verdict = "fits";
-      to_fit = "fits now";
+      // The reason is the planner's at the gang's last filter call; capacity may have freed since.
+      to_fit = Str(gang, "phase") == "Waiting"
+                   ? "fits now by capacity: its members' next filter call can plan it"
+                   : "fits now";
     } else if (fit_without == needed) {
       verdict = "fits_without_holds";
       to_fit = "fits once these holds end: ";

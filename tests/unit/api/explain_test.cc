@@ -51,6 +51,12 @@ TEST_CASE("explain packs the quorum's pods per domain, with and without the hold
         "2 of 2 pods do not fit even with every hold released: needs 16 more GPUs free on nodes "
         "with room for a whole pod (6 GPUs here are used by bound pods)");
 
+  json freed = state;  // ml/other's hold ended
+  freed["holds"] = json::array();
+  freed["nodes"][1]["gpus"] = {{"allocatable", 8}, {"used", 0}, {"held", 0}, {"free", 8}};
+  CHECK(Explain(gang, freed)["domains"][0].at("to_fit") ==
+        "fits now by capacity: its members' next filter call can plan it");
+
   json unknown = gang;
   unknown.erase("need");
   CHECK(Explain(unknown, state)["domains"][0].at("to_fit") ==

@@ -90,7 +90,8 @@ ExtenderService::ExtenderService(const config::Config& config,
       binder_(std::move(binder)),
       engine_(std::move(engine)),
       inventory_loaded_(inventory_loaded),
-      metrics_(std::make_unique<ServiceMetrics>()) {
+      metrics_(std::make_unique<ServiceMetrics>(
+          static_cast<std::size_t>(config.metrics_namespace_labels))) {
   timer_ = std::thread([this] { TimerLoop(); });
 }
 

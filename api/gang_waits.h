@@ -16,8 +16,6 @@
 
 namespace gangsched::api {
 
-// Distinct namespace label values before the rest are reported as kOtherNamespace.
-inline constexpr std::size_t kMaxNamespaceLabels = 50;
 // Not a valid namespace name (RFC 1123 labels have no '_'), so it cannot collide with one.
 inline constexpr const char* kOtherNamespace = "_other";
 
@@ -33,8 +31,9 @@ class GangWaits {
     scheduler::Millis waited = 0;  // from the quorum known to bound whole
   };
 
-  explicit GangWaits(std::size_t max_namespaces = kMaxNamespaceLabels)
-      : max_namespaces_(max_namespaces) {}
+  // At most `max_namespaces` distinct namespaces are labelled by name (config
+  // metrics.namespace_labels); the rest as kOtherNamespace.
+  explicit GangWaits(std::size_t max_namespaces) : max_namespaces_(max_namespaces) {}
 
   // The engine was told about a member of `key` (a filter call): the gang's clock starts once a
   // quorum of its pods is known and its size is (a PodGroup's or job's pods wait for it), and is

@@ -21,6 +21,9 @@
 namespace gangsched::api {
 
 struct ServiceMetrics {
+  // `namespace_labels`: distinct namespaces the queueing delay is labelled with (GangWaits).
+  explicit ServiceMetrics(std::size_t namespace_labels) : waits(namespace_labels) {}
+
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests =
       prometheus::BuildCounter()

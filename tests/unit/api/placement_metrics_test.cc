@@ -74,7 +74,7 @@ TEST_CASE("a gang's clock runs from its quorum of pods known to the whole gang b
   const std::vector<std::string> nodes = {"a1", "a2"};
   const scheduler::GangKey key{"ml", "bert"};
   const auto [p0, p1] = TwoMembers("bert");
-  GangWaits waits;
+  GangWaits waits(50);
 
   engine.Filter(p0, nodes, 1'000);
   waits.Seen(engine, key, 1'000);
@@ -111,7 +111,7 @@ TEST_CASE("a gang's clock starts over when fewer than its quorum of pods are kno
   const std::vector<std::string> nodes = {"a1"};
   const scheduler::GangKey key{"ml", "big"};
   const auto [p0, p1] = TwoMembers("big");  // 2 x 8 GPUs on one 8-GPU node: never fits, waits
-  GangWaits waits;
+  GangWaits waits(50);
   engine.Filter(p0, nodes, 1'000);
   engine.Filter(p1, nodes, 2'000);
   waits.Seen(engine, key, 2'000);

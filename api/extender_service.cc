@@ -90,7 +90,8 @@ ExtenderService::ExtenderService(const config::Config& config,
       binder_(std::move(binder)),
       engine_(std::move(engine)),
       inventory_loaded_(inventory_loaded),
-      metrics_(std::make_unique<ServiceMetrics>()) {
+      metrics_(std::make_unique<ServiceMetrics>(
+          static_cast<std::size_t>(config.metrics_namespace_labels))) {
   timer_ = std::thread([this] { TimerLoop(); });
 }
 
@@ -282,11 +283,13 @@ Reply ExtenderService::Filter(Body body) {
     const scheduler::Plan* before = engine_->state().HoldOf(gang);
     const bool held_before = before != nullptr;
     const std::int64_t engine_start = NowMicros();
-    decision = engine_->Filter(args->pod, membership, resolved.offer, Now());
+    const Millis now = Now();
+    decision = engine_->Filter(args->pod, membership, resolved.offer, now);
     const scheduler::Plan* after = engine_->state().HoldOf(gang);
     if (after != nullptr && !held_before) {
       metrics_->plan_latency.Observe(static_cast<double>(NowMicros() - engine_start) / 1e6);
     }
+    metrics_->waits.Seen(*engine_, gang, now);
     if (!std::holds_alternative<scheduler::Narrow>(decision)) {
       if (!resolved.keys) {
         resolved.keys =
@@ -431,9 +434,8 @@ void ExtenderService::Apply(std::unique_lock<std::mutex>& lock, const BarrierDec
     r.placement_summary = engine_->PlacementSummary(p.pod_uid);
     requests.push_back(std::move(r));
   }
-  if (const scheduler::Plan* plan = engine_->state().HoldOf(d.gang);
-      plan != nullptr && !plan->domains_used.empty()) {
-    metrics_->domains_spanned.Observe(plan->domains_used.back());
+  if (const scheduler::Plan* plan = engine_->state().HoldOf(d.gang)) {
+    metrics_->Released(*plan, engine_->state());
   }
   const std::string summary = requests.empty() ? "" : requests.front().placement_summary;
   lock.unlock();
@@ -452,6 +454,7 @@ void ExtenderService::Apply(std::unique_lock<std::mutex>& lock, const BarrierDec
     Resolve(requests[i].pod_uid, errors[i]);
     if (!errors[i].empty()) ++failed;
   }
+  metrics_->Bound(*engine_, d.gang, now);
   spdlog::info("verb=bind gang={} decision=bind pods={} failed={} placement=\"{}\"",
                d.gang.ToString(), requests.size(), failed, summary);
   if (TimerSleepsTooLong()) timer_cv_.notify_all();
@@ -605,7 +608,7 @@ Reply ExtenderService::Gangs() {
   const Millis now = Now();
   nlohmann::json gangs = nlohmann::json::array();
   for (const scheduler::GangStatus& g : engine_->Gangs(now)) {
-    gangs.push_back(GangJson(g, now, engine_->state().topology()));
+    gangs.push_back(GangJson(g, now, engine_->state().topology(), engine_->ShapeOf(g.key)));
   }
   return JsonReply(200, nlohmann::json{{"gangs", std::move(gangs)}}.dump());
 }
@@ -615,7 +618,8 @@ Reply ExtenderService::Gang(const std::string& ns, const std::string& name) {
   const Millis now = Now();
   auto g = engine_->GangOf(scheduler::GangKey{ns, name}, now);
   if (!g) return ErrorReply(404, "gang " + ns + "/" + name + " is not known to gangsched");
-  return JsonReply(200, GangJson(*g, now, engine_->state().topology()).dump());
+  return JsonReply(200,
+                   GangJson(*g, now, engine_->state().topology(), engine_->ShapeOf(g->key)).dump());
 }
 
 Reply ExtenderService::State() {

@@ -1,6 +1,8 @@
 // gangsched's Prometheus metrics (docs/metrics.md): requests and their latency by verb and outcome,
-// planning time, gangs by phase, holds, the barrier, GPUs by state, span and fragmentation. Owns
-// the registry; reads the engine only through its views.
+// planning time, gangs by phase, holds, the barrier, GPUs by state, span and fragmentation, and
+// the placement metrics a platform team alerts on (queueing delay, span by level, NVLink locality,
+// the engine's plans, expiries, victim plans and drains). Owns the registry; reads the engine only
+// through its views.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -11,12 +13,17 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "api/gang_waits.h"
 #include "scheduler/gang_scheduler.h"
 
 namespace gangsched::api {
 
 struct ServiceMetrics {
+  // `namespace_labels`: distinct namespaces the queueing delay is labelled with (GangWaits).
+  explicit ServiceMetrics(std::size_t namespace_labels) : waits(namespace_labels) {}
+
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests =
       prometheus::BuildCounter()
@@ -83,9 +90,73 @@ struct ServiceMetrics {
                                          .Help("gangsched_fragmented_free_gpus / free GPUs")
                                          .Register(*registry)
                                          .Add({});
+  prometheus::Family<prometheus::Histogram>& queueing_delay =
+      prometheus::BuildHistogram()
+          .Name("gangsched_gang_queueing_delay_seconds")
+          .Help(
+              "From a quorum of a gang's pods known to the whole gang bound, by namespace and job "
+              "kind")
+          .Register(*registry);
+  prometheus::Gauge& longest_wait =
+      prometheus::BuildGauge()
+          .Name("gangsched_gang_longest_wait_seconds")
+          .Help("Longest wait so far of a gang whose quorum of pods is known and not bound whole")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& partly_bound =
+      prometheus::BuildGauge()
+          .Name("gangsched_partly_bound_gangs")
+          .Help("Gangs with some but fewer than their quorum of members bound")
+          .Register(*registry)
+          .Add({});
+  prometheus::Family<prometheus::Counter>& span =
+      prometheus::BuildCounter()
+          .Name("gangsched_gang_span_total")
+          .Help("Gangs released to bind by the narrowest level that holds all of their pods")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& nvlink =
+      prometheus::BuildCounter()
+          .Name("gangsched_gpu_set_nvlink_total")
+          .Help("GPU sets of gangs released to bind (one per gang and node) by NVLink locality")
+          .Register(*registry);
+  prometheus::Counter& plans = prometheus::BuildCounter()
+                                   .Name("gangsched_plans_total")
+                                   .Help("Plans committed (a hold started on them)")
+                                   .Register(*registry)
+                                   .Add({});
+  prometheus::Counter& replans =
+      prometheus::BuildCounter()
+          .Name("gangsched_replans_total")
+          .Help("Plans committed for a gang that had been planned before")
+          .Register(*registry)
+          .Add({});
+  prometheus::Counter& hold_expiries =
+      prometheus::BuildCounter()
+          .Name("gangsched_hold_expiries_total")
+          .Help("Holds that expired before their gang bound (capacity released)")
+          .Register(*registry)
+          .Add({});
+  prometheus::Counter& victim_plans =
+      prometheus::BuildCounter()
+          .Name("gangsched_victim_plans_total")
+          .Help("Gang-wide preemptions: victim plans reserved for a gang that did not fit")
+          .Register(*registry)
+          .Add({});
+  prometheus::Counter& drains = prometheus::BuildCounter()
+                                    .Name("gangsched_drains_total")
+                                    .Help("Drain reservations started for gangs that waited long")
+                                    .Register(*registry)
+                                    .Add({});
+  GangWaits waits;
 
-  // Gauges of the engine's state now (gangs by phase, holds, GPUs, fragmentation).
+  // Gauges of the engine's state now (gangs by phase, holds, GPUs, fragmentation, waits) and its
+  // counters.
   void Update(const scheduler::GangScheduler& engine, scheduler::Millis now);
+  // The gang's plan was released to bind: its span and the NVLink locality of its GPU sets.
+  void Released(const scheduler::Plan& plan, const scheduler::ClusterState& state);
+  // Its Bindings were made: observes its queueing delay when it is bound whole now.
+  void Bound(const scheduler::GangScheduler& engine, const scheduler::GangKey& gang,
+             scheduler::Millis now);
   // The Prometheus text format of every metric.
   std::string Text() const;
 
@@ -95,5 +166,9 @@ struct ServiceMetrics {
     return latency.Add({{"verb", std::string(verb)}, {"outcome", std::string(outcome)}}, kBuckets);
   }
 };
+
+// The NVLink locality of a GPU set on one node: "all" (every pair joined by NVLink), "partial",
+// "none" (no pair; also a node without a GPU matrix) or "one_gpu" (no pairs).
+std::string_view NvlinkLocality(const topology::GpuTopology& gpus, const std::vector<int>& ids);
 
 }  // namespace gangsched::api

@@ -19,6 +19,15 @@ std::vector<int> MaskIds(std::uint64_t mask) {
 
 }  // namespace
 
+std::string SpanName(const scheduler::Plan& plan, const topology::ClusterTopology& topo) {
+  const int levels = topo.level_count();
+  if (plan.span_level == 0) return "node";
+  if (plan.span_level <= levels) {
+    return topo.level_names()[static_cast<std::size_t>(levels - plan.span_level)];
+  }
+  return "cluster";
+}
+
 nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopology& topo) {
   nlohmann::json pods = nlohmann::json::array();
   for (const scheduler::PodPlacement& p : plan.pods) {
@@ -29,22 +38,32 @@ nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopo
                     {"gpu_ids", p.gpu_ids},
                     {"gpus", p.requests.gpus}});
   }
-  const int levels = topo.level_count();
-  std::string span = "cluster";
-  if (plan.span_level == 0) {
-    span = "node";
-  } else if (plan.span_level <= levels) {
-    span = topo.level_names()[static_cast<std::size_t>(levels - plan.span_level)];
-  }
-  return {{"span", span},
+  return {{"span", SpanName(plan, topo)},
           {"span_domain", plan.span_domain},
           {"nodes_used", plan.nodes_used},
           {"domains_used", plan.domains_used},
           {"pods", std::move(pods)}};
 }
 
+nlohmann::json NeedJson(const scheduler::GangSpec& shape) {
+  std::vector<int> pods(shape.roles.size(), 0);
+  for (const auto& [role, replica] : shape.QuorumMembers()) ++pods[static_cast<std::size_t>(role)];
+  nlohmann::json need = nlohmann::json::array();
+  for (std::size_t r = 0; r < shape.roles.size(); ++r) {
+    if (pods[r] == 0) continue;
+    const scheduler::Resources& per_pod = shape.roles[r].per_pod;
+    need.push_back({{"role", shape.roles[r].name},
+                    {"pods", pods[r]},
+                    {"gpus", per_pod.gpus},
+                    {"milli_cpu", per_pod.milli_cpu},
+                    {"memory_bytes", per_pod.memory_bytes}});
+  }
+  return need;
+}
+
 nlohmann::json GangJson(const scheduler::GangStatus& g, Millis now,
-                        const topology::ClusterTopology& topo) {
+                        const topology::ClusterTopology& topo,
+                        const std::optional<scheduler::GangSpec>& shape) {
   nlohmann::json j = {{"namespace", g.key.namespace_name},
                       {"name", g.key.name},
                       {"kind", g.kind},
@@ -59,6 +78,7 @@ nlohmann::json GangJson(const scheduler::GangStatus& g, Millis now,
   j["backoff_for_ms"] =
       g.backoff_until ? nlohmann::json(*g.backoff_until - now) : nlohmann::json(nullptr);
   j["plan"] = g.plan ? PlanJson(*g.plan, topo) : nlohmann::json(nullptr);
+  if (shape) j["need"] = NeedJson(*shape);
   return j;
 }
 

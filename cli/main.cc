@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/exit_codes.h"
+#include "cli/explain_command.h"
 #include "cli/plan_command.h"
 #include "cli/serve_command.h"
 #include "cli/simulate_command.h"
@@ -29,6 +30,10 @@ constexpr const char* kUsage =
     "                 where would these jobs go on this cluster (what-if, nothing is changed)\n"
     "  simulate --cluster FILE --trace FILE [--policy NAME]\n"
     "                 replay a trace through the real core (gangsched simulate --help)\n"
+    "  explain NAMESPACE/NAME [--server URL] [--output text|json]\n"
+    "                 why a gang waits: per domain what is free, held and by whom, what would fit\n"
+    "  get gangs [-n NAMESPACE] [--server URL] [--output text|json]\n"
+    "                 the gangs a running server knows (--server: its ops listener)\n"
     "  version        print the version and build information\n"
     "  help           print this help\n";
 
@@ -56,8 +61,11 @@ int main(int argc, char** argv) {
   if (command == "serve") return gangsched::cli::RunServe(rest, std::cout, std::cerr);
   if (command == "plan") return gangsched::cli::RunPlan(rest, std::cout, std::cerr);
   if (command == "simulate") return gangsched::cli::RunSimulate(rest, std::cout, std::cerr);
+  if (command == "explain") return gangsched::cli::RunExplain(rest, std::cout, std::cerr);
+  if (command == "get") return gangsched::cli::RunGet(rest, std::cout, std::cerr);
   if (command == "version" || command == "--version") return PrintVersion(std::cout);
-  std::cerr << "gangsched: unknown command \"" << command
-            << "\"; the commands are serve, plan, simulate and version (gangsched help)\n";
+  std::cerr
+      << "gangsched: unknown command \"" << command
+      << "\"; the commands are serve, plan, simulate, explain, get and version (gangsched help)\n";
   return gangsched::cli::kExitBadInput;
 }

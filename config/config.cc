@@ -225,6 +225,12 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
                 integer(c.candidates_per_level, "planner.candidates_per_level", 1, 100'000)},
                {"drain_after", duration(c.drain_after, "planner.drain_after")}});
         }},
+       {"metrics",
+        [&](const YAML::Node& v) -> Result {
+          return r.Map(v, "metrics",
+                       {{"namespace_labels", integer(c.metrics_namespace_labels,
+                                                     "metrics.namespace_labels", 0, 10'000)}});
+        }},
        {"threads", [&](const YAML::Node& v) -> Result {
           return r.Map(v, "threads",
                        {{"filter", integer(c.threads.filter, "threads.filter", 1, 100'000)},

@@ -54,6 +54,17 @@ struct EngineCounters {
   std::int64_t drains = 0;        // drain reservations started (DESIGN.md §3.9)
 };
 
+// A gang's phase and member counts without the plan and arrivals GangOf copies (the metrics read
+// it on the request path).
+struct GangCounts {
+  GangPhase phase = GangPhase::kWaiting;
+  std::string kind;  // what declared the gang's size, as GangStatus::kind
+  int quorum = 0;
+  int members_seen = 0;
+  int members_bound = 0;
+  bool size_known = true;
+};
+
 class GangScheduler {
  public:
   GangScheduler(ClusterState state, EngineOptions options = {});
@@ -118,6 +129,9 @@ class GangScheduler {
   // ---- Views -----------------------------------------------------------------------------------
   std::vector<GangStatus> Gangs(Millis now) const;
   std::optional<GangStatus> GangOf(const GangKey& key, Millis now) const;
+  std::optional<GangCounts> CountsOf(const GangKey& key) const;
+  // The gang's shape as the planner places it: its roles and each pod's requests.
+  std::optional<GangSpec> ShapeOf(const GangKey& key) const;
   const ClusterState& state() const { return state_; }
   const EngineCounters& counters() const { return counters_; }
   // The holds' timing (deadlines, starts, backoff), for checks that must not copy a gang's view.

@@ -42,6 +42,25 @@ std::optional<GangStatus> GangScheduler::GangOf(const GangKey& key, Millis now) 
   return StatusOf(*g, now);
 }
 
+std::optional<GangCounts> GangScheduler::CountsOf(const GangKey& key) const {
+  const GangRecord* g = gangs_.Find(key);
+  if (g == nullptr) return std::nullopt;
+  GangCounts c;
+  c.phase = g->phase;
+  c.kind = g->KindName();
+  c.quorum = DeclaredQuorum(*g);
+  c.members_seen = static_cast<int>(g->members.size());
+  c.members_bound = BoundCount(*g);
+  c.size_known = SizeKnown(*g, options_.require_quorum_pods);
+  return c;
+}
+
+std::optional<GangSpec> GangScheduler::ShapeOf(const GangKey& key) const {
+  const GangRecord* g = gangs_.Find(key);
+  if (g == nullptr) return std::nullopt;
+  return SpecOf(*g);
+}
+
 std::vector<int> GangScheduler::PlannedGpuIds(const std::string& uid) const {
   const GangRecord* g = gangs_.OfPod(uid);
   if (g == nullptr) return {};

@@ -471,6 +471,8 @@ def main():
                     "terminal; else in the background, PID printed)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every job was placed whole")
+    ap.add_argument("--save-metrics", metavar="FILE",
+                    help="after the drive, save the server's GET /metrics (ops listener) to FILE")
     args = ap.parse_args()
     log = lambda s: print(s, flush=True)
 
@@ -531,8 +533,15 @@ def main():
                     log(f"  {name:<26} -> not placed: {unplaced.get(name, 'bind did not finish')}")
             if gang and gang.get("reason") and not ok:
                 log(f'  gangsched says: {gang["reason"]}')
+        if args.save_metrics:
+            with urllib.request.urlopen(args.ops + "/metrics", timeout=10) as resp, \
+                    open(args.save_metrics, "wb") as out:
+                out.write(resp.read())
+            log(f"\nmetrics saved to {args.save_metrics}")
         log(f"\nstate:   {args.ops}/api/v1/state\ngangs:   {args.ops}/api/v1/gangs\n"
-            f"metrics: {args.ops}/metrics\nweb:     {args.ops}/")
+            f"metrics: {args.ops}/metrics\nweb:     {args.ops}/\n"
+            f"explain: {args.gangsched or 'gangsched'} explain NAMESPACE/NAME --server {args.ops}"
+            f"  (and: get gangs)")
         if server and args.keep_serving and sys.stdin.isatty():
             log(f"gangsched serve (pid {server.pid}) keeps serving; Ctrl-C stops it.")
             try:

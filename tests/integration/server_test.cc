@@ -24,6 +24,7 @@
 #include "api/http_server.h"
 #include "api/state_setup.h"
 #include "config/config.h"
+#include "tests/integration/gang_requests.h"
 #include "tests/integration/in_process_server.h"
 #include "tests/integration/raw_connection.h"
 
@@ -33,30 +34,6 @@ namespace {
 using nlohmann::json;
 using ordered = nlohmann::ordered_json;
 constexpr auto kGenerous = std::chrono::seconds(20);
-
-// A member of a gang: the golden filter request with the pod's identity changed.
-std::string MemberArgs(const std::string& fixture, const std::string& gang, int index, int size,
-                       int gpus) {
-  ordered args = ordered::parse(Fixture(fixture));
-  ordered& meta = args["Pod"]["metadata"];
-  meta["name"] = gang + "-worker-" + std::to_string(index);
-  meta["uid"] = "uid-" + gang + "-" + std::to_string(index);
-  meta["labels"]["app"] = gang;
-  meta["annotations"]["gangsched.io/gang"] = gang;
-  meta["annotations"]["gangsched.io/min-members"] = std::to_string(size);
-  ordered& res = args["Pod"]["spec"]["containers"][0]["resources"];
-  res["limits"]["nvidia.com/gpu"] = std::to_string(gpus);
-  res["requests"]["nvidia.com/gpu"] = std::to_string(gpus);
-  return args.dump();
-}
-
-std::string BindArgs(const std::string& gang, int index, const std::string& node) {
-  ordered args = ordered::parse(Fixture("bind.json"));
-  args["PodName"] = gang + "-worker-" + std::to_string(index);
-  args["PodUID"] = "uid-" + gang + "-" + std::to_string(index);
-  args["Node"] = node;
-  return args.dump();
-}
 
 // An in-process gangsched on free ports (no ops listener), with kube-scheduler's calls.
 class TestServer {

@@ -68,6 +68,7 @@ topology:
     - {name: block, keys: [my/block]}
     - {name: rack, keys: [my/rack, other/rack]}
 planner: {candidates_per_level: 4, drain_after: 90s}
+metrics: {namespace_labels: 7}
 threads: {filter: 2, bind: 64, ops: 1}
 )";
   auto c = LoadConfig(text, "g.yaml");
@@ -88,6 +89,7 @@ threads: {filter: 2, bind: 64, ops: 1}
   CHECK(c->topology_levels.levels[1].keys.size() == 2);
   CHECK(c->candidates_per_level == 4);
   CHECK(c->drain_after == 90'000);
+  CHECK(c->metrics_namespace_labels == 7);
   CHECK(c->max_held_binds == 64);
   CHECK(c->threads.bind == 64);
 }
@@ -176,6 +178,7 @@ TEST_CASE("the shipped example configuration holds exactly the defaults", "[conf
   CHECK(shipped->max_held_binds == d.max_held_binds);
   CHECK(shipped->candidates_per_level == d.candidates_per_level);
   CHECK(shipped->drain_after == d.drain_after);
+  CHECK(shipped->metrics_namespace_labels == d.metrics_namespace_labels);
   CHECK(shipped->threads.filter == d.threads.filter);
   CHECK(shipped->threads.bind == d.threads.bind);
   CHECK(shipped->threads.ops == d.threads.ops);

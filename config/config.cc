@@ -223,7 +223,8 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
               v, "planner",
               {{"candidates_per_level",
                 integer(c.candidates_per_level, "planner.candidates_per_level", 1, 100'000)},
-               {"drain_after", duration(c.drain_after, "planner.drain_after")}});
+               {"drain_after", duration(c.drain_after, "planner.drain_after")},
+               {"max_drains", integer(c.max_drains, "planner.max_drains", 0, 100'000)}});
         }},
        {"metrics",
         [&](const YAML::Node& v) -> Result {
@@ -458,6 +459,7 @@ scheduler::EngineOptions EngineOptionsFrom(const config::Config& config) {
   options.requeue_by_bind_error = true;  // standalone: no API access to nudge parked pods
   options.max_held_binds = config.max_held_binds;
   options.drain_after = config.drain_after;
+  options.max_drains = config.max_drains;
   return options;
 }
 

@@ -55,6 +55,8 @@ struct Config {
   int candidates_per_level = 16;
   // A gang that has not fit for this long drains its best domain (DESIGN.md §3.9); 0: never.
   Millis drain_after = 300'000;
+  // At most this many drain reservations at once, cluster-wide (0: one per domain, no cap).
+  int max_drains = 0;
   // Namespaces gangsched_gang_queueing_delay_seconds labels by name (the first seen); later ones
   // are labelled _other, so user-created namespaces cannot grow the series without bound.
   int metrics_namespace_labels = 50;

@@ -246,6 +246,25 @@ void GangScheduler::Starve(GangRecord& g, Millis now) {
     other.reason = "gang " + key.ToString() + " waits: its drain reservation went to gang " +
                    g.key.ToString() + " (higher priority or waiting longer)";
   }
+  if (!g.drain && options_.max_drains > 0 &&
+      static_cast<int>(draining_.size()) >= options_.max_drains) {
+    // At the cap: the weakest drain gives way to a stronger gang, or this gang waits undrained.
+    auto strength = [&](const GangRecord& r) {
+      return std::make_tuple(-SpecOf(r).priority, r.waiting_since.value_or(0), r.key);
+    };
+    const GangKey* weakest = nullptr;
+    for (const GangKey& key : draining_) {
+      if (weakest == nullptr || strength(gangs_.at(*weakest)) < strength(gangs_.at(key))) {
+        weakest = &key;
+      }
+    }
+    if (weakest == nullptr || strength(gangs_.at(*weakest)) < strength(g)) return;
+    const GangKey weakest_key = *weakest;
+    GangRecord& other = gangs_.at(weakest_key);
+    EndDrain(other);
+    other.reason = "gang " + other.key.ToString() + " waits: its drain reservation went to gang " +
+                   g.key.ToString() + " (higher priority or waiting longer)";
+  }
   if (g.drain != domain) ++counters_.drains;
   g.drain = *domain;
   draining_.insert(g.key);

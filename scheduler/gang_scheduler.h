@@ -42,6 +42,9 @@ struct EngineOptions {
   // A gang that has not fit for this long gets a drain reservation on its best domain (DESIGN.md
   // §3.9). 0: never.
   Millis drain_after = 300'000;
+  // At most this many drains at once (0: no cap beyond one per domain); a stronger gang (higher
+  // priority, then waiting longer) takes the weakest one's place.
+  int max_drains = 0;
 };
 
 // What the engine did since it started, for the simulator's report and the metrics. Monotonic.

@@ -20,9 +20,11 @@ using testing::MakeNode;
 
 // Two racks of three 8-GPU nodes, full but for 2 GPUs on b0-r1-n2; a gang of two 8-GPU pods (the
 // same priority as everything running: nothing to preempt) waits.
-GangScheduler StarvingCluster(Millis drain_after, std::int32_t running_priority = 0) {
+GangScheduler StarvingCluster(Millis drain_after, std::int32_t running_priority = 0,
+                              int max_drains = 0) {
   EngineOptions options;
   options.drain_after = drain_after;
+  options.max_drains = max_drains;
   auto engine = MakeEngine(MakeCluster(1, 2, 3, 8), options);
   for (int r = 0; r < 2; ++r) {
     for (int n = 0; n < 3; ++n) {
@@ -125,6 +127,38 @@ TEST_CASE("one drain per domain: the longest-waiting, then the higher-priority g
   }
   CHECK(drains == std::map<std::string, int>{{"b0-r0", 1}, {"b0-r1", 1}});
   CHECK(engine.state().FreeGpus() == 0);
+}
+
+TEST_CASE("planner.max_drains caps the drains cluster-wide; a stronger gang takes the weakest's",
+          "[engine][drain]") {
+  // The same three gangs as above, with at most one drain at a time: bert has it; later, which
+  // would take the other rack without the cap, waits undrained; vip outranks bert and takes it.
+  auto engine = StarvingCluster(1000, 1000, 1);
+  const auto nodes = AllNodes(engine);
+  const Pod bert = GangPod("bert", 2, "bert-0", 8);
+  const Pod later = GangPod("later", 2, "later-0", 8);
+  Pod vip = GangPod("vip", 2, "vip-0", 8);
+  vip.priority = 10;
+  Known(engine, {GangPod("bert", 2, "bert-1", 8), GangPod("later", 2, "later-1", 8),
+                 GangPod("vip", 2, "vip-1", 8)});
+  CHECK(Filter(engine, bert, nodes, 0).feasible.empty());
+  CHECK(Filter(engine, later, nodes, 500).feasible.empty());
+  CHECK(Filter(engine, bert, nodes, 1000).feasible.empty());
+  CHECK(Filter(engine, later, nodes, 1600).feasible.empty());
+  auto draining = [&](Millis now) {
+    std::set<std::string> out;
+    for (const GangStatus& g : engine.Gangs(now)) {
+      if (g.reason.rfind("draining rack ", 0) == 0) out.insert(g.key.name);
+    }
+    return out;
+  };
+  CHECK(draining(1600) == std::set<std::string>{"bert"});
+  CHECK(Filter(engine, vip, nodes, 2000).feasible.empty());
+  CHECK(Filter(engine, vip, nodes, 3000).feasible.empty());
+  CHECK(draining(3000) == std::set<std::string>{"vip"});
+  CHECK_THAT(engine.GangOf({"ml", "bert"}, 3000)->reason,
+             Catch::Contains("its drain reservation went to gang ml/vip"));
+  CHECK(engine.counters().drains == 2);
 }
 
 TEST_CASE("a drain ends when its gang is deleted", "[engine][drain]") {

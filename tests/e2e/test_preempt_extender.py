@@ -89,7 +89,17 @@ def run(log_path: str) -> int:
         node = wait_for(f"pod {NS}/{high} bound after preemption", high_bound, timeout=90)
         print(f"  {NS}/{high} bound to {node} after {time.monotonic() - t0:.2f}s", flush=True)
 
-        log = [e for e in read_log(log_path) if e.get("pod") == f"{NS}/{high}"]
+        # The extender logs a bind after it has posted the Binding, so the pod can be seen bound a
+        # moment before its bind call is in the log: wait for the entry, not only for the pod.
+        def logged_bind():
+            entries = [e for e in read_log(log_path) if e.get("pod") == f"{NS}/{high}"]
+            return entries if any(e["verb"] == "bind" for e in entries) else None
+
+        try:
+            log = wait_for(f"the bind call of {NS}/{high} in the extender's log", logged_bind,
+                           timeout=10)
+        except TimeoutError:
+            log = [e for e in read_log(log_path) if e.get("pod") == f"{NS}/{high}"]
         calls = [(e["listener"], e["verb"], len(e.get("nodes", []))) for e in log]
         print(f"  extender calls for {NS}/{high}: {calls}", flush=True)
         pre = [e for e in log if e["verb"] == "preempt"]

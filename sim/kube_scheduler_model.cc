@@ -247,13 +247,8 @@ void KubeSchedulerModel::Handle(const Event& e) {
     case EventKind::kFlush: {
       PodRecord& p = pods_[e.subject];
       if (p.where != Where::kUnschedulable || p.queue_gen != e.gen) break;
-      unschedulable_.erase(e.subject);
       ++stats_.flushed;
-      if (now_ < p.backoff_until) {
-        ToBackoff(e.subject);
-      } else {
-        Activate(e.subject);
-      }
+      Unpark(e.subject);
       break;
     }
     case EventKind::kBindCall:
@@ -442,6 +437,15 @@ void KubeSchedulerModel::LeaveQueue(int id) {
   ++p.queue_gen;
 }
 
+void KubeSchedulerModel::Unpark(int id) {
+  unschedulable_.erase(id);
+  if (now_ < pods_[id].backoff_until) {
+    ToBackoff(id);
+  } else {
+    Activate(id);
+  }
+}
+
 void KubeSchedulerModel::MoveAll(int except) {
   // A pod rejected by an extender has the extender among its unschedulable plugins and is moved
   // on any cluster event (reference/extender-protocol.md §2.3, §6.2, issue #122019); pods
@@ -454,14 +458,7 @@ void KubeSchedulerModel::MoveAll(int except) {
   for (int id : unschedulable_) {
     if (id != except) moving.push_back(id);
   }
-  for (int id : moving) {
-    unschedulable_.erase(id);
-    if (now_ < pods_[id].backoff_until) {
-      ToBackoff(id);
-    } else {
-      Activate(id);
-    }
-  }
+  for (int id : moving) Unpark(id);
 }
 
 void KubeSchedulerModel::WakeScheduler() {

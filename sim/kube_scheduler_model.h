@@ -297,6 +297,9 @@ class KubeSchedulerModel {
   // is parked (Unschedulable) or backs off (an error).
   void Failed(int pod, bool unschedulable, std::string reason);
   void LeaveQueue(int pod);
+  // A parked pod leaves unschedulablePods: to backoffQ while its backoff lasts, else to activeQ
+  // (a cluster event, a pod update, the flush).
+  void Unpark(int pod);
   // A cluster event: every parked pod goes to activeQ, or to backoffQ while it backs off
   // (MoveAllToActiveOrBackoffQueue). Extender-rejected pods move on any event (§2.3, §6.2).
   void MoveAll(int except = -1);

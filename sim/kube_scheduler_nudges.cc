@@ -52,13 +52,8 @@ void KubeSchedulerModel::NotifierLook() {
     last_nudge_[gang] = now_;
     Trace("  nudge " + gang + ": " + std::to_string(ids.size()) + " parked pods");
     for (int id : ids) {
-      unschedulable_.erase(id);
       ++stats_.nudges;
-      if (now_ < pods_[id].backoff_until) {
-        ToBackoff(id);
-      } else {
-        Activate(id);
-      }
+      Unpark(id);
     }
   }
 }

@@ -208,14 +208,7 @@ KubeSchedulerModel::Preempted KubeSchedulerModel::DefaultPreemption(int id,
     if (pods_[other].pod.priority < p.pod.priority) {
       Unnominate(other, true);
       // The status update is a pod update: a parked pod is retried.
-      if (pods_[other].where == Where::kUnschedulable) {
-        unschedulable_.erase(other);
-        if (now_ < pods_[other].backoff_until) {
-          ToBackoff(other);
-        } else {
-          Activate(other);
-        }
-      }
+      if (pods_[other].where == Where::kUnschedulable) Unpark(other);
     }
   }
   Nominate(id, best->node);

@@ -50,9 +50,7 @@ std::optional<int> DrainDomain(const ClusterState& state, const GangRegistry& ga
     return std::any_of(draining.begin(), draining.end(), [&](const GangKey& key) {
       const GangRecord& other = gangs.at(key);
       if (&other == &g || !Overlap(topo.domain(*other.drain), d)) return false;
-      const GangSpec& o = SpecOf(other);
-      return std::make_tuple(-o.priority, other.waiting_since.value_or(0), other.key) <
-             std::make_tuple(-spec.priority, g.waiting_since.value_or(0), g.key);
+      return DrainRank(other) < DrainRank(g);
     });
   };
   // The planner's objective: the narrowest level whose domains can hold the gang at all; there the

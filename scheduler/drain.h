@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "scheduler/cluster_state.h"
 #include "scheduler/gang_registry.h"
@@ -22,6 +23,12 @@ std::int64_t NeedGpus(const GangSpec& spec);
 // Whether two domains share nodes (one contains the other).
 inline bool Overlap(const topology::Domain& a, const topology::Domain& b) {
   return a.first_node < b.end_node && b.first_node < a.end_node;
+}
+
+// Which of two gangs has the better claim to a drain: the smaller rank (higher priority, then
+// waiting longer, then the key).
+inline auto DrainRank(const GangRecord& g) {
+  return std::make_tuple(-SpecOf(g).priority, g.waiting_since.value_or(0), g.key);
 }
 
 // The domain where gang `g` would fit soonest (free GPUs, its own reservation, and GPUs of pods of

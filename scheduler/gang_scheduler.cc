@@ -160,12 +160,19 @@ void GangScheduler::ForgetPredecessor(const Pod& pod, const GangMembership& m) {
   if (std::optional<BarrierDecision> d = RemovePod(old)) orphaned_.push_back(std::move(*d));
 }
 
-void GangScheduler::Forget(const GangKey& key) {
-  if (gangs_.Find(key) == nullptr) return;
-  if (std::optional<BarrierDecision> d = barrier_.Close(key, "gang forgotten")) {
+void GangScheduler::CloseBarrier(const GangKey& key, const std::string& reason) {
+  // Binds held in the barrier are answered (by the next Tick) so kube-scheduler forgets what it
+  // assumed for them and retries; a bind left unanswered would pin its assumed capacity until the
+  // bind extender's httpTimeout.
+  if (std::optional<BarrierDecision> d = barrier_.Close(key, reason)) {
     NameOrders(*d);
     orphaned_.push_back(std::move(*d));
   }
+}
+
+void GangScheduler::Forget(const GangKey& key) {
+  if (gangs_.Find(key) == nullptr) return;
+  CloseBarrier(key, "gang forgotten");
   holds_.Finish(key);
   state_.Release(key);
   draining_.erase(key);
@@ -238,32 +245,27 @@ void GangScheduler::Starve(GangRecord& g, Millis now) {
     return;
   }
   const topology::ClusterTopology& topo = state_.topology();
+  auto give_way = [&](GangRecord& other) {
+    EndDrain(other);
+    other.reason = "gang " + other.key.ToString() + " waits: its drain reservation went to gang " +
+                   g.key.ToString() + " (higher priority or waiting longer)";
+  };
   // One drain per domain: weaker ones on it (or on a domain inside or around it) end.
   for (const GangKey& key : std::set<GangKey>(draining_)) {
     GangRecord& other = gangs_.at(key);
     if (&other == &g || !Overlap(topo.domain(*other.drain), topo.domain(*domain))) continue;
-    EndDrain(other);
-    other.reason = "gang " + key.ToString() + " waits: its drain reservation went to gang " +
-                   g.key.ToString() + " (higher priority or waiting longer)";
+    give_way(other);
   }
   if (!g.drain && options_.max_drains > 0 &&
       static_cast<int>(draining_.size()) >= options_.max_drains) {
     // At the cap: the weakest drain gives way to a stronger gang, or this gang waits undrained.
-    auto strength = [&](const GangRecord& r) {
-      return std::make_tuple(-SpecOf(r).priority, r.waiting_since.value_or(0), r.key);
-    };
-    const GangKey* weakest = nullptr;
+    GangRecord* weakest = nullptr;
     for (const GangKey& key : draining_) {
-      if (weakest == nullptr || strength(gangs_.at(*weakest)) < strength(gangs_.at(key))) {
-        weakest = &key;
-      }
+      GangRecord& other = gangs_.at(key);
+      if (weakest == nullptr || DrainRank(*weakest) < DrainRank(other)) weakest = &other;
     }
-    if (weakest == nullptr || strength(gangs_.at(*weakest)) < strength(g)) return;
-    const GangKey weakest_key = *weakest;
-    GangRecord& other = gangs_.at(weakest_key);
-    EndDrain(other);
-    other.reason = "gang " + other.key.ToString() + " waits: its drain reservation went to gang " +
-                   g.key.ToString() + " (higher priority or waiting longer)";
+    if (weakest == nullptr || DrainRank(*weakest) < DrainRank(g)) return;
+    give_way(*weakest);
   }
   if (g.drain != domain) ++counters_.drains;
   g.drain = *domain;
@@ -327,13 +329,7 @@ void GangScheduler::ReleaseGang(GangRecord& g, const std::string& reason) {
   if (plan) AccountBound(g, *plan, false);
   if (BoundCount(g) > 0) partly_bound_.insert(g.key);
   g.preemption.reset();
-  // Binds held in the barrier are answered (by the next Tick) so kube-scheduler forgets what it
-  // assumed for them and retries; a bind left unanswered would pin its assumed capacity until the
-  // bind extender's httpTimeout.
-  if (std::optional<BarrierDecision> d = barrier_.Close(g.key, reason)) {
-    NameOrders(*d);
-    orphaned_.push_back(std::move(*d));
-  }
+  CloseBarrier(g.key, reason);
   g.slot_of.clear();
   g.phase = GangPhase::kWaiting;
   g.reason = reason;

@@ -176,6 +176,8 @@ class GangScheduler {
   // Fills each order's pod namespace and name from the gang's members.
   void NameOrders(BarrierDecision& d) const;
   void Forget(const GangKey& key);
+  // Closes the gang's barrier; the binds it held are answered with `reason` at the next Tick.
+  void CloseBarrier(const GangKey& key, const std::string& reason);
   // A pod of the same namespace and name as a member under another UID replaces it: the old one
   // is removed as if its deletion had been seen.
   void ForgetPredecessor(const Pod& pod, const GangMembership& m);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of gangsched from Debian's packages. Idempotent: when all
 # packages are present it does nothing (no apt-get update, no network).
+#   scripts/install-deps.sh              the build and test dependencies below
+#   scripts/install-deps.sh PKG ...      just these packages, the same way (e.g. the image tools)
 set -euo pipefail
 
 PACKAGES=(
@@ -11,6 +13,7 @@ PACKAGES=(
   coinor-cbc python3-matplotlib  # placement report: CBC optimum, plots (sim/)
   python3-yaml  # scripts/demo-drive.py (make run, make demo, the demo_drive test)
 )
+if [ $# -gt 0 ]; then PACKAGES=("$@"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -45,18 +45,9 @@ case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
 
 t0=$SECONDS
 "$ROOT/scripts/install-deps.sh"
-# The image tools, from Debian (idempotent, as install-deps.sh): umoci builds the OCI layout; skopeo
-# is what tests/image/run_image.sh reads the archive back with.
-need=()
-for p in umoci skopeo; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [[ ${#need[@]} -gt 0 ]]; then
-  log "installing ${need[*]}"
-  SUDO=""; [[ "$(id -u)" -eq 0 ]] || SUDO=sudo
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# The image tools, from Debian: umoci builds the OCI layout; skopeo is what
+# tests/image/run_image.sh reads the archive back with.
+"$ROOT/scripts/install-deps.sh" umoci skopeo
 
 if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
   SOURCE_DATE_EPOCH="$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)"

@@ -37,15 +37,7 @@ die() { echo "image-test: error: $*" >&2; exit 1; }
 
 [[ -f "$ARCHIVE" ]] || die "no image archive at $ARCHIVE (make image writes it)"
 [[ "$(id -u)" -eq 0 ]] || die "needs root: $RUNTIME creates namespaces and cgroups"
-need=()
-for p in umoci skopeo "$RUNTIME" curl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [[ ${#need[@]} -gt 0 ]]; then
-  echo "image-test: installing ${need[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+"$ROOT/scripts/install-deps.sh" umoci skopeo "$RUNTIME" curl
 
 WORK="$(mktemp -d /tmp/gangsched-image-test.XXXXXX)"
 ID="gangsched-image-test-$$"

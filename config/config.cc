@@ -224,7 +224,8 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
               {{"candidates_per_level",
                 integer(c.candidates_per_level, "planner.candidates_per_level", 1, 100'000)},
                {"drain_after", duration(c.drain_after, "planner.drain_after")},
-               {"max_drains", integer(c.max_drains, "planner.max_drains", 0, 100'000)}});
+               {"max_drains", integer(c.max_drains, "planner.max_drains", 0, 100'000)},
+               {"span_wait", duration(c.span_wait, "planner.span_wait")}});
         }},
        {"metrics",
         [&](const YAML::Node& v) -> Result {
@@ -460,6 +461,7 @@ scheduler::EngineOptions EngineOptionsFrom(const config::Config& config) {
   options.max_held_binds = config.max_held_binds;
   options.drain_after = config.drain_after;
   options.max_drains = config.max_drains;
+  options.span_wait = config.span_wait;
   return options;
 }
 

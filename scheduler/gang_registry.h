@@ -60,6 +60,9 @@ struct GangRecord {
   // A drain reservation (DESIGN.md §3.9): the topology domain whose freed GPUs are kept for the
   // gang, up to its need. Held in the state as the gang's hold, like a victim plan's.
   std::optional<int> drain;
+  // When its wait for a narrower span ends (EngineOptions::span_wait); set on its first plan wider
+  // than its narrowest span and kept, so a gang waits at most once.
+  std::optional<Millis> span_wait_until;
   // SpecOf's answer, kept until a member's shape, the roster, min_members, source, roster or
   // priority changes (filter calls of a planned gang's members otherwise rebuild it from every
   // member).

@@ -6,6 +6,7 @@
 #include "scheduler/drain.h"
 #include "scheduler/gang_preemption.h"
 #include "scheduler/repair.h"
+#include "scheduler/span_wait.h"
 
 namespace gangsched::scheduler {
 
@@ -59,6 +60,7 @@ tl::expected<void, std::string> GangScheduler::ReplaceNodes(std::vector<Node> no
   // Domains are numbered anew: drains end and start again on the gang's next filter call.
   for (const GangKey& key : std::set<GangKey>(draining_)) EndDrain(gangs_.at(key));
   resume_due_ = !partly_bound_.empty();
+  allocatable_.reset();
   return {};
 }
 
@@ -176,6 +178,7 @@ void GangScheduler::Forget(const GangKey& key) {
   holds_.Finish(key);
   state_.Release(key);
   draining_.erase(key);
+  span_waiting_.erase(key);
   gangs_.Erase(key);
 }
 
@@ -185,6 +188,7 @@ void GangScheduler::CommitPlan(GangRecord& g, PlanProposal proposal, Millis now)
   g.preemption.reset();
   g.drain.reset();  // the plan replaces the drain's hold
   draining_.erase(g.key);
+  span_waiting_.erase(g.key);
   g.waiting_since.reset();
   state_.Hold(proposal.plan);
   const Millis deadline = holds_.Start(g.key, now);
@@ -198,14 +202,42 @@ void GangScheduler::CommitPlan(GangRecord& g, PlanProposal proposal, Millis now)
   if (g.plans++ > 0) ++counters_.replans;
 }
 
-bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now) {
+bool GangScheduler::PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now,
+                                bool* waits) {
   auto proposal = ProposePlan(state_, g, options, options_.max_held_binds);
   if (!proposal) {
     g.phase = GangPhase::kWaiting;
     g.reason = std::move(proposal.error());
     return false;
   }
+  if (waits != nullptr && WaitForSpan(g, proposal->plan, now)) {
+    *waits = true;
+    return false;
+  }
   CommitPlan(g, std::move(*proposal), now);
+  return true;
+}
+
+bool GangScheduler::WaitForSpan(GangRecord& g, const Plan& plan, Millis now) {
+  if (options_.span_wait <= 0 || (g.span_wait_until && now >= *g.span_wait_until) ||
+      BoundCount(g) > 0) {
+    return false;
+  }
+  if (!allocatable_) allocatable_ = AllocatableIndex(state_);
+  const int narrowest = NarrowestSpan(state_, *allocatable_, SpecOf(g));
+  if (plan.span_level <= narrowest) return false;
+  if (!g.span_wait_until) g.span_wait_until = now + options_.span_wait;
+  span_waiting_.insert(g.key);
+  const auto& levels = state_.topology().level_names();
+  auto span_name = [&](int span) -> std::string {
+    if (span == 0) return "one node";
+    if (span > static_cast<int>(levels.size())) return "the whole cluster";
+    return "one " + levels[levels.size() - static_cast<std::size_t>(span)];
+  };
+  g.phase = GangPhase::kWaiting;
+  g.reason = "gang " + g.key.ToString() + " waits up to " + Seconds(*g.span_wait_until - now) +
+             " more for " + span_name(narrowest) + "; the best free now spans " +
+             span_name(plan.span_level) + " (" + plan.span_domain + ")";
   return true;
 }
 
@@ -448,7 +480,9 @@ FilterDecision GangScheduler::FilterMember(const Pod& pod, const MembershipResul
       return PreemptionDecision(state_, g.key, *g.preemption, SlotFor(g, member), member.role);
     }
     // Victims gone: the gang plans normally; its reservation counts as its own capacity.
-    if (!PlanAndHold(g, po, now)) {
+    bool waits = false;
+    if (!PlanAndHold(g, po, now, g.preemption ? nullptr : &waits)) {
+      if (waits) return reject_all(g.reason);
       DropPreemption(g);
       // Victims are planned on the whole inventory: the nodes they occupy are seldom offered
       // (kube-scheduler's own filters found them full).

@@ -45,6 +45,11 @@ struct EngineOptions {
   // At most this many drains at once (0: no cap beyond one per domain); a stronger gang (higher
   // priority, then waiting longer) takes the weakest one's place.
   int max_drains = 0;
+  // A gang whose best plan spans wider than the narrowest span the cluster could give it with
+  // nothing running (one node, else one rack, ...) is held back up to this long, from the first
+  // such plan, for that span; then it takes the best there is (DESIGN.md §6 "Span wait"). It holds
+  // no capacity while it waits. 0: place as soon as anything fits.
+  Millis span_wait = 0;
 };
 
 // What the engine did since it started, for the simulator's report and the metrics. Monotonic.
@@ -148,7 +153,15 @@ class GangScheduler {
   FilterDecision FilterMember(const Pod& pod, const MembershipResult& membership,
                               const Offer& offer, Millis now);
   // ProposePlan on the live state, then CommitPlan; on failure the gang waits with the reason.
-  bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now);
+  // With `may_wait`, a plan wider than the gang's narrowest span is not committed while its span
+  // wait lasts (the gang waits, nothing is held): *waits is set.
+  bool PlanAndHold(GangRecord& g, const PlannerOptions& options, Millis now, bool* waits = nullptr);
+  // Whether the gang waits for a narrower span than `plan`'s (EngineOptions::span_wait); starts
+  // its wait on the first such plan and says so in its reason.
+  bool WaitForSpan(GangRecord& g, const Plan& plan, Millis now);
+  // Plans the gangs whose span wait ended at `now` with the best span there is (their members
+  // are parked; a planned gang is nudged).
+  void EndSpanWaits(Millis now);
   // Holds the proposal's plan, opens the barrier on it and starts the hold's deadline.
   void CommitPlan(GangRecord& g, PlanProposal proposal, Millis now);
   // Computes and reserves a victim plan for a gang that does not fit. False when none exists.
@@ -193,7 +206,10 @@ class GangScheduler {
   GangRegistry gangs_;
   std::set<GangKey> draining_;      // gangs with a drain reservation
   std::set<GangKey> partly_bound_;  // partly bound gangs with no hold
-  bool resume_due_ = false;         // room may have freed for them: the next Tick plans them
+  std::set<GangKey> span_waiting_;  // gangs waiting for a narrower span, not planned
+  // AllocatableIndex(state_), built when a span wait first needs it and with each inventory.
+  std::optional<topology::CapacityIndex> allocatable_;
+  bool resume_due_ = false;  // room may have freed for them: the next Tick plans them
   std::uint64_t inventory_generation_ = 1;
   EngineCounters counters_;
   std::vector<BarrierDecision> orphaned_;  // answers to held binds owed, returned by the next Tick

@@ -185,6 +185,7 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
     resume_due_ = false;
     ResumePartlyBound(now);
   }
+  EndSpanWaits(now);
   for (auto& d : out) NameOrders(d);
   RefreshDrains();  // released capacity in a drained domain is kept there
   return out;
@@ -208,7 +209,28 @@ std::optional<Millis> GangScheduler::NextDeadline() const {
   // So is planning a partly bound gang's missing members once room may have freed: the calls
   // that free it carry no time.
   if (resume_due_ && !partly_bound_.empty() && (!next || last_now_ < *next)) next = last_now_;
+  // A span wait's end: the gang is planned then with the best span there is.
+  for (const GangKey& key : span_waiting_) {
+    const GangRecord* g = gangs_.Find(key);
+    if (g != nullptr && g->span_wait_until && (!next || *g->span_wait_until < *next)) {
+      next = *g->span_wait_until;
+    }
+  }
   return next;
+}
+
+void GangScheduler::EndSpanWaits(Millis now) {
+  for (const GangKey& key : std::set<GangKey>(span_waiting_)) {
+    GangRecord* g = gangs_.Find(key);
+    if (g != nullptr && g->span_wait_until && now < *g->span_wait_until) continue;
+    span_waiting_.erase(key);
+    // Its members are parked: planning it now is what moves them (a planned gang is nudged).
+    if (g == nullptr || state_.HoldOf(key) || g->phase != GangPhase::kWaiting ||
+        PodsMissing(*g) > 0 || holds_.BackoffUntil(key, now)) {
+      continue;
+    }
+    PlanAndHold(*g, options_.planner, now);  // nothing when nothing fits: it waits as before
+  }
 }
 
 }  // namespace gangsched::scheduler

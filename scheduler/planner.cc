@@ -99,28 +99,7 @@ PlanContext::Demand PlanContext::DemandOf(const std::vector<int>& members) const
 }
 
 bool PlanContext::FitsHistogram(int domain, const Demand& demand) const {
-  const CapacityIndex& idx = index();
-  const int max = idx.max_gpus();
-  std::array<std::int64_t, 65> hist{};
-  for (int f = 1; f <= max; ++f) hist[f] = idx.NodesWithFree(domain, f);
-  for (const auto& [g, count] : demand) {
-    std::int64_t need = count;
-    for (int f = g; f <= max && need > 0; ++f) {
-      if (hist[f] == 0) continue;
-      const int per = f / g;
-      const std::int64_t full = std::min<std::int64_t>(hist[f], need / per);
-      hist[f] -= full;
-      hist[f - per * g] += full;
-      need -= full * per;
-      if (need > 0 && need < per && hist[f] > 0) {
-        --hist[f];
-        ++hist[f - static_cast<int>(need) * g];
-        need = 0;
-      }
-    }
-    if (need > 0) return false;
-  }
-  return true;
+  return index().FitsDemand(domain, demand);
 }
 
 Resources PlanContext::AttemptFree(const Attempt& a, int node) const {

@@ -1,6 +1,7 @@
 #include "topology/cluster_topology.h"
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 #include <utility>
 
@@ -202,6 +203,30 @@ std::int64_t CapacityIndex::PodsThatFit(int domain, int g) const {
   for (int f = g; f <= max_gpus_; ++f)
     pods += static_cast<std::int64_t>(NodesWithFree(domain, f)) * (f / g);
   return pods;
+}
+
+bool CapacityIndex::FitsDemand(int domain,
+                               const std::vector<std::pair<int, std::int64_t>>& demand) const {
+  std::array<std::int64_t, 65> hist{};  // a node has at most 64 GPUs (GPU sets are 64-bit masks)
+  for (int f = 1; f <= max_gpus_; ++f) hist[f] = NodesWithFree(domain, f);
+  for (const auto& [g, count] : demand) {
+    std::int64_t need = count;
+    for (int f = g; f <= max_gpus_ && need > 0; ++f) {
+      if (hist[f] == 0) continue;
+      const int per = f / g;
+      const std::int64_t full = std::min<std::int64_t>(hist[f], need / per);
+      hist[f] -= full;
+      hist[f - per * g] += full;
+      need -= full * per;
+      if (need > 0 && need < per && hist[f] > 0) {
+        --hist[f];
+        ++hist[f - static_cast<int>(need) * g];
+        need = 0;
+      }
+    }
+    if (need > 0) return false;
+  }
+  return true;
 }
 
 }  // namespace gangsched::topology

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gangsched::topology {
@@ -116,6 +117,10 @@ class CapacityIndex {
   int MaxNodeFree(int domain) const;
   // How many pods of g GPUs (g >= 1) the domain can host, counting whole pods per node.
   std::int64_t PodsThatFit(int domain, int g) const;
+  // Whether pods of these sizes fit the domain's histogram together: `demand` lists (GPUs per pod,
+  // pods), GPUs descending; first fit over free counts ascending (best fit), several pods per
+  // node. Says nothing about CPU or memory.
+  bool FitsDemand(int domain, const std::vector<std::pair<int, std::int64_t>>& demand) const;
 
  private:
   int max_gpus_ = 0;

@@ -67,7 +67,7 @@ topology:
   levels:
     - {name: block, keys: [my/block]}
     - {name: rack, keys: [my/rack, other/rack]}
-planner: {candidates_per_level: 4, drain_after: 90s}
+planner: {candidates_per_level: 4, drain_after: 90s, span_wait: 20m}
 metrics: {namespace_labels: 7}
 threads: {filter: 2, bind: 64, ops: 1}
 )";
@@ -89,6 +89,8 @@ threads: {filter: 2, bind: 64, ops: 1}
   CHECK(c->topology_levels.levels[1].keys.size() == 2);
   CHECK(c->candidates_per_level == 4);
   CHECK(c->drain_after == 90'000);
+  CHECK(c->span_wait == 1'200'000);
+  CHECK(EngineOptionsFrom(*c).span_wait == 1'200'000);
   CHECK(c->metrics_namespace_labels == 7);
   CHECK(c->max_held_binds == 64);
   CHECK(c->threads.bind == 64);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/exit_codes.h"
+#include "sim/peer_policies.h"
 
 namespace gangsched::cli {
 namespace {
@@ -42,7 +43,7 @@ TEST_CASE("simulate replays a generic trace on a NodeList under every policy", "
   CHECK(doc["cluster"]["nodes"] == 4);
   CHECK(doc["cluster"]["gpus"] == 32);
   CHECK(doc["trace"]["jobs"] == 3);
-  REQUIRE(doc["runs"].size() == 4);
+  REQUIRE(doc["runs"].size() == 4 + sim::PeerPolicyNames().size());  // the peers too
   for (const auto& run : doc["runs"]) {
     CHECK(run["summary"]["finished"] == 3);
     CHECK(run["jobs"].size() == 3);

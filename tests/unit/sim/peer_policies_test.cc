@@ -192,6 +192,7 @@ TEST_CASE("through the model every peer binds jobs whole and conserves GPUs", "[
   for (const std::string& policy : PeerPolicyNames()) {
     INFO(policy << ", seed " << seed);
     const auto report = SimulateOnModel(nodes, jobs, policy);
+    INFO((report ? std::string() : report.error()));
     REQUIRE(report.has_value());
     CHECK(report->summary.finished == 80);
     CHECK(report->summary.gangs_bound == 80);

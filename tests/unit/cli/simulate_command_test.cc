@@ -95,6 +95,26 @@ TEST_CASE("simulate runs the kube-scheduler model unless --engine planner", "[si
             .err.find("model only") != std::string::npos);
 }
 
+TEST_CASE("simulate runs each topology-aware peer by name, on the model only", "[simulate]") {
+  for (const std::string& peer : sim::PeerPolicyNames()) {
+    INFO(peer);
+    const auto o = Simulate({"--cluster", Fixture("clusters/two-racks.yaml"), "--trace",
+                             Fixture("traces/generic-small.csv"), "--policy", peer});
+    REQUIRE(o.code == 0);
+    const auto run = nlohmann::json::parse(o.out)["runs"][0]["summary"];
+    CHECK(run["policy"] == peer);
+    CHECK(run["engine"] == "kube-scheduler-model");
+    CHECK(run["finished"] == 3);
+    CHECK(run["max_idle_partial_gpus"] == 0);
+    CHECK(Simulate({"--cluster", "gen:1x1x1x8", "--trace", Fixture("traces/generic-small.csv"),
+                    "--policy", peer, "--engine", "planner"})
+              .err.find("model only") != std::string::npos);
+  }
+  CHECK(Simulate({"--cluster", "gen:1x1x1x8", "--trace", Fixture("traces/generic-small.csv"),
+                  "--policy", "kueue"})
+            .err.find("kueue-tas-preferred") != std::string::npos);
+}
+
 TEST_CASE("simulate prints one CSV row per policy", "[simulate]") {
   const auto o =
       Simulate({"--cluster", "gen:1x2x2x8", "--trace", Fixture("traces/generic-small.csv"),

@@ -15,6 +15,7 @@
 #include "k8s/cluster_file.h"
 #include "sim/cluster_builder.h"
 #include "sim/model_simulation.h"
+#include "sim/peer_policies.h"
 #include "sim/simulator.h"
 #include "sim/trace.h"
 
@@ -84,11 +85,15 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
       parsed.durations = value;
     } else if (flag == "--policy") {
       const auto names = sim::PolicyNames();
+      const auto peers = sim::PeerPolicyNames();
       if (value != "all" && value != "coscheduling" &&
-          std::find(names.begin(), names.end(), value) == names.end()) {
-        return tl::unexpected("unknown policy \"" + value +
-                              "\"; the policies are gangsched, gang-binpack, binpack, "
-                              "default-scheduler, coscheduling, all");
+          std::find(names.begin(), names.end(), value) == names.end() &&
+          std::find(peers.begin(), peers.end(), value) == peers.end()) {
+        std::string all;
+        for (const auto& n : names) all += n + ", ";
+        all += "coscheduling, ";
+        for (const auto& n : peers) all += n + ", ";
+        return tl::unexpected("unknown policy \"" + value + "\"; the policies are " + all + "all");
       }
       parsed.policy = value;
     } else if (flag == "--engine") {
@@ -127,9 +132,11 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
       }
     }
   }
-  if (parsed.policy == "coscheduling" && parsed.engine == "planner") {
-    return tl::unexpected(
-        std::string("policy coscheduling runs on the model only (--engine model)"));
+  if (const auto peers = sim::PeerPolicyNames();
+      parsed.engine == "planner" &&
+      (parsed.policy == "coscheduling" ||
+       std::find(peers.begin(), peers.end(), parsed.policy) != peers.end())) {
+    return tl::unexpected("policy " + parsed.policy + " runs on the model only (--engine model)");
   }
   if (parsed.cluster.empty() || parsed.trace.empty()) {
     return tl::unexpected(std::string("simulate needs --cluster FILE and --trace FILE"));
@@ -305,14 +312,17 @@ const char* SimulateUsage() {
          "pattern,role,replicas,gpus_per_pod,milli_cpu_per_pod,memory_mib_per_pod)\n"
          "  --durations FILE philly_job_distribution.csv (needed for .trace files)\n"
          "  --shape packed|ps-workers   how a trace job of g GPUs becomes pods (default packed)\n"
-         "  --policy NAME    gangsched (default), gang-binpack, binpack, default-scheduler, all\n"
-         "                   (those four), or coscheduling (model only)\n"
+         "  --policy NAME    gangsched (default), gang-binpack, binpack, default-scheduler,\n"
+         "                   coscheduling, or a topology-aware peer (model only): kueue-tas,\n"
+         "                   kueue-tas-preferred, volcano-hypernode, kai, native-tas,\n"
+         "                   gang-binpack-model; all: the first four and the peers\n"
          "  --engine model   (default) a model of kube-scheduler's queue and cycles: gangsched is\n"
          "                   the real engine as its extender, binpack and default-scheduler are\n"
          "                   kube-scheduler alone, coscheduling is kube-scheduler with the\n"
-         "                   coscheduling plugin; gang-binpack has no model: it runs on the "
-         "planner\n"
-         "  --engine planner the planner-only replay (no kube-scheduler; not coscheduling)\n"
+         "                   coscheduling plugin, the peers place a whole job in a group\n"
+         "                   cycle; gang-binpack has no model: it runs on the planner\n"
+         "  --engine planner the planner-only replay (no kube-scheduler; not coscheduling or\n"
+         "                   the peers)\n"
          "  --nodes-per-rack N, --racks-per-block N, --max-gpus N   layout of Alibaba node lists\n"
          "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points "
          "(400)\n"
@@ -340,7 +350,13 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
     return BadInput(err, jobs.error());
   }
   std::vector<std::string> policies = {parsed->policy};
-  if (parsed->policy == "all") policies = sim::PolicyNames();
+  if (parsed->policy == "all") {
+    // The planner's policies, and on the model the peers (coscheduling is too slow for `all`).
+    policies = sim::PolicyNames();
+    if (parsed->engine == "model") {
+      for (auto& peer : sim::PeerPolicyNames()) policies.push_back(std::move(peer));
+    }
+  }
   scheduler::EngineOptions engine = sim::ModelSimOptions{}.model.engine;
   if (!parsed->config.empty()) {
     auto config = config::LoadConfigFile(parsed->config);

@@ -1,7 +1,12 @@
 #include "sim/kube_profile.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <utility>
+
+#include "sim/cluster_builder.h"
+#include "sim/peer_policies.h"
 
 namespace gangsched::sim {
 namespace {
@@ -84,7 +89,31 @@ std::unique_ptr<KubeProfile> MakeKubeProfile(std::string_view policy) {
   if (policy == "default-scheduler") {
     return std::make_unique<NodeResourcesFitProfile>("default-scheduler", Scoring::kLeastAllocated);
   }
-  return nullptr;
+  return MakePeerProfile(policy);
+}
+
+NodeTopology NodeTopology::Of(const std::vector<scheduler::Node>& nodes) {
+  NodeTopology t;
+  std::map<std::string, int> blocks;
+  std::map<std::pair<int, std::string>, int> racks;
+  for (std::size_t n = 0; n < nodes.size(); ++n) {
+    auto label = [&](const char* key) -> std::string {
+      const auto it = nodes[n].labels.find(key);
+      return it == nodes[n].labels.end() ? "\n" + nodes[n].name : it->second;
+    };
+    const auto [b, new_block] = blocks.emplace(label(kBlockLabel), static_cast<int>(blocks.size()));
+    if (new_block) t.block_racks.emplace_back();
+    const auto [r, new_rack] =
+        racks.emplace(std::pair{b->second, label(kRackLabel)}, static_cast<int>(racks.size()));
+    if (new_rack) {
+      t.rack_nodes.emplace_back();
+      t.block_racks[static_cast<std::size_t>(b->second)].push_back(r->second);
+    }
+    t.block.push_back(b->second);
+    t.rack.push_back(r->second);
+    t.rack_nodes[static_cast<std::size_t>(r->second)].push_back(n);
+  }
+  return t;
 }
 
 }  // namespace gangsched::sim

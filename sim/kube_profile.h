@@ -6,15 +6,20 @@
 // scores the nodes that are left. A profile with pod groups (coscheduling) also answers
 // PreFilter, Permit and PostFilter for a pod of a gang from its group's counts, and the model
 // runs the framework around them: pods waiting at Permit, allowed or rejected together, and a
-// queue sorted by group. Must not keep state between calls: the model keeps it and may ask in any
-// order.
+// queue sorted by group. A profile that places groups (the topology-aware peers,
+// sim/peer_policies.h) decides every pod of a job at once in the model's group cycle
+// (kube_scheduler_groups.cc). Must not keep state between calls: the model keeps it and may ask
+// in any order.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scheduler/holds.h"
 #include "scheduler/model.h"
@@ -33,6 +38,34 @@ struct GroupCounts {
 struct PermitAnswer {
   bool wait = false;  // false: allowed, and every waiting pod of its group with it
   Millis timeout = 0;
+};
+
+// The fabric of the model's nodes as the peers' topology APIs see it: levels node < rack < block
+// < cluster, from the labels gangsched.io/rack and gangsched.io/block (sim/cluster_builder.h). A
+// node without them is a rack (and block) of its own.
+struct NodeTopology {
+  std::vector<int> rack;                             // per node
+  std::vector<int> block;                            // per node
+  std::vector<std::vector<std::size_t>> rack_nodes;  // per rack, in node order
+  std::vector<std::vector<int>> block_racks;         // per block, in rack order
+  static NodeTopology Of(const std::vector<scheduler::Node>& nodes);
+};
+
+// One pod of a group to place; pods of one role are alike and come one after the other, roles in
+// the order the operator creates them.
+struct GroupPod {
+  scheduler::Resources requests;
+  int role = 0;
+};
+
+// What a group placement reads: kube-scheduler's cache when the group cycle starts.
+struct GroupView {
+  const std::vector<scheduler::Node>& nodes;
+  const std::vector<scheduler::Resources>& requested;  // per node: bound and assumed pods
+  const std::vector<bool>& usable;  // per node: present and admits the group's pods (cordon,
+                                    // taints, node selector)
+  const NodeTopology& topology;
+  std::mt19937_64& rng;  // ties between equal choices, seeded
 };
 
 class KubeProfile {
@@ -56,6 +89,15 @@ class KubeProfile {
   // After a pod of the group failed its scheduling cycle: whether every pod of the group waiting
   // at Permit is rejected now.
   virtual bool RejectWaitingOnFailure(const GroupCounts& /*group*/) const { return false; }
+
+  // ---- Group placement: asked only when PlacesGroups() ----
+  virtual bool PlacesGroups() const { return false; }
+  // The node of every pod of `pods` (indices into view.nodes, in the order of `pods`), or nullopt
+  // when the group cannot be placed now. All or nothing: the model assumes and binds every pod.
+  virtual std::optional<std::vector<std::size_t>> PlaceGroup(
+      const GroupView& /*view*/, const std::vector<GroupPod>& /*pods*/) const {
+    return std::nullopt;
+  }
 };
 
 // NodeResourcesFit's scoring strategies.
@@ -69,7 +111,8 @@ std::int64_t NodeResourcesFitScore(Scoring scoring, const scheduler::Resources& 
 
 // A profile with no Filter of its own and NodeResourcesFit scoring: "binpack" (MostAllocated),
 // "default-scheduler" (LeastAllocated, kube-scheduler's default strategy), or "coscheduling"
-// (MostAllocated with coscheduling's pod groups); nullptr otherwise.
+// (MostAllocated with coscheduling's pod groups); a peer that places groups
+// (sim/peer_policies.h); nullptr otherwise.
 std::unique_ptr<KubeProfile> MakeKubeProfile(std::string_view policy);
 
 }  // namespace gangsched::sim

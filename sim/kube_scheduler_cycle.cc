@@ -75,6 +75,11 @@ void KubeSchedulerModel::Cycle() {
   ++p.attempts;
   ++stats_.cycles;
   scheduler_free_at_ = now_ + options_.cycle;
+  if (options_.profile && options_.profile->PlacesGroups()) {
+    GroupCycle(id);
+    WakeScheduler();
+    return;
+  }
   if (Grouped(id)) {
     if (auto reason = options_.profile->PreFilter(GroupOf(p.job))) {
       Failed(id, true, *reason);

@@ -5,6 +5,19 @@
 // allowed (every waiting pod goes on to its binding cycle) or rejected (every waiting pod is
 // forgotten and fails its binding cycle, which moves the parked pods as any failed binding cycle
 // does, reference/extender-protocol.md §2.5).
+//
+// The group cycle of a profile that places groups (the topology-aware peers, sim/peer_policies.h):
+// those peers decide a whole job at once (Kueue assigns the topology at admission, Volcano and
+// KAI allocate a job per session, kube-scheduler 1.36 has a workload scheduling cycle). A popped
+// pod whose job still misses pods is parked, as coscheduling's PreFilter rejects it. Once every
+// pod exists, the profile places all the job's pending pods on the cache in one cycle; they leave
+// the queue, are assumed and go through the default binder's binding cycle each. When it cannot,
+// all of them are parked (Unschedulable) and come back on a cluster event, the flush or backoff,
+// as any parked pod does; one cycle tries the whole group again.
+#include <algorithm>
+#include <vector>
+
+#include "scheduler/fit.h"
 #include "sim/kube_scheduler_model.h"
 
 namespace gangsched::sim {
@@ -94,6 +107,71 @@ void KubeSchedulerModel::ActivateGroup(int j) {
     } else if (p.where == Where::kBackoff) {
       Activate(id);
     }
+  }
+}
+
+void KubeSchedulerModel::GroupCycle(int id) {
+  const int j = pods_[id].job;
+  JobRecord& job = jobs_[j];
+  std::vector<int> pending;
+  int missing = 0;
+  for (int m : job.pods) {
+    const Where w = pods_[m].where;
+    if (w == Where::kNotCreated || w == Where::kDeleted) {
+      ++missing;
+    } else if (w == Where::kActive || w == Where::kBackoff || w == Where::kUnschedulable) {
+      pending.push_back(m);
+    }
+  }
+  if (missing > 0) {
+    Failed(id, true, "waiting for " + std::to_string(missing) + " more pods of " + job.spec.id);
+    return;
+  }
+  const scheduler::Pod& first = pods_[id].pod;
+  std::vector<bool> usable(nodes_.size());
+  for (std::size_t n = 0; n < nodes_.size(); ++n) {
+    usable[n] =
+        !node_deleted_[n] && scheduler::Admits(nodes_[n], first.tolerations, first.node_selector);
+  }
+  std::vector<GroupPod> group;
+  group.reserve(pending.size());
+  int role = -1;
+  std::string last_role;
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    const PodRecord& p = pods_[pending[k]];
+    if (k == 0 || p.role != last_role) ++role;
+    last_role = p.role;
+    group.push_back({p.pod.requests, role});
+  }
+  const GroupView view{nodes_, requested_, usable, topology_, rng_};
+  const auto placed = options_.profile->PlaceGroup(view, group);
+  if (!placed || placed->size() != pending.size()) {
+    ++stats_.no_fit;
+    const std::string reason = std::string(options_.profile->Name()) + ": no placement for the " +
+                               std::to_string(pending.size()) + " pods of " + job.spec.id;
+    Trace("  group cycle: " + reason);
+    for (int m : pending) {
+      if (m != id) {
+        LeaveQueue(m);
+        ++pods_[m].attempts;
+      }
+      Failed(m, true, reason);
+    }
+    return;
+  }
+  Trace("  group cycle: " + std::string(options_.profile->Name()) + " places the " +
+        std::to_string(pending.size()) + " pods of " + job.spec.id);
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    const int m = pending[k];
+    PodRecord& p = pods_[m];
+    if (m != id) {
+      LeaveQueue(m);
+      ++p.attempts;
+    }
+    const int node = static_cast<int>((*placed)[k]);
+    p.engine_nodes = {nodes_[static_cast<std::size_t>(node)].name};
+    Assume(m, node);
+    StartBinding(m);
   }
 }
 

@@ -58,6 +58,7 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     node_index_.emplace(nodes_[i].name, static_cast<int>(i));
   }
+  if (options_.profile && options_.profile->PlacesGroups()) topology_ = NodeTopology::Of(nodes_);
   // Without an engine, gangsched is not there to restart.
   if (!engine_) options_.faults.gangsched_restart_every = 0;
   for (int k = 0; k < kFaultKinds; ++k) {
@@ -390,6 +391,10 @@ void KubeSchedulerModel::Activate(int id) {
   if (Grouped(id)) {
     const JobRecord& job = jobs_[p.job];
     p.active_ts = job.group_failed_at.value_or(job.spec.arrival);
+  } else if (options_.profile && options_.profile->PlacesGroups()) {
+    // The peers that place groups take jobs by priority, then creation (Kueue's BestEffortFIFO,
+    // Volcano's and KAI's job order, the 1.36 workload queue).
+    p.active_ts = jobs_[p.job].spec.arrival;
   }
   active_.insert({-static_cast<std::int64_t>(p.pod.priority), p.active_ts, id});
   WakeScheduler();

@@ -358,6 +358,10 @@ class KubeSchedulerModel {
   void RejectWaiting(int job, const std::string& reason);
   // The group's parked and backing-off pods go to activeQ (coscheduling's ActivateSiblings).
   void ActivateGroup(int job);
+  // A profile that places groups (KubeProfile::PlacesGroups): pod `pod` was popped; once every
+  // pod of its job exists, the profile places all its pending pods at once on the cache, and
+  // they are assumed and bound, or all parked.
+  void GroupCycle(int pod);
   // ---- kube-scheduler's preemption (kube_scheduler_preemption.cc) ----
   enum class Preempted : std::uint8_t { kNone, kNominated, kError };
   // DefaultPreemption's PostFilter for pod `id`: dry runs on the `potential` nodes, the
@@ -408,6 +412,7 @@ class KubeSchedulerModel {
 
   std::vector<scheduler::Node> nodes_;
   std::unordered_map<std::string, int> node_index_;
+  NodeTopology topology_;  // for a profile that places groups
   KubeModelOptions options_;
   std::unique_ptr<scheduler::GangScheduler> engine_;
   InvariantChecker checker_;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "sim/kube_profile.h"
+#include "sim/peer_policies.h"
 
 namespace gangsched::sim {
 namespace {
@@ -97,7 +98,9 @@ std::vector<Sample> Samples(const std::vector<Change>& changes, std::size_t jobs
 }  // namespace
 
 std::vector<std::string> ModelPolicyNames() {
-  return {"gangsched", "binpack", "default-scheduler", "coscheduling"};
+  std::vector<std::string> names = {"gangsched", "binpack", "default-scheduler", "coscheduling"};
+  for (std::string& peer : PeerPolicyNames()) names.push_back(std::move(peer));
+  return names;
 }
 
 WorkloadJob ToWorkload(const SimJob& job, Millis role_delay, Millis pod_delay) {
@@ -153,8 +156,9 @@ tl::expected<Report, std::string> SimulateOnModel(std::vector<scheduler::Node> n
       return tl::unexpected("policy " + std::string(policy) +
                             " has no kube-scheduler model (use --engine planner)");
     }
-    // Per-pod baselines bind part of a gang by design; coscheduling binds a group whole.
-    mo.invariants.whole_gangs = mo.profile->Groups();
+    // Per-pod baselines bind part of a gang by design; coscheduling and the peers that place
+    // groups bind a job whole.
+    mo.invariants.whole_gangs = mo.profile->Groups() || mo.profile->PlacesGroups();
   }
 
   std::vector<SimJob> jobs = input;

@@ -32,9 +32,11 @@ struct ModelSimOptions {
 };
 
 // The policies the model runs: gangsched (the engine as extender), binpack and default-scheduler
-// (kube-scheduler alone, per pod), and coscheduling (kube-scheduler with coscheduling's pod groups
-// and MostAllocated scoring: the gang baseline as kube-scheduler runs it). The planner's
-// gang-binpack (whole gangs tried in arrival order) has no model: it is no kube-scheduler set-up.
+// (kube-scheduler alone, per pod), coscheduling (kube-scheduler with coscheduling's pod groups
+// and MostAllocated scoring: the gang baseline as kube-scheduler runs it), and the gang-aware,
+// topology-aware peers that place a whole job in the model's group cycle (PeerPolicyNames(),
+// sim/peer_policies.h), gang-binpack-model among them. The planner's gang-binpack (whole gangs
+// tried in arrival order, no queue) stays planner-only.
 // coscheduling is slow on a cluster with a long backlog: pods assumed at Permit and rejected
 // again keep the scheduling cycle busy (about 500 cycles per virtual second on a 128-GPU
 // cluster 1,600 jobs into a 2,000-job Philly trace).

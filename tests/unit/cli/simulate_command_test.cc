@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/exit_codes.h"
+#include "sim/peer_policies.h"
 
 namespace gangsched::cli {
 namespace {
@@ -42,7 +43,7 @@ TEST_CASE("simulate replays a generic trace on a NodeList under every policy", "
   CHECK(doc["cluster"]["nodes"] == 4);
   CHECK(doc["cluster"]["gpus"] == 32);
   CHECK(doc["trace"]["jobs"] == 3);
-  REQUIRE(doc["runs"].size() == 4);
+  REQUIRE(doc["runs"].size() == 4 + sim::PeerPolicyNames().size());  // the peers too
   for (const auto& run : doc["runs"]) {
     CHECK(run["summary"]["finished"] == 3);
     CHECK(run["jobs"].size() == 3);
@@ -92,6 +93,26 @@ TEST_CASE("simulate runs the kube-scheduler model unless --engine planner", "[si
   CHECK(Simulate({"--cluster", "gen:1x1x1x8", "--trace", Fixture("traces/generic-small.csv"),
                   "--policy", "coscheduling", "--engine", "planner"})
             .err.find("model only") != std::string::npos);
+}
+
+TEST_CASE("simulate runs each topology-aware peer by name, on the model only", "[simulate]") {
+  for (const std::string& peer : sim::PeerPolicyNames()) {
+    INFO(peer);
+    const auto o = Simulate({"--cluster", Fixture("clusters/two-racks.yaml"), "--trace",
+                             Fixture("traces/generic-small.csv"), "--policy", peer});
+    REQUIRE(o.code == 0);
+    const auto run = nlohmann::json::parse(o.out)["runs"][0]["summary"];
+    CHECK(run["policy"] == peer);
+    CHECK(run["engine"] == "kube-scheduler-model");
+    CHECK(run["finished"] == 3);
+    CHECK(run["max_idle_partial_gpus"] == 0);
+    CHECK(Simulate({"--cluster", "gen:1x1x1x8", "--trace", Fixture("traces/generic-small.csv"),
+                    "--policy", peer, "--engine", "planner"})
+              .err.find("model only") != std::string::npos);
+  }
+  CHECK(Simulate({"--cluster", "gen:1x1x1x8", "--trace", Fixture("traces/generic-small.csv"),
+                  "--policy", "kueue"})
+            .err.find("kueue-tas-preferred") != std::string::npos);
 }
 
 TEST_CASE("simulate prints one CSV row per policy", "[simulate]") {

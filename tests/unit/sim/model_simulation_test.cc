@@ -19,23 +19,6 @@
 namespace gangsched::sim {
 namespace {
 
-std::vector<SimJob> RandomJobs(unsigned seed, int count) {
-  std::mt19937 rng(seed);
-  const int sizes[] = {1, 2, 4, 8, 8, 12, 16, 24};
-  std::vector<SimJob> jobs;
-  for (int i = 0; i < count; ++i) {
-    const int gpus = sizes[std::uniform_int_distribution<int>(0, 7)(rng)];
-    SimJob job;
-    job.id = "j" + std::to_string(i);
-    job.arrival = std::uniform_int_distribution<std::int64_t>(0, 20'000)(rng);
-    job.duration = std::uniform_int_distribution<std::int64_t>(600, 20'000)(rng);
-    job.gang = ShapeGang(job.id, gpus, i % 2 == 0 ? PodShape::kPacked : PodShape::kPsWorkers);
-    job.gpus = gpus;
-    jobs.push_back(job);
-  }
-  return jobs;
-}
-
 // A plain one-pod job of `gpus` GPUs created at `arrival` ms, running `duration` s.
 WorkloadJob PlainPod(const std::string& id, Millis arrival, int gpus, std::int64_t duration) {
   WorkloadJob w = ToWorkload(Job(id, 0, duration, 1, gpus), 0, 0);

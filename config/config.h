@@ -56,10 +56,10 @@ struct Config {
   // A gang that has not fit for this long drains its best domain (DESIGN.md §3.9); 0: never.
   Millis drain_after = 300'000;
   // At most this many drain reservations at once, cluster-wide (0: one per domain, no cap).
-  int max_drains = 0;
+  int max_drains = 1;
   // A gang whose best plan now is wider than the narrowest span the cluster could give it waits up
   // to this long for that span (DESIGN.md §6 "Span wait"); 0: place as soon as anything fits.
-  Millis span_wait = 0;
+  Millis span_wait = 1'800'000;
   // Namespaces gangsched_gang_queueing_delay_seconds labels by name (the first seen); later ones
   // are labelled _other, so user-created namespaces cannot grow the series without bound.
   int metrics_namespace_labels = 50;

@@ -44,12 +44,12 @@ struct EngineOptions {
   Millis drain_after = 300'000;
   // At most this many drains at once (0: no cap beyond one per domain); a stronger gang (higher
   // priority, then waiting longer) takes the weakest one's place.
-  int max_drains = 0;
+  int max_drains = 1;
   // A gang whose best plan spans wider than the narrowest span the cluster could give it with
   // nothing running (one node, else one rack, ...) is held back up to this long, from the first
   // such plan, for that span; then it takes the best there is (DESIGN.md §6 "Span wait"). It holds
   // no capacity while it waits. 0: place as soon as anything fits.
-  Millis span_wait = 0;
+  Millis span_wait = 1'800'000;
 };
 
 // What the engine did since it started, for the simulator's report and the metrics. Monotonic.

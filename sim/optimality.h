@@ -51,7 +51,7 @@ struct GapShape {
   // A gang beyond the 90% stops the instance (small) or is skipped for the next one (large).
   bool skip_oversized = false;
 };
-// Up to 64 GPUs: 1-2 blocks x 2 racks x 2-4 nodes, 2-5 gangs of 1-, 2- or 4-GPU pods, up to 16
+// 32 to 128 GPUs: 1-2 blocks x 2 racks x 2-4 nodes, 2-5 gangs of 1-, 2- or 4-GPU pods, up to 16
 // GPUs each (the instances of the report until issue 12).
 inline constexpr GapShape kSmallGap{};
 // 128 to 512 GPUs: 1-2 blocks x 4 racks x 4 or 8 nodes, 3-8 gangs of 1- to 8-GPU pods, up to 64

@@ -93,11 +93,16 @@ bench-server:
 # shapes, plus gangsched vs CBC on 60 small instances -> docs/placement.md and docs/placement/*.png.
 # Debian's python3 (it has python3-matplotlib from install-deps; a pyenv python may not).
 SHARED_DIR ?= ../shared
-bench-placement: build
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target placement_gap
+# docs/placement.md (benchmarks/placement_report.py): every policy of `simulate --policy all` on the
+# 1,024- to 8,192-GPU clusters and the full Alibaba list x the three gavel traces x both pod shapes
+# at PLACEMENT_LOAD offered load, 2 simulations at a time, plus gangsched against CBC; about 10
+# minutes on 2 cores once the two binaries are built.
+PLACEMENT_LOAD ?= 0.75
+bench-placement: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target gangsched placement_gap
 	/usr/bin/python3 benchmarks/placement_report.py --gangsched $(BUILD_DIR)/gangsched \
 	  --gap $(BUILD_DIR)/benchmarks/placement_gap --shared $(SHARED_DIR) --out docs/placement.md \
-	  --workdir $(BUILD_DIR)/placement
+	  --workdir $(BUILD_DIR)/placement --load $(PLACEMENT_LOAD) --procs 2
 
 # The e2e control plane (etcd, kube-apiserver, kube-scheduler, kubectl) built from the Go module proxy at the
 # versions pinned in tests/e2e/controlplane/*/go.mod; cached under $(HOME)/.cache/gangsched/controlplane

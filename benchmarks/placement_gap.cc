@@ -1,6 +1,10 @@
-// Optimality gap of gangsched's plans against CBC (issue 5): N small random instances, each planned
-// by the real planner and solved exactly by `cbc`; one CSV row per instance on stdout.
-//   placement_gap [--instances N] [--seed S] [--workdir DIR] [--cbc PATH]
+// Optimality gap of gangsched's plans against CBC (issue 5, issue 12 item 4): N random instances,
+// each planned by the real planner and solved by `cbc`; one CSV row per instance on stdout.
+//   placement_gap [--instances N] [--seed S] [--size small|large] [--time-limit SECONDS]
+//                 [--workdir DIR] [--cbc PATH]
+// small: up to 64 GPUs (sim::kSmallGap); large: 128 to 512 GPUs (sim::kLargeGap). CBC gets a
+// wall-clock limit per instance; when it stops there, the row keeps its best solution and the
+// bound it proved, so the gap is known to lie between the two.
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -17,9 +21,18 @@ namespace {
 struct Args {
   int instances = 50;
   unsigned seed = 1;
+  std::string size = "small";
+  int time_limit = 60;
   std::string workdir = "build/placement-gap";
   std::string cbc = "cbc";
 };
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 }  // namespace
 
@@ -32,52 +45,71 @@ int main(int argc, char** argv) {
       args.instances = std::stoi(value);
     } else if (flag == "--seed") {
       args.seed = static_cast<unsigned>(std::stoul(value));
+    } else if (flag == "--size" && (value == "small" || value == "large")) {
+      args.size = value;
+    } else if (flag == "--time-limit") {
+      args.time_limit = std::stoi(value);
     } else if (flag == "--workdir") {
       args.workdir = value;
     } else if (flag == "--cbc") {
       args.cbc = value;
     } else {
-      std::cerr << "placement_gap: unknown flag " << flag
-                << " (flags: --instances N --seed S --workdir DIR --cbc PATH)\n";
+      std::cerr << "placement_gap: unknown flag " << flag << " " << value
+                << " (flags: --instances N --seed S --size small|large --time-limit SECONDS "
+                   "--workdir DIR --cbc PATH)\n";
       return 2;
     }
   }
+  const gangsched::sim::GapShape& shape =
+      args.size == "large" ? gangsched::sim::kLargeGap : gangsched::sim::kSmallGap;
   std::filesystem::create_directories(args.workdir);
   std::mt19937 rng(args.seed);
-  std::cout << "instance,nodes,gangs,gangsched_admitted_gpus,gangsched_nodes,gangsched_racks,"
-               "gangsched_blocks,gangsched_cost,cbc_admitted_gpus,cbc_nodes,cbc_racks,cbc_blocks,"
-               "cbc_cost,cbc_seconds\n";
+  std::cout << "instance,nodes,gpus,gangs,gang_gpus,gangsched_admitted_gpus,gangsched_nodes,"
+               "gangsched_racks,gangsched_blocks,gangsched_cost,cbc_admitted_gpus,cbc_nodes,"
+               "cbc_racks,cbc_blocks,cbc_cost,cbc_status,cbc_bound,cbc_seconds\n";
   for (int i = 0; i < args.instances; ++i) {
-    const auto instance = gangsched::sim::RandomGapInstance(rng);
+    const auto instance = gangsched::sim::RandomGapInstance(rng, shape);
     const auto ours = gangsched::sim::PlanWithGangsched(instance);
-    const auto lp = gangsched::sim::WriteGapLp(instance);
+    std::int64_t gang_gpus = 0;
+    for (const auto& g : instance.gangs) {
+      gang_gpus += g.roles.front().per_pod.gpus * g.roles.front().replicas;
+    }
+    const bool admit_all = ours && ours->admitted_gpus == gang_gpus;
+    const auto lp = gangsched::sim::WriteGapLp(instance, admit_all);
     if (!ours || !lp) {
       std::cerr << "placement_gap: instance " << i << ": " << (ours ? lp.error() : ours.error())
                 << "\n";
       return 1;
     }
-    const std::string base = args.workdir + "/instance-" + std::to_string(i);
+    const std::string base = args.workdir + "/" + args.size + "-" + std::to_string(i);
     std::ofstream(base + ".lp") << *lp;
-    const std::string command =
-        args.cbc + " " + base + ".lp solve solu " + base + ".sol > " + base + ".log 2>&1";
+    std::filesystem::remove(base + ".sol");
+    const std::string command = args.cbc + " " + base + ".lp timeMode elapsed sec " +
+                                std::to_string(args.time_limit) + " solve solu " + base +
+                                ".sol > " + base + ".log 2>&1";
     const auto t0 = std::chrono::steady_clock::now();
     const int rc = std::system(command.c_str());
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::ifstream sol(base + ".sol");
-    std::stringstream text;
-    text << sol.rdbuf();
-    const auto best = gangsched::sim::ReadCbcSolution(instance, text.str());
+    auto best =
+        gangsched::sim::ReadCbcResult(instance, ReadText(base + ".sol"), ReadText(base + ".log"));
     if (rc != 0 || !best) {
       std::cerr << "placement_gap: instance " << i << ": cbc failed (exit " << rc << ", see "
                 << base << ".log): " << (best ? "" : best.error()) << "\n";
       return 1;
     }
-    std::cout << i << "," << instance.nodes.size() << "," << instance.gangs.size() << ","
-              << ours->admitted_gpus << "," << ours->nodes << "," << ours->racks << ","
-              << ours->blocks << "," << ours->Cost() << "," << best->admitted_gpus << ","
-              << best->nodes << "," << best->racks << "," << best->blocks << "," << best->Cost()
-              << "," << seconds << "\n";
+    // Stopped before any solution: gangsched's plan is the best known one.
+    if (!best->has_solution) best->best = *ours;
+    std::int64_t gpus = 0;
+    for (const auto& n : instance.nodes) gpus += n.allocatable.gpus;
+    std::cout << i << "," << instance.nodes.size() << "," << gpus << "," << instance.gangs.size()
+              << "," << gang_gpus << "," << ours->admitted_gpus << "," << ours->nodes << ","
+              << ours->racks << "," << ours->blocks << "," << ours->Cost() << ","
+              << best->best.admitted_gpus << "," << best->best.nodes << "," << best->best.racks
+              << "," << best->best.blocks << "," << best->best.Cost() << ","
+              << (best->optimal ? "optimal" : "stopped") << ","
+              << (best->span_bound ? std::to_string(*best->span_bound) : "") << "," << seconds
+              << "\n";
   }
   return 0;
 }

@@ -35,6 +35,9 @@ struct SimulateArgs {
   unsigned seed = 1;
   sim::RackLayout layout;
   std::size_t max_jobs = 0;  // 0: all
+  std::size_t jobs = 0;      // 0: the trace's own count; more repeats the trace (sim::RepeatTrace)
+  double load = 0;           // 0: arrivals as in the trace; else the offered load to scale to
+  sim::LoadBasis load_basis = sim::LoadBasis::kSpan;
   std::size_t samples = 400;
   std::string config;  // gangsched's config file: the engine's settings, as `serve --config`
   bool help = false;
@@ -108,6 +111,22 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
       parsed.output = value;
     } else if (flag == "--config") {
       parsed.config = value;
+    } else if (flag == "--load") {
+      try {
+        std::size_t used = 0;
+        parsed.load = std::stod(value, &used);
+        if (used != value.size()) parsed.load = -1;
+      } catch (const std::exception&) {
+        parsed.load = -1;
+      }
+      if (!(parsed.load > 0 && parsed.load <= 10)) {
+        return tl::unexpected("--load needs an offered load above 0 (e.g. 0.75 for 75%), not \"" +
+                              value + "\"");
+      }
+    } else if (flag == "--load-basis") {
+      auto basis = sim::ParseLoadBasis(value);
+      if (!basis) return tl::unexpected(basis.error());
+      parsed.load_basis = *basis;
     } else if (flag == "--shape") {
       auto shape = sim::ParsePodShape(value);
       if (!shape) return tl::unexpected(shape.error());
@@ -125,6 +144,8 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
         parsed.layout.max_gpus = *n;
       } else if (flag == "--max-jobs") {
         parsed.max_jobs = static_cast<std::size_t>(*n);
+      } else if (flag == "--jobs" && *n > 0) {
+        parsed.jobs = static_cast<std::size_t>(*n);
       } else if (flag == "--samples" && *n > 1) {
         parsed.samples = static_cast<std::size_t>(*n);
       } else {
@@ -148,8 +169,7 @@ tl::expected<SimulateArgs, std::string> ParseArgs(const std::vector<std::string>
 // goes to `ignored_pods` so the command can say so.
 tl::expected<std::vector<scheduler::Node>, std::string> LoadCluster(const SimulateArgs& args,
                                                                     std::size_t& ignored_pods) {
-  if (args.cluster.rfind("gen:", 0) == 0)
-    return sim::GeneratedClusterFromSpec(args.cluster.substr(4));
+  if (auto spec = sim::ClusterFromSpec(args.cluster)) return std::move(*spec);
   if (EndsWith(args.cluster, ".csv")) {
     std::ifstream in(args.cluster);
     if (!in) return tl::unexpected(args.cluster + ": cannot read the file");
@@ -167,6 +187,9 @@ tl::expected<std::vector<sim::SimJob>, std::string> LoadTrace(const SimulateArgs
   if (!in) return tl::unexpected(args.trace + ": cannot read the file");
   std::vector<sim::SimJob> jobs;
   if (EndsWith(args.trace, ".csv")) {
+    if (args.jobs > 0) {
+      return tl::unexpected(args.trace + ": --jobs repeats gavel .trace files only");
+    }
     auto read = sim::ReadGenericCsv(in, args.trace);
     if (!read) return tl::unexpected(read.error());
     jobs = std::move(*read);
@@ -184,6 +207,7 @@ tl::expected<std::vector<sim::SimJob>, std::string> LoadTrace(const SimulateArgs
     if (!sampler) return tl::unexpected(sampler.error());
     std::string name = args.trace.substr(args.trace.find_last_of('/') + 1);
     for (auto& r : *records) r.id = name.substr(0, name.find('.')) + r.id.substr(r.id.rfind('-'));
+    if (args.jobs > 0) *records = sim::RepeatTrace(*records, args.jobs);
     jobs = sim::JobsFromTrace(*records, args.shape, *sampler, rng);
   }
   if (args.max_jobs > 0 && jobs.size() > args.max_jobs) jobs.resize(args.max_jobs);
@@ -307,6 +331,8 @@ const char* SimulateUsage() {
          "  --cluster FILE   a NodeList (kubectl get nodes -o yaml|json), an Alibaba node list\n"
          "                   (*.csv: openb_node_list_*.csv or pai_machine_spec.csv), or "
          "gen:BxRxNxG\n"
+         "                   (several node shapes rack by rack: gen:2x8x8x8+4), or fat:GPUS (a\n"
+         "                   fat tree of 8-GPU and 4-GPU racks, GPUS a multiple of 512)\n"
          "  --trace FILE     a gavel/Philly *.trace, or a generic CSV (job,arrival_s,duration_s,\n"
          "                   "
          "pattern,role,replicas,gpus_per_pod,milli_cpu_per_pod,memory_mib_per_pod)\n"
@@ -326,6 +352,12 @@ const char* SimulateUsage() {
          "  --nodes-per-rack N, --racks-per-block N, --max-gpus N   layout of Alibaba node lists\n"
          "  --max-jobs N     replay only the first N jobs;  --samples N  time-series points "
          "(400)\n"
+         "  --jobs N         replay N jobs of a .trace: the trace, then again as often as needed\n"
+         "                   (each copy one arrival span later, durations sampled anew)\n"
+         "  --load X         scale arrival times so the offered load is X (e.g. 0.75):\n"
+         "                   sum(GPUs x duration) / (cluster GPUs x arrival span)\n"
+         "  --load-basis span|window   what --load counts: all of each job's work (span, the\n"
+         "                   default) or only its work before the last arrival (window)\n"
          "  --config FILE    gangsched's config file (as serve --config): the engine's holds,\n"
          "                   planner and drain settings for policy gangsched on the model\n";
 }
@@ -344,10 +376,29 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
   if (!nodes) {
     return BadInput(err, nodes.error());
   }
+  std::int64_t total_gpus = 0;
+  for (const auto& n : *nodes) total_gpus += n.allocatable.gpus;
   std::mt19937 trace_rng(parsed->seed);
   auto jobs = LoadTrace(*parsed, trace_rng);
   if (!jobs) {
     return BadInput(err, jobs.error());
+  }
+  // Offered load (sim::OfferedLoad) before and after scaling to --load.
+  const double trace_load = sim::OfferedLoad(*jobs, total_gpus, parsed->load_basis);
+  double arrival_scale = 1;
+  if (parsed->load > 0) {
+    if (trace_load <= 0) {
+      return BadInput(err, parsed->trace + ": --load needs jobs arriving at more than one time");
+    }
+    auto scale = sim::ScaleToLoad(*jobs, total_gpus, parsed->load, parsed->load_basis);
+    if (!scale) return BadInput(err, parsed->trace + ": --load: " + scale.error());
+    arrival_scale = *scale;
+  }
+  std::int64_t first_arrival = jobs->empty() ? 0 : jobs->front().arrival;
+  std::int64_t last_arrival = first_arrival;
+  for (const auto& j : *jobs) {
+    first_arrival = std::min(first_arrival, j.arrival);
+    last_arrival = std::max(last_arrival, j.arrival);
   }
   std::vector<std::string> policies = {parsed->policy};
   if (parsed->policy == "all") {
@@ -364,17 +415,23 @@ int RunSimulate(const std::vector<std::string>& args, std::ostream& out, std::os
     engine = config::EngineOptionsFrom(*config);
   }
 
-  std::int64_t total_gpus = 0;
-  for (const auto& n : *nodes) total_gpus += n.allocatable.gpus;
   nlohmann::json doc;
   doc["cluster"] = {{"source", parsed->cluster},
                     {"nodes", nodes->size()},
                     {"gpus", total_gpus},
                     {"nodes_per_rack", parsed->layout.nodes_per_rack},
                     {"racks_per_block", parsed->layout.racks_per_block}};
-  doc["trace"] = {{"source", parsed->trace},
-                  {"jobs", jobs->size()},
-                  {"shape", sim::PodShapeName(parsed->shape)}};
+  doc["trace"] = {
+      {"source", parsed->trace},
+      {"jobs", jobs->size()},
+      {"shape", sim::PodShapeName(parsed->shape)},
+      {"offered_load", sim::OfferedLoad(*jobs, total_gpus, parsed->load_basis)},
+      {"load_basis", sim::LoadBasisName(parsed->load_basis)},
+      {"offered_load_span", sim::OfferedLoad(*jobs, total_gpus, sim::LoadBasis::kSpan)},
+      {"offered_load_window", sim::OfferedLoad(*jobs, total_gpus, sim::LoadBasis::kWindow)},
+      {"trace_offered_load", trace_load},
+      {"arrival_scale", arrival_scale},
+      {"arrival_span_s", last_arrival - first_arrival}};
   doc["seed"] = parsed->seed;
   doc["runs"] = nlohmann::json::array();
   std::ostringstream csv;

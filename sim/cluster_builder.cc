@@ -21,6 +21,8 @@ bool ParseInt(const std::string& text, std::int64_t& out) {
   return ec == std::errc() && ptr == end;
 }
 
+constexpr std::int64_t kFatTreeBlockGpus = 512;
+
 struct RawNode {
   std::string name;
   std::string model;
@@ -31,16 +33,18 @@ struct RawNode {
 
 }  // namespace
 
-std::vector<scheduler::Node> GeneratedCluster(int blocks, int racks_per_block, int nodes_per_rack,
-                                              int gpus_per_node) {
+std::vector<scheduler::Node> MixedCluster(int blocks, int racks_per_block, int nodes_per_rack,
+                                          const std::vector<int>& gpus_per_node) {
+  const int largest = *std::max_element(gpus_per_node.begin(), gpus_per_node.end());
   std::vector<scheduler::Node> nodes;
   for (int b = 0; b < blocks; ++b) {
     for (int r = 0; r < racks_per_block; ++r) {
       const std::string block = "b" + std::to_string(b);
       const std::string rack = block + "-r" + std::to_string(r);
-      for (int n = 0; n < nodes_per_rack; ++n) {
-        auto node =
-            MakeSimNode(rack + "-n" + std::to_string(n), 64'000, 512LL << 30, gpus_per_node);
+      const int gpus = gpus_per_node[static_cast<std::size_t>(r) % gpus_per_node.size()];
+      const int count = nodes_per_rack * (largest / gpus);
+      for (int n = 0; n < count; ++n) {
+        auto node = MakeSimNode(rack + "-n" + std::to_string(n), 64'000, 512LL << 30, gpus);
         node.labels[kBlockLabel] = block;
         node.labels[kRackLabel] = rack;
         nodes.push_back(std::move(node));
@@ -50,26 +54,74 @@ std::vector<scheduler::Node> GeneratedCluster(int blocks, int racks_per_block, i
   return nodes;
 }
 
+std::vector<scheduler::Node> GeneratedCluster(int blocks, int racks_per_block, int nodes_per_rack,
+                                              int gpus_per_node) {
+  return MixedCluster(blocks, racks_per_block, nodes_per_rack, {gpus_per_node});
+}
+
 tl::expected<std::vector<scheduler::Node>, std::string> GeneratedClusterFromSpec(
     const std::string& spec) {
-  std::int64_t v[4] = {0, 0, 0, 0};
+  const auto fail = [&spec]() {
+    return tl::unexpected("cluster spec \"" + spec +
+                          "\" is not BLOCKSxRACKSxNODESxGPUS with positive numbers (GPUs <= 64), "
+                          "e.g. 2x2x4x8, or with several node shapes that divide the largest, "
+                          "rack by rack, e.g. 2x8x8x8+4");
+  };
+  std::int64_t v[3] = {0, 0, 0};
+  std::vector<int> shapes;
   std::istringstream in(spec);
   std::string part;
   int i = 0;
   while (std::getline(in, part, 'x')) {
-    if (i >= 4 || !ParseInt(part, v[i]) || v[i] < 1 || v[i] > 10'000) {
-      i = 5;
-      break;
+    if (i < 3) {
+      if (!ParseInt(part, v[i]) || v[i] < 1 || v[i] > 10'000) return fail();
+    } else if (i == 3) {
+      std::istringstream shape_in(part);
+      std::string shape;
+      while (std::getline(shape_in, shape, '+')) {
+        std::int64_t g = 0;
+        if (!ParseInt(shape, g) || g < 1 || g > 64) return fail();
+        shapes.push_back(static_cast<int>(g));
+      }
+    } else {
+      return fail();
     }
     ++i;
   }
-  if (i != 4 || v[3] > 64) {
-    return tl::unexpected("cluster spec \"" + spec +
-                          "\" is not BLOCKSxRACKSxNODESxGPUS with positive numbers (GPUs <= 64), "
-                          "e.g. 2x2x4x8");
+  if (i != 4 || shapes.empty() || spec.back() == '+') return fail();
+  const int largest = *std::max_element(shapes.begin(), shapes.end());
+  for (int g : shapes) {
+    if (largest % g != 0) return fail();
   }
-  return GeneratedCluster(static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]),
-                          static_cast<int>(v[3]));
+  if (v[0] * v[1] * v[2] * (largest / *std::min_element(shapes.begin(), shapes.end())) >
+      1'000'000) {
+    return tl::unexpected("cluster spec \"" + spec + "\" has more than 1,000,000 nodes");
+  }
+  return MixedCluster(static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]),
+                      shapes);
+}
+
+tl::expected<std::vector<scheduler::Node>, std::string> FatTreeCluster(std::int64_t gpus) {
+  if (gpus < kFatTreeBlockGpus || gpus % kFatTreeBlockGpus != 0 || gpus > 1'000'000) {
+    return tl::unexpected("fat:" + std::to_string(gpus) +
+                          ": the GPU count must be a positive multiple of 512 (one block of 8 "
+                          "racks of 64 GPUs), e.g. fat:1024, fat:4096, fat:8192");
+  }
+  return MixedCluster(static_cast<int>(gpus / kFatTreeBlockGpus), 8, 8, {8, 4});
+}
+
+std::optional<tl::expected<std::vector<scheduler::Node>, std::string>> ClusterFromSpec(
+    const std::string& cluster) {
+  if (cluster.rfind("gen:", 0) == 0) return GeneratedClusterFromSpec(cluster.substr(4));
+  if (cluster.rfind("fat:", 0) == 0) {
+    std::int64_t gpus = 0;
+    if (!ParseInt(cluster.substr(4), gpus)) {
+      return tl::unexpected("cluster spec \"" + cluster +
+                            "\" is not fat:GPUS with GPUS a multiple of 512, e.g. fat:1024");
+    }
+    return FatTreeCluster(gpus);
+  }
+  return std::nullopt;
 }
 
 tl::expected<std::vector<scheduler::Node>, std::string> ReadAlibabaNodes(std::istream& in,

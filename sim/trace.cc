@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 #include <string_view>
+#include <utility>
 
 namespace gangsched::sim {
 namespace {
@@ -59,6 +60,31 @@ std::int64_t GangGpus(const scheduler::GangSpec& gang) {
   std::int64_t total = 0;
   for (const auto& r : gang.roles) total += r.per_pod.gpus * r.replicas;
   return total;
+}
+
+std::pair<std::int64_t, std::int64_t> ArrivalWindow(const std::vector<SimJob>& jobs) {
+  if (jobs.empty()) return {0, 0};
+  std::int64_t first = jobs.front().arrival, last = first;
+  for (const auto& j : jobs) {
+    first = std::min(first, j.arrival);
+    last = std::max(last, j.arrival);
+  }
+  return {first, last};
+}
+
+// OfferedLoad of the jobs with their arrivals' offsets from `first` multiplied by `factor`.
+double ScaledLoad(const std::vector<SimJob>& jobs, std::int64_t cluster_gpus, std::int64_t first,
+                  std::int64_t last, double factor, LoadBasis basis) {
+  if (last == first || cluster_gpus <= 0) return 0;
+  const double window = static_cast<double>(last - first) * factor;
+  double work = 0;
+  for (const auto& j : jobs) {
+    const double left = basis == LoadBasis::kWindow
+                            ? window - static_cast<double>(j.arrival - first) * factor
+                            : static_cast<double>(j.duration);
+    work += static_cast<double>(j.gpus) * std::min(static_cast<double>(j.duration), left);
+  }
+  return work / (static_cast<double>(cluster_gpus) * window);
 }
 
 }  // namespace
@@ -170,6 +196,74 @@ std::vector<SimJob> JobsFromTrace(const std::vector<TraceRecord>& records, PodSh
     jobs.push_back(std::move(job));
   }
   return jobs;
+}
+
+std::vector<TraceRecord> RepeatTrace(const std::vector<TraceRecord>& records, std::size_t count) {
+  if (records.empty()) return {};
+  std::vector<TraceRecord> sorted = records;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const TraceRecord& a, const TraceRecord& b) {
+    return a.arrival < b.arrival;
+  });
+  const std::int64_t first = sorted.front().arrival;
+  const std::int64_t span = sorted.back().arrival - first;
+  const auto n = static_cast<std::int64_t>(sorted.size());
+  // The mean gap, at least 1 s, so a copy never arrives with the last job of the one before.
+  const std::int64_t period = span + std::max<std::int64_t>(1, n > 1 ? span / (n - 1) : 1);
+  std::vector<TraceRecord> out;
+  out.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t copy = i / sorted.size();
+    TraceRecord r = sorted[i % sorted.size()];
+    if (copy > 0) {
+      r.arrival += static_cast<std::int64_t>(copy) * period;
+      r.id += "." + std::to_string(copy);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+const char* LoadBasisName(LoadBasis basis) {
+  return basis == LoadBasis::kWindow ? "window" : "span";
+}
+
+tl::expected<LoadBasis, std::string> ParseLoadBasis(const std::string& name) {
+  if (name == "span") return LoadBasis::kSpan;
+  if (name == "window") return LoadBasis::kWindow;
+  return tl::unexpected("unknown load basis \"" + name + "\"; use span or window");
+}
+
+double OfferedLoad(const std::vector<SimJob>& jobs, std::int64_t cluster_gpus, LoadBasis basis) {
+  const auto [first, last] = ArrivalWindow(jobs);
+  return ScaledLoad(jobs, cluster_gpus, first, last, 1.0, basis);
+}
+
+tl::expected<double, std::string> ScaleToLoad(std::vector<SimJob>& jobs, std::int64_t cluster_gpus,
+                                              double target, LoadBasis basis) {
+  const auto [first, last] = ArrivalWindow(jobs);
+  if (last == first || cluster_gpus <= 0 || target <= 0) {
+    return tl::unexpected(
+        std::string("the jobs arrive at one time only: no arrival rate to scale"));
+  }
+  // As f goes to 0 every job runs from its arrival to the end of the window.
+  const double most = ScaledLoad(jobs, cluster_gpus, first, last, 1e-12, basis);
+  if (most < target) {
+    return tl::unexpected("these " + std::to_string(jobs.size()) + " jobs offer at most " +
+                          std::to_string(most) + " on " + std::to_string(cluster_gpus) +
+                          " GPUs, below the target " + std::to_string(target) +
+                          ": replay more jobs (--jobs)");
+  }
+  double lo = 1e-12, hi = 1;
+  while (ScaledLoad(jobs, cluster_gpus, first, last, hi, basis) > target) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; ++i) {
+    const double mid = std::sqrt(lo * hi);
+    (ScaledLoad(jobs, cluster_gpus, first, last, mid, basis) > target ? lo : hi) = mid;
+  }
+  const double factor = (lo + hi) / 2;
+  for (auto& j : jobs) {
+    j.arrival = first + std::llround(static_cast<double>(j.arrival - first) * factor);
+  }
+  return factor;
 }
 
 tl::expected<std::vector<SimJob>, std::string> ReadGenericCsv(std::istream& in,

@@ -84,6 +84,36 @@ class DurationSampler {
 std::vector<SimJob> JobsFromTrace(const std::vector<TraceRecord>& records, PodShape shape,
                                   const DurationSampler& durations, std::mt19937& rng);
 
+// `count` jobs from `records` (in arrival order): the trace, then the trace again as often as
+// needed, truncated to `count`. Copy k (k >= 1) arrives k x (arrival span + mean inter-arrival gap)
+// later, so arrivals keep their pattern and never pile up at a seam; its ids get the suffix ".k".
+// Copies are records: durations are sampled anew per copy (JobsFromTrace). With count <= the
+// trace's size this keeps the first `count` records.
+std::vector<TraceRecord> RepeatTrace(const std::vector<TraceRecord>& records, std::size_t count);
+
+// What the offered load counts, over the arrival window [first arrival, last arrival]:
+// kSpan: every job's whole work, sum(GPUs x duration) / (cluster GPUs x window);
+// kWindow: only the work inside the window, GPUs x min(duration, last arrival - own arrival).
+// Durations are at the best span (no communication factor). The two agree when the window is
+// much longer than the durations. With Philly's heavy-tailed durations (up to ~1,500 h) kSpan
+// counts work that runs long after the last arrival: 11cb48 scaled to 75% by kSpan kept 1,024
+// GPUs 32% allocated during its arrivals; kWindow at 75% keeps them busy, and queues.
+enum class LoadBasis : std::uint8_t { kSpan, kWindow };
+const char* LoadBasisName(LoadBasis basis);
+tl::expected<LoadBasis, std::string> ParseLoadBasis(const std::string& name);
+
+// Offered load of `jobs` on a cluster of `cluster_gpus` GPUs; 0 when the window is empty.
+double OfferedLoad(const std::vector<SimJob>& jobs, std::int64_t cluster_gpus,
+                   LoadBasis basis = LoadBasis::kSpan);
+
+// Compresses or stretches the arrival times about the first arrival, every arrival a becoming
+// first + round((a - first) x f), with the one f that makes OfferedLoad equal `target` (found by
+// bisection: the load falls as f grows; for kSpan f = load / target). Durations and gangs are
+// untouched. Returns f; fails when the jobs arrive at one time only, or (kWindow) when even
+// arrivals all at once cannot offer `target`: too few jobs for the cluster (RepeatTrace).
+tl::expected<double, std::string> ScaleToLoad(std::vector<SimJob>& jobs, std::int64_t cluster_gpus,
+                                              double target, LoadBasis basis = LoadBasis::kSpan);
+
 // gangsched's generic trace CSV, one row per role, rows of one job together:
 //   job,arrival_s,duration_s,pattern,role,replicas,gpus_per_pod,milli_cpu_per_pod,memory_mib_per_pod
 // pattern is "ps" or "allreduce"; the header row is required. Errors name `name:line`.

@@ -3,6 +3,7 @@
 #include "sim/trace.h"
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <random>
@@ -149,6 +150,189 @@ TEST_CASE("a generated cluster spec is checked", "[sim][cluster]") {
   CHECK(ok->front().labels.at(kBlockLabel) == "b0");
   CHECK_FALSE(GeneratedClusterFromSpec("2x2x4").has_value());
   CHECK_FALSE(GeneratedClusterFromSpec("2x2x0x8").has_value());
+}
+
+struct RackCount {
+  std::int64_t gpus = 0;
+  std::set<std::int64_t> shapes;
+  std::set<std::string> blocks;
+};
+
+std::map<std::string, RackCount> Racks(const std::vector<scheduler::Node>& nodes) {
+  std::map<std::string, RackCount> racks;
+  for (const auto& n : nodes) {
+    auto& rack = racks[n.labels.at(kRackLabel)];
+    rack.gpus += n.allocatable.gpus;
+    rack.shapes.insert(n.allocatable.gpus);
+    rack.blocks.insert(n.labels.at(kBlockLabel));
+  }
+  return racks;
+}
+
+TEST_CASE("a mixed spec racks each node shape alone, with equal GPUs per rack", "[sim][cluster]") {
+  const auto mixed = GeneratedClusterFromSpec("2x8x8x8+4");
+  REQUIRE(mixed.has_value());
+  CHECK(mixed->size() == 2 * (4 * 8 + 4 * 16));
+  const auto racks = Racks(*mixed);
+  CHECK(racks.size() == 16);
+  std::map<std::int64_t, int> racks_of_shape;
+  for (const auto& [name, rack] : racks) {
+    CHECK(rack.gpus == 64);
+    REQUIRE(rack.shapes.size() == 1);
+    CHECK(rack.blocks.size() == 1);
+    ++racks_of_shape[*rack.shapes.begin()];
+  }
+  CHECK(racks_of_shape == std::map<std::int64_t, int>{{4, 8}, {8, 8}});
+  CHECK(racks.at("b0-r0").shapes == std::set<std::int64_t>{8});
+  CHECK(racks.at("b0-r1").shapes == std::set<std::int64_t>{4});
+
+  const auto three = GeneratedClusterFromSpec("1x3x2x8+4+2");
+  REQUIRE(three.has_value());
+  CHECK(three->size() == 2 + 4 + 8);
+  for (const char* bad : {"2x2x4x8+3", "2x2x4x8+", "2x2x4x+8", "2x2x4x8+0", "2x2x4x8x8"}) {
+    INFO(bad);
+    CHECK_FALSE(GeneratedClusterFromSpec(bad).has_value());
+  }
+}
+
+TEST_CASE("fat:GPUS gives the report's fat trees of 8- and 4-GPU racks", "[sim][cluster]") {
+  const auto gpus = GENERATE(std::int64_t{1024}, std::int64_t{4096}, std::int64_t{8192});
+  const auto spec = ClusterFromSpec("fat:" + std::to_string(gpus));
+  REQUIRE(spec.has_value());
+  REQUIRE(spec->has_value());
+  const auto& nodes = **spec;
+  std::int64_t total = 0, on_eight = 0;
+  std::set<std::string> blocks;
+  for (const auto& n : nodes) {
+    total += n.allocatable.gpus;
+    if (n.allocatable.gpus == 8) on_eight += 8;
+    blocks.insert(n.labels.at(kBlockLabel));
+  }
+  CHECK(total == gpus);
+  CHECK(on_eight * 2 == gpus);  // half the GPUs on each shape
+  CHECK(static_cast<std::int64_t>(blocks.size()) == gpus / 512);
+  CHECK(Racks(nodes).size() == static_cast<std::size_t>(gpus / 64));
+}
+
+TEST_CASE("cluster specs that are not one are named or left to the file readers",
+          "[sim][cluster]") {
+  CHECK_FALSE(ClusterFromSpec("nodes.yaml").has_value());
+  for (const char* bad : {"fat:1000", "fat:0", "fat:", "fat:1024x"}) {
+    INFO(bad);
+    const auto spec = ClusterFromSpec(bad);
+    REQUIRE(spec.has_value());
+    REQUIRE_FALSE(spec->has_value());
+    CHECK(spec->error().find("512") != std::string::npos);
+  }
+  const auto gen = ClusterFromSpec("gen:2x2x4x8");
+  REQUIRE(gen.has_value());
+  CHECK((*gen)->size() == 16);
+}
+
+TEST_CASE("the full Alibaba v2023 list is racked whole", "[sim][cluster]") {
+  std::ifstream in(kData + "alibaba-v2023/openb_node_list_gpu_node.csv");
+  const auto nodes = ReadAlibabaNodes(in, "openb", RackLayout{8, 4, 0});
+  REQUIRE(nodes.has_value());
+  const auto racks = Racks(*nodes);
+  std::set<std::string> blocks;
+  for (const auto& [name, rack] : racks) blocks.insert(*rack.blocks.begin());
+  // 1,213 nodes of 12 (model, size) kinds, 8 to a rack, a rack per model: 157 racks.
+  CHECK(nodes->size() == 1213);
+  CHECK(racks.size() >= 1213 / 8);
+  CHECK(racks.size() <= 1213 / 8 + 12);
+  CHECK(blocks.size() == (racks.size() + 3) / 4);
+}
+
+std::vector<TraceRecord> Gavel(const std::string& trace) {
+  std::ifstream in(kData + "gavel/msr_seed0/" + trace + ".trace");
+  auto records = ReadGavelTrace(in, trace);
+  REQUIRE(records.has_value());
+  return *records;
+}
+
+DurationSampler Philly() {
+  std::ifstream in(kData + "gavel/philly_job_distribution.csv");
+  auto sampler = DurationSampler::FromCsv(in, "philly");
+  REQUIRE(sampler.has_value());
+  return *sampler;
+}
+
+TEST_CASE("offered load counts the work asked inside the arrival window", "[sim][load]") {
+  std::vector<SimJob> jobs(3);
+  jobs[0] = {"a", 100, 50, {}, 8};
+  jobs[1] = {"b", 300, 500, {}, 4};  // runs past the last arrival: 200 s of it count
+  jobs[2] = {"c", 500, 200, {}, 1};  // arrives last: none of it counts
+  // (8 x 50 + 4 x 200 + 1 x 0) / (10 GPUs x 400 s)
+  CHECK(OfferedLoad(jobs, 10, LoadBasis::kWindow) == Approx(0.3));
+  // All the work: (8 x 50 + 4 x 500 + 1 x 200) / (10 x 400)
+  CHECK(OfferedLoad(jobs, 10) == Approx(0.65));
+  // Half the window: (8 x 50 + 4 x 100) / (10 x 200)
+  const auto factor = ScaleToLoad(jobs, 10, 0.4, LoadBasis::kWindow);
+  REQUIRE(factor.has_value());
+  CHECK(*factor == Approx(0.5));
+  CHECK(jobs[0].arrival == 100);
+  CHECK(jobs[1].arrival == 200);
+  CHECK(jobs[2].arrival == 300);
+  CHECK(jobs[1].duration == 500);  // durations are not touched
+  CHECK(OfferedLoad(jobs, 10, LoadBasis::kWindow) == Approx(0.4));
+  CHECK(OfferedLoad(jobs, 10) == Approx(1.3));  // all the work, over half the window
+  // Even arriving all at once: (8 x the window + 4 x half of it) / (10 x the window) = 1.
+  CHECK_FALSE(ScaleToLoad(jobs, 10, 1.25, LoadBasis::kWindow).has_value());
+  // kSpan: f = load / target, and any load can be reached.
+  const auto span_factor = ScaleToLoad(jobs, 10, 2.6);
+  REQUIRE(span_factor.has_value());
+  CHECK(*span_factor == Approx(0.5).epsilon(1e-6));
+  CHECK(OfferedLoad(jobs, 10) == Approx(2.6));
+  std::vector<SimJob> one(1, jobs[0]);
+  CHECK(OfferedLoad(one, 10) == 0);
+  CHECK_FALSE(ScaleToLoad(one, 10, 0.5).has_value());
+}
+
+TEST_CASE("gavel traces scaled to a target load reach it within rounding", "[sim][load]") {
+  const auto trace = GENERATE(std::string("11cb48"), std::string("6c71a0"), std::string("7f04ca"));
+  const auto gpus = GENERATE(std::int64_t{1024}, std::int64_t{6212}, std::int64_t{8192});
+  const double target = GENERATE(0.6, 0.75, 0.9);
+  std::mt19937 rng(1);
+  const auto count = static_cast<std::size_t>(2 * gpus);  // as the report: enough jobs
+  auto jobs = JobsFromTrace(RepeatTrace(Gavel(trace), count), PodShape::kPacked, Philly(), rng);
+  const std::vector<SimJob> before = jobs;
+  const auto basis = GENERATE(LoadBasis::kSpan, LoadBasis::kWindow);
+  const auto factor = ScaleToLoad(jobs, gpus, target, basis);
+  INFO(trace << " on " << gpus << " GPUs at " << target << ", " << LoadBasisName(basis));
+  REQUIRE(factor.has_value());
+  // Arrivals are whole seconds; the window is hours long.
+  CHECK(OfferedLoad(jobs, gpus, basis) == Approx(target).epsilon(1e-3));
+  if (basis == LoadBasis::kWindow) {
+    CHECK(OfferedLoad(jobs, gpus) > target);  // the long jobs' work after the window
+  }
+  for (std::size_t i = 1; i < jobs.size(); ++i) {
+    CHECK(jobs[i].arrival >= jobs[i - 1].arrival);  // order kept
+    CHECK(jobs[i].duration == before[i].duration);
+  }
+}
+
+TEST_CASE("a repeated trace keeps its arrival pattern, copy after copy", "[sim][load]") {
+  const auto records = Gavel("6c71a0");
+  const auto repeated = RepeatTrace(records, 5000);
+  REQUIRE(repeated.size() == 5000);
+  std::set<std::string> ids;
+  for (const auto& r : repeated) ids.insert(r.id);
+  CHECK(ids.size() == 5000);
+  const std::int64_t span = records.back().arrival - records.front().arrival;
+  CHECK(repeated[1999].id == records.back().id);
+  CHECK(repeated[2000].id == records.front().id + ".1");
+  CHECK(repeated[2000].gpus == records.front().gpus);
+  CHECK(repeated[2000].arrival > repeated[1999].arrival);
+  CHECK(repeated[4000].arrival - repeated[2000].arrival == repeated[2000].arrival);
+  CHECK(repeated[2000].arrival - records.front().arrival >= span);
+  CHECK(RepeatTrace(records, 10).size() == 10);
+
+  // Each copy draws its own durations.
+  std::mt19937 rng(1);
+  const auto jobs = JobsFromTrace(repeated, PodShape::kPacked, Philly(), rng);
+  int same = 0;
+  for (std::size_t i = 0; i < 2000; ++i) same += jobs[i].duration == jobs[i + 2000].duration;
+  CHECK(same < 200);
 }
 
 }  // namespace

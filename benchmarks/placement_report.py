@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # Baselines that know no topology: the floor, not the peers gangsched must beat. Every other
 # policy `--policy all` gives, except gangsched itself, is a topology-aware peer.
-TOPOLOGY_BLIND = ["gang-binpack", "binpack", "default-scheduler", "coscheduling"]
+TOPOLOGY_BLIND = ["gang-binpack", "gang-binpack-model", "binpack", "default-scheduler", "coscheduling"]
 OURS = "gangsched"
 TRACES = ["11cb48", "6c71a0", "7f04ca"]
 SHAPES = ["packed", "ps-workers"]

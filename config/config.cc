@@ -208,6 +208,7 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
                {"bind_margin", duration(c.holds.bind_margin, "barrier.bind_margin")},
                {"backoff_initial", duration(c.holds.backoff_initial, "barrier.backoff_initial")},
                {"backoff_max", duration(c.holds.backoff_max, "barrier.backoff_max")},
+               {"forget_after", duration(c.forget_after, "barrier.forget_after")},
                {"max_held_binds",
                 integer(c.max_held_binds, "barrier.max_held_binds", 1, kIntMax)}});
         }},
@@ -460,6 +461,7 @@ scheduler::EngineOptions EngineOptionsFrom(const config::Config& config) {
   options.max_held_binds = config.max_held_binds;
   options.drain_after = config.drain_after;
   options.max_drains = config.max_drains;
+  options.forget_after = config.forget_after;
   return options;
 }
 

@@ -57,6 +57,9 @@ struct Config {
   Millis drain_after = 300'000;
   // At most this many drain reservations at once, cluster-wide (0: one per domain, no cap).
   int max_drains = 0;
+  // A gang none of whose pods has been seen for this long, that holds nothing and has nothing
+  // bound, is forgotten (issue 15: memory stays bounded); 0: never.
+  Millis forget_after = 600'000;
   // Namespaces gangsched_gang_queueing_delay_seconds labels by name (the first seen); later ones
   // are labelled _other, so user-created namespaces cannot grow the series without bound.
   int metrics_namespace_labels = 50;

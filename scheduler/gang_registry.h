@@ -32,6 +32,9 @@ struct GangMember {
   std::string node;  // bound node, "" while pending
   bool bound = false;
   std::optional<Millis> rejected_at;  // its last filter call rejected it then (not narrowed)
+  // Listed by the API state source (UpsertPod): the pod exists until its deletion is seen, so
+  // its gang is never forgotten for not being seen (GangScheduler::ForgetIdle).
+  bool listed = false;
 };
 
 struct GangRecord {
@@ -50,6 +53,7 @@ struct GangRecord {
   std::optional<Plan> placed;  // the plan the gang was bound with, once bound whole
   int plans = 0;               // plans committed for it (EngineCounters::replans)
   Millis planned_at = 0;       // when its current plan was committed
+  Millis last_seen = 0;        // the latest verb or state-source call about one of its pods
   bool requeued = false;       // a bind failed to requeue its parked members since that plan
   // A gang-wide victim plan (DESIGN.md §3.9): set while lower-priority pods are evicted for the
   // gang. Its plan is also the gang's hold in the state (a reservation: no barrier is open and

@@ -87,6 +87,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     state_.AddPod(pod);
     if (single) return;  // running non-gang pods need no record
     GangRecord& g = gangs_.Record(pod, mr.membership);
+    Seen(g, pod.uid, last_now_, /*listed=*/true);
     g.members[pod.uid].bound = true;
     g.members[pod.uid].node = pod.node_name;
     if (g.phase == GangPhase::kWaiting && BoundCount(g) >= DeclaredQuorum(g)) {
@@ -105,7 +106,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     RemovePod(pod.uid);
     return;
   }
-  if (!single) gangs_.Record(pod, mr.membership);
+  if (!single) Seen(gangs_.Record(pod, mr.membership), pod.uid, last_now_, /*listed=*/true);
 }
 
 std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) {
@@ -177,6 +178,36 @@ void GangScheduler::Forget(const GangKey& key) {
   state_.Release(key);
   draining_.erase(key);
   gangs_.Erase(key);
+}
+
+void GangScheduler::Seen(GangRecord& g, const std::string& uid, Millis now, bool listed) {
+  g.last_seen = std::max(g.last_seen, now);
+  if (!listed) return;
+  if (auto m = g.members.find(uid); m != g.members.end()) m->second.listed = true;
+}
+
+void GangScheduler::ForgetIdle(Millis now) {
+  if (options_.forget_after <= 0 || now < next_sweep_) return;
+  // One look per eighth of forget_after: a gang is forgotten at most 12.5% late, and a sweep over
+  // every record runs rarely.
+  next_sweep_ = now + std::max<Millis>(1000, options_.forget_after / 8);
+  std::vector<GangKey> idle;
+  for (const auto& [key, g] : gangs_.all()) {
+    if (now - g.last_seen < options_.forget_after) continue;
+    // What the gang still holds or owes keeps it: capacity (a hold, a reservation, a drain, bound
+    // members), a barrier, a backoff, or a job object or pod the API server still has.
+    if (g.roster || state_.HoldOf(key) != nullptr || holds_.Holding(key) ||
+        holds_.BackoffUntil(key, now) || barrier_.IsOpen(key) || draining_.count(key) > 0 ||
+        partly_bound_.count(key) > 0 || BoundCount(g) > 0) {
+      continue;
+    }
+    if (std::any_of(g.members.begin(), g.members.end(),
+                    [](const auto& kv) { return kv.second.listed; })) {
+      continue;
+    }
+    idle.push_back(key);
+  }
+  for (const GangKey& key : idle) Forget(key);
 }
 
 // ---- Committing plans ---------------------------------------------------------------------------
@@ -367,6 +398,7 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
       m->second.rejected_at =
           std::holds_alternative<Narrow>(decision) ? std::nullopt : std::optional<Millis>(now);
     }
+    Seen(*g, pod.uid, now, /*listed=*/false);
   }
   return decision;
 }
@@ -571,6 +603,7 @@ std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const Membe
     return DropGangBreakers(gangs_, std::move(candidates));
   }
   GangRecord& g = gangs_.Record(pod, mr.membership);
+  Seen(g, pod.uid, now, /*listed=*/false);
   if (DeclaredQuorum(g) <= 1) return DropGangBreakers(gangs_, std::move(candidates));
   // Per-pod preemption for one member of a gang frees room the gang as a whole may not get:
   // a member is offered only its node of the gang's victim plan (DESIGN.md §3.3, §3.9).

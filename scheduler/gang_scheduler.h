@@ -45,6 +45,10 @@ struct EngineOptions {
   // At most this many drains at once (0: no cap beyond one per domain); a stronger gang (higher
   // priority, then waiting longer) takes the weakest one's place.
   int max_drains = 0;
+  // A gang none of whose pods has been seen for this long, that holds nothing, has nothing bound
+  // and no pod listed by the API state source, is forgotten (issue 15: waiting gangs and gangs of
+  // one whose holds expired were kept forever). 0: never.
+  Millis forget_after = 0;
 };
 
 // What the engine did since it started, for the simulator's report and the metrics. Monotonic.
@@ -176,6 +180,10 @@ class GangScheduler {
   // Fills each order's pod namespace and name from the gang's members.
   void NameOrders(BarrierDecision& d) const;
   void Forget(const GangKey& key);
+  // A verb (or the state source, `listed`) saw the gang's pod `uid` at `now`.
+  void Seen(GangRecord& g, const std::string& uid, Millis now, bool listed);
+  // Forgets the gangs idle for options_.forget_after (at most one sweep per interval).
+  void ForgetIdle(Millis now);
   // Closes the gang's barrier; the binds it held are answered with `reason` at the next Tick.
   void CloseBarrier(const GangKey& key, const std::string& reason);
   // A pod of the same namespace and name as a member under another UID replaces it: the old one
@@ -198,6 +206,7 @@ class GangScheduler {
   EngineCounters counters_;
   std::vector<BarrierDecision> orphaned_;  // answers to held binds owed, returned by the next Tick
   Millis last_now_ = 0;                    // the latest `now` a verb was called with
+  Millis next_sweep_ = 0;                  // ForgetIdle's next look
 };
 
 }  // namespace gangsched::scheduler

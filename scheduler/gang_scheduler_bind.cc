@@ -22,6 +22,7 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
     return d;
   }
   GangRecord& g = *gang;
+  Seen(g, uid, now, /*listed=*/false);
   const GangMember member = g.members[uid];
   TakeSlotOn(g, member, node);
   SlotFor(g, member);
@@ -187,6 +188,7 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
   }
   for (auto& d : out) NameOrders(d);
   RefreshDrains();  // released capacity in a drained domain is kept there
+  ForgetIdle(now);
   return out;
 }
 
@@ -208,6 +210,10 @@ std::optional<Millis> GangScheduler::NextDeadline() const {
   // So is planning a partly bound gang's missing members once room may have freed: the calls
   // that free it carry no time.
   if (resume_due_ && !partly_bound_.empty() && (!next || last_now_ < *next)) next = last_now_;
+  // The next look for idle gangs to forget, while there are gangs.
+  if (options_.forget_after > 0 && !gangs_.all().empty() && (!next || next_sweep_ < *next)) {
+    next = next_sweep_;
+  }
   return next;
 }
 

@@ -16,6 +16,29 @@ std::string Seconds(Millis ms) {
   return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
 }
 
+// Why the gang's quorum cannot be planned because the sum of its pods' requests overflows (the
+// planner, its reasons and drains add them up in int64): names the gang and the resource; "" when
+// the sums fit. Each pod's own sum is checked when it is decoded (k8s/); a gang of several huge
+// pods is checked here (issue 15).
+std::string RequestsOverflow(const GangSpec& spec) {
+  std::int64_t gpus = 0;
+  std::int64_t milli_cpu = 0;
+  std::int64_t memory = 0;
+  for (const auto& [role, index] : spec.QuorumMembers()) {
+    const Resources& r = spec.roles[static_cast<std::size_t>(role)].per_pod;
+    const char* field = nullptr;
+    if (__builtin_add_overflow(gpus, r.gpus, &gpus)) field = "nvidia.com/gpu";
+    if (__builtin_add_overflow(milli_cpu, r.milli_cpu, &milli_cpu)) field = "cpu";
+    if (__builtin_add_overflow(memory, r.memory_bytes, &memory)) field = "memory";
+    if (field != nullptr) {
+      return "gang " + spec.key.ToString() + ": the requests of " + field + " of its " +
+             std::to_string(spec.EffectiveQuorum()) +
+             " pods add up to more than 2^63-1 base units; it is never placed: request less";
+    }
+  }
+  return {};
+}
+
 // kube-scheduler first filters a pod with status.nominatedNodeName on that one node alone.
 bool NominatedProbe(const Pod& pod, const std::vector<std::string>& offered) {
   return offered.size() == 1 && !pod.nominated_node_name.empty() &&
@@ -178,6 +201,28 @@ void GangScheduler::Forget(const GangKey& key) {
   state_.Release(key);
   draining_.erase(key);
   gangs_.Erase(key);
+}
+
+std::string GangScheduler::UidReused(const std::string& uid, const std::string& ns,
+                                     const std::string& name) const {
+  // A pod's identity is its UID and its namespace/name together: a second pod under a UID the
+  // engine knows would take the first one's slot and cross its barrier (issue 15).
+  std::string other;
+  if (const GangRecord* g = gangs_.OfPod(uid)) {
+    if (auto m = g->members.find(uid); m != g->members.end()) {
+      if (m->second.ns != ns || m->second.name != name) {
+        other = m->second.ns + "/" + m->second.name + " (gang " + g->key.ToString() + ")";
+      }
+    }
+  } else if (const std::optional<Pod> bound = state_.PodOf(uid)) {
+    if (bound->namespace_name != ns || bound->name != name) {
+      other = bound->namespace_name + "/" + bound->name + " (bound to " + bound->node_name + ")";
+    }
+  }
+  if (other.empty()) return {};
+  return "pod " + ns + "/" + name + " has UID " + uid + ", which is already pod " + other +
+         "; a UID names one pod: refused until the other pod is gone (recreate this one to get a "
+         "new UID)";
 }
 
 void GangScheduler::Seen(GangRecord& g, const std::string& uid, Millis now, bool listed) {
@@ -390,6 +435,9 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
     return Filter(pod, mr, ResolveOffer(offer.names), now);
   }
   last_now_ = std::max(last_now_, now);
+  if (std::string why = UidReused(pod.uid, pod.namespace_name, pod.name); !why.empty()) {
+    return FilterDecision{RejectAll{std::move(why)}};
+  }
   ForgetPredecessor(pod, mr.membership);
   FilterDecision decision = FilterMember(pod, mr, offer, now);
   // Which members kube-scheduler has parked since their gang's plan (Bind's requeue).
@@ -467,6 +515,11 @@ FilterDecision GangScheduler::FilterMember(const Pod& pod, const MembershipResul
     // A partly bound gang's missing members are planned before room goes to another gang.
     if (!partly_bound_.empty() && !partly_bound_.count(g.key)) ResumePartlyBound(now);
     const GangSpec& spec = SpecOf(g);
+    if (std::string overflow = RequestsOverflow(spec); !overflow.empty()) {
+      g.phase = GangPhase::kWaiting;
+      g.reason = std::move(overflow);
+      return reject_all(g.reason);
+    }
     // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role. Not
     // its nominated-node probe (one node: the one a preemption freed): planning a gang inside one
     // node would fail, drop its plan and search victims for a gang that fits (DESIGN.md §3.5).
@@ -599,6 +652,7 @@ std::vector<HostScore> GangScheduler::Prioritize(const Pod& pod,
 std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const MembershipResult& mr,
                                                      std::vector<PreemptCandidate> candidates,
                                                      Millis now) {
+  if (!UidReused(pod.uid, pod.namespace_name, pod.name).empty()) return {};
   if (!mr.error.empty() || mr.membership.source == GangSource::kSinglePod) {
     return DropGangBreakers(gangs_, std::move(candidates));
   }

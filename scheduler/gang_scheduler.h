@@ -180,6 +180,10 @@ class GangScheduler {
   // Fills each order's pod namespace and name from the gang's members.
   void NameOrders(BarrierDecision& d) const;
   void Forget(const GangKey& key);
+  // Why a pod must be refused because its UID is another pod's (a member of a gang, or a bound
+  // pod, under another namespace/name): both pods named; "" when the UID is its own.
+  std::string UidReused(const std::string& uid, const std::string& ns,
+                        const std::string& name) const;
   // A verb (or the state source, `listed`) saw the gang's pod `uid` at `now`.
   void Seen(GangRecord& g, const std::string& uid, Millis now, bool listed);
   // Forgets the gangs idle for options_.forget_after (at most one sweep per interval).

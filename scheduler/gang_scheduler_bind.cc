@@ -21,6 +21,13 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
                ") was not filtered by gangsched; kube-scheduler will retry it";
     return d;
   }
+  if (std::string why = UidReused(uid, ns, name); !why.empty()) {
+    BarrierDecision d;
+    d.action = BarrierAction::kReject;
+    d.pods = {{uid, node, {}, {}}};
+    d.reason = std::move(why);
+    return d;
+  }
   GangRecord& g = *gang;
   Seen(g, uid, now, /*listed=*/false);
   const GangMember member = g.members[uid];

@@ -16,6 +16,9 @@ GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   s.quorum = DeclaredQuorum(g);
   s.members_seen = static_cast<int>(g.members.size());
   s.members_bound = BoundCount(g);
+  if (!g.size_conflict.empty()) {
+    s.reason = s.reason.empty() ? g.size_conflict : s.reason + "; " + g.size_conflict;
+  }
   s.members_arrived = std::max(barrier_.Arrived(g.key), s.members_bound);
   s.arrived_uids = barrier_.ArrivedUids(g.key);
   s.size_known = SizeKnown(g, options_.require_quorum_pods);

@@ -1,4 +1,6 @@
-// The engine's limits (issue 15): idle gangs are forgotten so memory stays bounded.
+// The engine's limits (issue 15 items 3-5): idle gangs are forgotten so memory stays bounded, a
+// UID names one pod, members declaring different sizes cannot flip their gang's quorum, and a
+// gang whose requests add up past int64 is never placed.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <set>
@@ -101,6 +103,99 @@ TEST_CASE("forgetting is off by default and never drops a planned gang", "[engin
   forgetting.Tick(500'000);  // the hold runs to 600,000: kept, and so is its capacity
   CHECK(GangNames(forgetting, 500'000) == std::set<std::string>{"ml/a"});
   CHECK(forgetting.state().FreeGpus() == 0);
+}
+
+TEST_CASE("a second pod under a known UID is refused, naming both pods", "[engine][issue15]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const auto nodes = AllNodes(engine);
+  const Pod first = SinglePod("first", 8);
+  Pod second = SinglePod("second", 8);
+  second.uid = first.uid;
+  const std::string node = Narrowed(Filter(engine, first, nodes, 0));
+  const FilterLists refused = Filter(engine, second, nodes, 1);
+  CHECK(refused.feasible.empty());
+  REQUIRE_FALSE(refused.unresolvable.empty());
+  const std::string& why = refused.unresolvable.begin()->second;
+  CHECK_THAT(why, Catch::Contains("default/second") && Catch::Contains("default/first") &&
+                      Catch::Contains(first.uid));
+  // The second pod's bind does not reach the first one's barrier...
+  const BarrierDecision crossed = engine.Bind("default", "second", first.uid, node, 2);
+  CHECK(crossed.action == BarrierAction::kReject);
+  CHECK_THAT(crossed.reason, Catch::Contains("default/first"));
+  // ...and the first pod still binds where it was planned.
+  const BarrierDecision bound = engine.Bind("default", "first", first.uid, node, 3);
+  REQUIRE(bound.action == BarrierAction::kBind);
+  CHECK(bound.pods.at(0).node == node);
+  engine.BindResult(first.uid, true, "", 4);
+  // Bound, the first pod still owns its UID.
+  CHECK(Filter(engine, second, nodes, 5).feasible.empty());
+}
+
+TEST_CASE("members declaring different sizes do not flip the gang's quorum", "[engine][issue15]") {
+  auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
+  const auto nodes = AllNodes(engine);
+  const Pod m0 = GangPod("g", 3, "g-0", 8);
+  const Pod m1 = GangPod("g", 2, "g-1", 8);  // declares 2: the gang keeps the 3 declared first
+  const Pod m2 = GangPod("g", 3, "g-2", 8);
+  CHECK(Filter(engine, m0, nodes, 0).feasible.empty());
+  const FilterLists waits = Filter(engine, m1, nodes, 1);
+  CHECK(waits.feasible.empty());
+  REQUIRE_FALSE(waits.unresolvable.empty());
+  CHECK_THAT(waits.unresolvable.begin()->second, Catch::Contains("1 more pods"));
+  auto status = engine.GangOf({"ml", "g"}, 1);
+  REQUIRE(status);
+  CHECK(status->quorum == 3);
+  CHECK_THAT(status->reason,
+             Catch::Contains("ml/g-1 declares min-members 2") && Catch::Contains("keeps size 3"));
+  // Filtered again in any order, the quorum stays 3, and the gang binds only with three members.
+  CHECK(Filter(engine, m0, nodes, 2).feasible.empty());
+  CHECK(Filter(engine, m1, nodes, 3).feasible.empty());
+  CHECK(engine.GangOf({"ml", "g"}, 3)->quorum == 3);
+  const std::string n2 = Narrowed(Filter(engine, m2, nodes, 4));
+  const std::string n0 = Narrowed(Filter(engine, m0, nodes, 5));
+  const std::string n1 = Narrowed(Filter(engine, m1, nodes, 6));
+  CHECK(engine.Bind("ml", "g-0", m0.uid, n0, 7).action == BarrierAction::kWait);
+  CHECK(engine.Bind("ml", "g-1", m1.uid, n1, 7).action == BarrierAction::kWait);
+  const BarrierDecision all = engine.Bind("ml", "g-2", m2.uid, n2, 8);
+  REQUIRE(all.action == BarrierAction::kBind);
+  CHECK(all.pods.size() == 3);
+  for (const Pod& p : {m0, m1, m2}) engine.BindResult(p.uid, true, "", 9);
+  status = engine.GangOf({"ml", "g"}, 9);
+  CHECK(status->phase == GangPhase::kBound);
+  CHECK(status->members_bound == 3);
+  CHECK(status->quorum == 3);
+}
+
+TEST_CASE("a size every member declares anew is taken while the gang waits", "[engine][issue15]") {
+  // A PodGroup's minMember edited: the state source gives every member the new size.
+  auto engine = MakeEngine(MakeCluster(1, 1, 4, 8));
+  const auto nodes = AllNodes(engine);
+  CHECK(Filter(engine, GangPod("g", 3, "g-0", 8), nodes, 0).feasible.empty());
+  CHECK(Filter(engine, GangPod("g", 3, "g-1", 8), nodes, 1).feasible.empty());
+  CHECK(Filter(engine, GangPod("g", 2, "g-0", 8), nodes, 2).feasible.empty());
+  CHECK(engine.GangOf({"ml", "g"}, 2)->quorum == 3);  // g-1 still declares 3
+  Narrowed(Filter(engine, GangPod("g", 2, "g-1", 8), nodes, 3));
+  const auto status = engine.GangOf({"ml", "g"}, 3);
+  CHECK(status->quorum == 2);
+  CHECK(status->reason.find("declares min-members") == std::string::npos);
+}
+
+TEST_CASE("a gang whose pods' requests add up past int64 is never placed", "[engine][issue15]") {
+  // Each pod's own sum is checked when it is decoded; two pods of 2^62 GPUs pass that check, and
+  // their gang's sum wrapped to a negative number.
+  auto engine = MakeEngine(MakeCluster(1, 1, 2, 8));
+  const auto nodes = AllNodes(engine);
+  Pod a = GangPod("big", 2, "big-0", 0);
+  Pod b = GangPod("big", 2, "big-1", 0);
+  a.requests.gpus = b.requests.gpus = std::int64_t{1} << 62;
+  CHECK(Filter(engine, a, nodes, 0).feasible.empty());
+  const FilterLists refused = Filter(engine, b, nodes, 1);
+  CHECK(refused.feasible.empty());
+  REQUIRE_FALSE(refused.unresolvable.empty());
+  CHECK_THAT(refused.unresolvable.begin()->second, Catch::Contains("gang ml/big") &&
+                                                       Catch::Contains("nvidia.com/gpu") &&
+                                                       Catch::Contains("2^63-1"));
+  CHECK(engine.state().holds().empty());
 }
 
 }  // namespace

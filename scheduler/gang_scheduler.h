@@ -135,6 +135,10 @@ class GangScheduler {
 
   // ---- Views -----------------------------------------------------------------------------------
   std::vector<GangStatus> Gangs(Millis now) const;
+  // At most `limit` gangs after `after` in key order (from the first when `after` is empty): a
+  // view copies one page under its lock and serialises it outside (issue 15).
+  std::vector<GangStatus> Gangs(Millis now, const GangKey& after, std::size_t limit) const;
+  std::size_t gang_count() const { return gangs_.all().size(); }
   std::optional<GangStatus> GangOf(const GangKey& key, Millis now) const;
   std::optional<GangCounts> CountsOf(const GangKey& key) const;
   // The gang's shape as the planner places it: its roles and each pod's requests.

@@ -39,6 +39,15 @@ std::vector<GangStatus> GangScheduler::Gangs(Millis now) const {
   return out;
 }
 
+std::vector<GangStatus> GangScheduler::Gangs(Millis now, const GangKey& after,
+                                             std::size_t limit) const {
+  std::vector<GangStatus> out;
+  const auto& all = gangs_.all();
+  auto it = after == GangKey{} ? all.begin() : all.upper_bound(after);
+  for (; it != all.end() && out.size() < limit; ++it) out.push_back(StatusOf(it->second, now));
+  return out;
+}
+
 std::optional<GangStatus> GangScheduler::GangOf(const GangKey& key, Millis now) const {
   const GangRecord* g = gangs_.Find(key);
   if (g == nullptr) return std::nullopt;

@@ -383,7 +383,11 @@ const char* ServeUsage() {
          "                       [--ops-listen ADDR:PORT] [--cluster FILE | --kubeconfig FILE]\n"
          "                       [--max-body-bytes N] [--hold-ttl DURATION]\n"
          "                       [--drain-after DURATION] [--log-level LEVEL]\n"
-         "Flags override the configuration file (docs/configuration.md lists every key).\n";
+         "Flags override the configuration file (docs/configuration.md lists every key).\n"
+         "Standalone mode (--cluster FILE, or neither --cluster nor --kubeconfig outside a\n"
+         "cluster) keeps the binds it records in memory only: after a restart, or a kill, it\n"
+         "hands the same GPUs out again. Run with the API server as the state source in\n"
+         "production (docs/operations.md \"Standalone mode keeps its state in memory\").\n";
 }
 
 tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>& args) {

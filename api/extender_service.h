@@ -60,7 +60,11 @@ class ExtenderService final : public EngineHost {
   Reply Readyz() const;
   Reply Metrics();
   Reply State();
-  Reply Gangs();
+  // A page of at most `limit` gangs (kGangsPageMax at most) after `after` ("NAMESPACE/NAME", the
+  // previous page's `continue`; "" for the first page).
+  static constexpr std::size_t kGangsPageDefault = 500;
+  static constexpr std::size_t kGangsPageMax = 5000;
+  Reply Gangs(const std::string& after = "", std::size_t limit = kGangsPageDefault);
   Reply Gang(const std::string& ns, const std::string& name);
 
   // Graceful stop: every held bind answers an error, new binds are refused, the timer stops.

@@ -398,8 +398,22 @@ std::unique_ptr<httplib::Server> ExtenderServer::Make(Listener which, int thread
     srv->Get("/metrics", guard([&service](const httplib::Request&) { return service.Metrics(); }));
     srv->Get("/api/v1/state",
              guard([&service](const httplib::Request&) { return service.State(); }));
-    srv->Get("/api/v1/gangs",
-             guard([&service](const httplib::Request&) { return service.Gangs(); }));
+    srv->Get("/api/v1/gangs", guard([&service](const httplib::Request& r) {
+               // ?limit=N&continue=NAMESPACE/NAME: one page at a time (the view is capped).
+               std::size_t limit = ExtenderService::kGangsPageDefault;
+               if (r.has_param("limit")) {
+                 const std::string text = r.get_param_value("limit");
+                 std::size_t n = 0;
+                 auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+                 if (ec != std::errc() || ptr != text.data() + text.size() || n == 0) {
+                   return ErrorReply(
+                       400, "limit \"" + text + "\" is not a positive integer (at most " +
+                                std::to_string(ExtenderService::kGangsPageMax) + " gangs a page)");
+                 }
+                 limit = n;
+               }
+               return service.Gangs(r.get_param_value("continue"), limit);
+             }));
     srv->Get(R"(/api/v1/gangs/([^/]+)/([^/]+))", guard([&service](const httplib::Request& r) {
                return service.Gang(r.matches[1], r.matches[2]);
              }));

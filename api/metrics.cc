@@ -64,7 +64,7 @@ void ServiceMetrics::Update(const scheduler::GangScheduler& engine, Millis now) 
 
 void ServiceMetrics::Released(const scheduler::Plan& plan, const scheduler::ClusterState& state) {
   if (!plan.domains_used.empty()) domains_spanned.Observe(plan.domains_used.back());
-  span.Add({{"level", SpanName(plan, state.topology())}}).Increment();
+  span.Add({{"level", SpanName(plan, state.topology().level_names())}}).Increment();
   // The gang's GPU set on each node it uses: its pods there may talk over NVLink with each other.
   std::map<std::string, std::vector<int>> by_node;
   for (const scheduler::PodPlacement& p : plan.pods) {

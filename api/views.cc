@@ -19,16 +19,14 @@ std::vector<int> MaskIds(std::uint64_t mask) {
 
 }  // namespace
 
-std::string SpanName(const scheduler::Plan& plan, const topology::ClusterTopology& topo) {
-  const int levels = topo.level_count();
+std::string SpanName(const scheduler::Plan& plan, const LevelNames& levels) {
+  const auto count = static_cast<int>(levels.size());
   if (plan.span_level == 0) return "node";
-  if (plan.span_level <= levels) {
-    return topo.level_names()[static_cast<std::size_t>(levels - plan.span_level)];
-  }
+  if (plan.span_level <= count) return levels[static_cast<std::size_t>(count - plan.span_level)];
   return "cluster";
 }
 
-nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopology& topo) {
+nlohmann::json PlanJson(const scheduler::Plan& plan, const LevelNames& levels) {
   nlohmann::json pods = nlohmann::json::array();
   for (const scheduler::PodPlacement& p : plan.pods) {
     pods.push_back({{"role", p.role_name},
@@ -38,7 +36,7 @@ nlohmann::json PlanJson(const scheduler::Plan& plan, const topology::ClusterTopo
                     {"gpu_ids", p.gpu_ids},
                     {"gpus", p.requests.gpus}});
   }
-  return {{"span", SpanName(plan, topo)},
+  return {{"span", SpanName(plan, levels)},
           {"span_domain", plan.span_domain},
           {"nodes_used", plan.nodes_used},
           {"domains_used", plan.domains_used},
@@ -61,8 +59,7 @@ nlohmann::json NeedJson(const scheduler::GangSpec& shape) {
   return need;
 }
 
-nlohmann::json GangJson(const scheduler::GangStatus& g, Millis now,
-                        const topology::ClusterTopology& topo,
+nlohmann::json GangJson(const scheduler::GangStatus& g, Millis now, const LevelNames& levels,
                         const std::optional<scheduler::GangSpec>& shape) {
   nlohmann::json j = {{"namespace", g.key.namespace_name},
                       {"name", g.key.name},
@@ -77,49 +74,95 @@ nlohmann::json GangJson(const scheduler::GangStatus& g, Millis now,
       g.hold_deadline ? nlohmann::json(*g.hold_deadline - now) : nlohmann::json(nullptr);
   j["backoff_for_ms"] =
       g.backoff_until ? nlohmann::json(*g.backoff_until - now) : nlohmann::json(nullptr);
-  j["plan"] = g.plan ? PlanJson(*g.plan, topo) : nlohmann::json(nullptr);
+  j["plan"] = g.plan ? PlanJson(*g.plan, levels) : nlohmann::json(nullptr);
   if (shape) j["need"] = NeedJson(*shape);
   return j;
 }
 
-nlohmann::json StateJson(const scheduler::GangScheduler& engine, bool ready, std::size_t held_binds,
-                         Millis now) {
+GangsPage CopyGangsPage(const scheduler::GangScheduler& engine, Millis now,
+                        const std::string& after, std::size_t limit) {
+  GangsPage page;
+  page.now = now;
+  page.levels = engine.state().topology().level_names();
+  scheduler::GangKey from;
+  if (const auto slash = after.find('/'); slash != std::string::npos) {
+    from = {after.substr(0, slash), after.substr(slash + 1)};
+  }
+  // One more than asked: whether another page follows.
+  page.gangs = engine.Gangs(now, from, limit + 1);
+  page.more = page.gangs.size() > limit;
+  if (page.more) page.gangs.pop_back();
+  page.shapes.reserve(page.gangs.size());
+  for (const scheduler::GangStatus& g : page.gangs) page.shapes.push_back(engine.ShapeOf(g.key));
+  page.total = engine.gang_count();
+  return page;
+}
+
+nlohmann::json GangsPageJson(const GangsPage& page) {
+  nlohmann::json gangs = nlohmann::json::array();
+  for (std::size_t i = 0; i < page.gangs.size(); ++i) {
+    gangs.push_back(GangJson(page.gangs[i], page.now, page.levels, page.shapes[i]));
+  }
+  nlohmann::json j = {{"gangs", std::move(gangs)}, {"total", page.total}};
+  if (page.more && !page.gangs.empty()) j["continue"] = page.gangs.back().key.ToString();
+  return j;
+}
+
+StateSnapshot CopyState(const scheduler::GangScheduler& engine, bool ready, std::size_t held_binds,
+                        Millis now) {
   const scheduler::ClusterState& state = engine.state();
-  nlohmann::json nodes = nlohmann::json::array();
+  StateSnapshot snap;
+  snap.ready = ready;
+  snap.held_binds = held_binds;
+  snap.levels = state.topology().level_names();
+  snap.total_gpus = state.TotalGpus();
+  snap.free_gpus = state.FreeGpus();
+  snap.nodes.reserve(state.node_count());
   for (std::size_t i = 0; i < state.node_count(); ++i) {
     const scheduler::Node& n = state.node(i);
     const scheduler::NodeUsage& u = state.usage(i);
-    const scheduler::Resources free = state.Free(i);
+    snap.nodes.push_back({n.name, state.topology().PathNames(static_cast<int>(i)), n.allocatable,
+                          state.Free(i), u.used.gpus, u.held.gpus, state.FreeGpuMask(i),
+                          n.unschedulable});
+  }
+  for (const auto& [key, plan] : state.holds()) {
+    std::optional<Millis> expires;
+    if (auto deadline = engine.holds().Deadline(key)) expires = *deadline - now;
+    snap.holds.push_back({key, plan, expires});
+  }
+  return snap;
+}
+
+nlohmann::json StateJson(const StateSnapshot& state) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const StateSnapshot::NodeRow& n : state.nodes) {
     nodes.push_back(
         {{"name", n.name},
-         {"domains", state.topology().PathNames(static_cast<int>(i))},
+         {"domains", n.domains},
          {"gpus",
           {{"allocatable", n.allocatable.gpus},
-           {"used", u.used.gpus},
-           {"held", u.held.gpus},
-           {"free", free.gpus}}},
-         {"free_gpu_ids", MaskIds(state.FreeGpuMask(i))},
-         {"milli_cpu", {{"allocatable", n.allocatable.milli_cpu}, {"free", free.milli_cpu}}},
+           {"used", n.used_gpus},
+           {"held", n.held_gpus},
+           {"free", n.free.gpus}}},
+         {"free_gpu_ids", MaskIds(n.free_gpu_mask)},
+         {"milli_cpu", {{"allocatable", n.allocatable.milli_cpu}, {"free", n.free.milli_cpu}}},
          {"memory_bytes",
-          {{"allocatable", n.allocatable.memory_bytes}, {"free", free.memory_bytes}}},
+          {{"allocatable", n.allocatable.memory_bytes}, {"free", n.free.memory_bytes}}},
          {"unschedulable", n.unschedulable}});
   }
   nlohmann::json holds = nlohmann::json::array();
-  for (const auto& [key, plan] : state.holds()) {
-    nlohmann::json h = PlanJson(plan, state.topology());
-    h["gang"] = key.ToString();
-    if (auto g = engine.GangOf(key, now); g && g->hold_deadline) {
-      h["expires_in_ms"] = *g->hold_deadline - now;
-    }
-    holds.push_back(std::move(h));
+  for (const StateSnapshot::HoldRow& h : state.holds) {
+    nlohmann::json j = PlanJson(h.plan, state.levels);
+    j["gang"] = h.gang.ToString();
+    if (h.expires_in_ms) j["expires_in_ms"] = *h.expires_in_ms;
+    holds.push_back(std::move(j));
   }
-  nlohmann::json j = {{"ready", ready},
-                      {"levels", state.topology().level_names()},
-                      {"gpus", {{"total", state.TotalGpus()}, {"free", state.FreeGpus()}}},
-                      {"nodes", std::move(nodes)},
-                      {"holds", std::move(holds)},
-                      {"held_binds", held_binds}};
-  return j;
+  return {{"ready", state.ready},
+          {"levels", state.levels},
+          {"gpus", {{"total", state.total_gpus}, {"free", state.free_gpus}}},
+          {"nodes", std::move(nodes)},
+          {"holds", std::move(holds)},
+          {"held_binds", state.held_binds}};
 }
 
 }  // namespace gangsched::api

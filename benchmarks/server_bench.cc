@@ -7,7 +7,10 @@
 //  (c) a 1,024-member gang through the bind barrier over HTTP (1,024 concurrent bind requests on
 //      the bind listener) while another client keeps filtering — total time, filter latency;
 //  (d) resident memory of `gangsched serve --cluster FILE` holding 10,000 nodes and 100,000
-//      running pods (VmRSS after it serves) — target under 200 MB.
+//      running pods (VmRSS after it serves) — target under 200 MB;
+//  (e) filter over loopback with 20,000 gangs known while 2 or 4 clients poll /api/v1/gangs
+//      (issue 15: the view held the engine's lock while it serialised every gang);
+//  (f) those 20,000 idle gangs forgotten after barrier.forget_after.
 // The inventories are generated here as `kubectl get -o json` Lists (seeded, so every run plans on
 // the same load) and written to --workdir, which `serve` then reads as users' files.
 #include <httplib.h>
@@ -27,6 +30,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -349,7 +353,9 @@ std::string NarrowedNode(const std::string& reply) {
 
 // An in-process gangsched on free ports over a cluster file.
 struct InProcess {
-  explicit InProcess(const std::string& cluster_file) {
+  explicit InProcess(const std::string& cluster_file,
+                     const std::function<void(config::Config&)>& tune = {}) {
+    if (tune) tune(cfg);
     cfg.cluster_file = cluster_file;
     cfg.listen = "127.0.0.1:0";
     cfg.bind_listen = "127.0.0.1:0";
@@ -599,8 +605,7 @@ bool BenchBarrier(const std::string& cluster_file, const std::vector<NodeName>& 
   return failed == 0 && !during.empty();
 }
 
-// ---- (d) resident memory of `serve` ------------------------------------------------------------
-
+// VmRSS:, VmHWM:, ... of a process, in KiB (-1: not found).
 long ProcStatusKiB(pid_t pid, const char* key) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -609,6 +614,179 @@ long ProcStatusKiB(pid_t pid, const char* key) {
   }
   return -1;
 }
+
+// ---- (e) views polled while filtering, (f) idle gangs forgotten --------------------------------
+
+// Issue 15's load: 10,000 two-member gangs of which one member reached filter (each waits for its
+// second pod) and 10,000 single pods asking more GPUs than a node has (each waits, unplaceable):
+// 20,000 gang records, none holding anything. Filtered in-process.
+bool MakeIdleGangs(InProcess& gs, const std::vector<NodeName>& nodes, int each, int round = 0) {
+  const std::string gang = FilterTemplate(nodes, 4, "pair", 2);
+  const std::string huge = FilterTemplate(nodes, kGpusPerNode + 1, "", 0);
+  for (int i = 0; i < each; ++i) {
+    const int id = round * each + i;
+    std::string member = gang;
+    Replace(member, "\"pair\"", "\"pair-" + std::to_string(id) + "\"");  // one gang per pair
+    if (gs.service->Filter(Instantiate(member, id)).status != 200) return false;
+    if (gs.service->Filter(Instantiate(huge, 2'000'000 + id)).status != 200) return false;
+  }
+  return true;
+}
+
+// GET a gang view; `all`: every page, following `continue`. Returns the bytes read (0: failed).
+std::size_t ReadGangs(httplib::Client& cli, bool all) {
+  std::size_t bytes = 0;
+  std::string next;
+  do {
+    std::string path = all ? "/api/v1/gangs?limit=5000" : "/api/v1/gangs";
+    if (!next.empty()) path += "&continue=" + next;
+    auto res = cli.Get(path.c_str());
+    if (!res || res->status != 200) return 0;
+    bytes += res->body.size();
+    next.clear();
+    if (all) {
+      const json page = json::parse(res->body);
+      next = page.value("continue", "");
+    }
+  } while (!next.empty());
+  return bytes;
+}
+
+bool BenchViews(const std::string& cluster_file, const std::vector<NodeName>& nodes, int runs,
+                int each) {
+  InProcess gs(cluster_file);
+  const auto m0 = Clock::now();
+  if (!MakeIdleGangs(gs, nodes, each)) {
+    std::printf("  ERROR: a filter failed while making the gangs\n");
+    return false;
+  }
+  httplib::Client probe = KeepAlive(gs.server->main_port());
+  auto first = probe.Get("/api/v1/gangs");
+  std::printf(
+      "\n(e) filter over loopback while clients poll /api/v1/gangs; %zu nodes offered; %d "
+      "two-member gangs (one member seen) + %d unplaceable single pods made in %.1f s; the default "
+      "view is %zu KB\n",
+      nodes.size(), each, each, std::chrono::duration<double>(Clock::now() - m0).count(),
+      first ? first->body.size() / 1024 : 0);
+  std::printf("  load average before: %s\n", LoadAverage().c_str());
+  const std::string tmpl = FilterTemplate(nodes, 1, "", 0);
+  int id = 5'000'000;
+  bool ok = true;
+  // 1-GPU single pods over one keep-alive connection, each bound after its filter; at most 30 s
+  // (a view that holds the engine's lock while it serialises stalls every filter).
+  auto filters = [&](int n) {
+    std::vector<double> us;
+    httplib::Client cli = KeepAlive(gs.server->main_port());
+    const auto until = Clock::now() + std::chrono::seconds(30);
+    for (int i = 0; i < n && Clock::now() < until; ++i, ++id) {
+      const std::string body = Instantiate(tmpl, id);
+      const auto t0 = Clock::now();
+      auto res = cli.Post("/filter", body, "application/json");
+      us.push_back(Micros(Clock::now() - t0));
+      const std::string node = res && res->status == 200 ? NarrowedNode(res->body) : "";
+      if (node.empty()) {
+        ok = false;
+        break;
+      }
+      const std::string k = std::to_string(id);
+      gs.service->Bind(BindBody("pod-" + k, "uid-pod-" + k, node));
+    }
+    return Summarize(us);
+  };
+  auto polled = [&](int pollers, bool all) {
+    std::atomic<bool> stop{false};
+    std::atomic<long> polls{0};
+    std::atomic<long> failed{0};
+    std::mutex mu;
+    std::vector<double> poll_us;
+    std::size_t bytes = 0;
+    std::vector<std::thread> threads;
+    for (int p = 0; p < pollers; ++p) {
+      threads.emplace_back([&] {
+        httplib::Client cli = KeepAlive(gs.server->main_port());
+        while (!stop.load()) {
+          const auto t0 = Clock::now();
+          const std::size_t got = ReadGangs(cli, all);
+          const double us = Micros(Clock::now() - t0);
+          if (got == 0) {
+            ++failed;
+            continue;
+          }
+          ++polls;
+          std::lock_guard lock(mu);
+          poll_us.push_back(us);
+          bytes = got;
+        }
+      });
+    }
+    const auto t0 = Clock::now();
+    const Stats f = filters(runs);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    stop = true;
+    for (auto& t : threads) t.join();
+    const std::string what = "filter, " + std::to_string(pollers) + " clients polling the " +
+                             (all ? "whole list" : "default view");
+    PrintRow(what.c_str(), f);
+    const Stats p = Summarize(poll_us);
+    std::printf(
+        "    views read: %ld (%.1f/s, %ld failed), %zu KB each, read time p50 %.1f ms, p99 %.1f "
+        "ms\n",
+        polls.load(), static_cast<double>(polls.load()) / secs, failed.load(), bytes / 1024,
+        p.p50 / 1e3, p.p99 / 1e3);
+    if (failed.load() > 0) ok = false;
+  };
+  filters(runs / 10);  // warm the connection and the kept offer
+  PrintRow("filter, nobody polling", filters(runs));
+  polled(2, false);
+  polled(2, true);
+  polled(4, false);
+  std::printf("  load average after: %s\n", LoadAverage().c_str());
+  if (!ok) std::printf("  ERROR: a request failed\n");
+  return ok;
+}
+
+bool BenchForget(const std::string& cluster_file, const std::vector<NodeName>& nodes, int each,
+                 int rounds) {
+  // Long enough that the gangs of a round are all made before the first of them is forgotten.
+  constexpr config::Millis kForget = 20'000;
+  InProcess gs(cluster_file, [](config::Config& c) { c.forget_after = kForget; });
+  httplib::Client cli = KeepAlive(gs.server->main_port());
+  auto total = [&]() -> long {
+    auto res = cli.Get("/api/v1/gangs?limit=1");
+    if (!res || res->status != 200) return -1;
+    return json::parse(res->body).value("total", -1L);
+  };
+  std::printf(
+      "\n(f) %d rounds of %d two-member gangs (one member seen) + %d unplaceable single pods, "
+      "barrier.forget_after %.0f s; VmRSS of this process (server and client) at start %.1f MB\n",
+      rounds, each, each, kForget / 1000.0, ProcStatusKiB(getpid(), "VmRSS:") / 1024.0);
+  bool ok = true;
+  for (int round = 0; round < rounds; ++round) {
+    const auto t0 = Clock::now();
+    if (!MakeIdleGangs(gs, nodes, each, round)) {
+      std::printf("  ERROR: a filter failed while making the gangs\n");
+      return false;
+    }
+    const double made = std::chrono::duration<double>(Clock::now() - t0).count();
+    const long listed = total();
+    const long rss_with = ProcStatusKiB(getpid(), "VmRSS:");
+    long left = listed;
+    while (left > 0 && Clock::now() - t0 < std::chrono::seconds(120)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      left = total();
+    }
+    const double gone = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf(
+        "  round %d: made in %.1f s, %ld listed; %ld listed %.1f s after the round started; "
+        "VmRSS %.1f MB with them, %.1f MB after\n",
+        round + 1, made, listed, left, gone, rss_with / 1024.0,
+        ProcStatusKiB(getpid(), "VmRSS:") / 1024.0);
+    ok = ok && listed == 2L * each && left == 0;
+  }
+  return ok;
+}
+
+// ---- (d) resident memory of `serve` ------------------------------------------------------------
 
 bool BenchMemory(const std::string& gangsched, const std::string& cluster_file, int nodes,
                  int pods) {
@@ -699,8 +877,10 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(
           stderr,
-          "usage: server_bench [--quick] [--workdir DIR] [--gangsched BIN] [--only abcd]\n"
-          "  --gangsched: the binary whose `serve` memory (d) measures (skipped without)\n");
+          "usage: server_bench [--quick] [--workdir DIR] [--gangsched BIN] [--only abcdef]\n"
+          "  --gangsched: the binary whose `serve` memory (d) measures (skipped without)\n"
+          "  e, f (not run by default): filter while clients poll the gang view; idle gangs "
+          "forgotten\n");
       return 2;
     }
   }
@@ -725,6 +905,8 @@ int main(int argc, char** argv) {
     ok = BenchDecode(five_k, matrix, quick ? 2 : 5, "with topo annotation") && ok;
   }
   if (part('c')) ok = BenchBarrier(five_k_file, five_k_nodes, quick ? 128 : 1024, 4) && ok;
+  if (part('e')) ok = BenchViews(five_k_file, five_k_nodes, quick ? 200 : 1000, 10'000) && ok;
+  if (part('f')) ok = BenchForget(five_k_file, five_k_nodes, 10'000, quick ? 1 : 3) && ok;
   if (!gangsched.empty() && part('d')) {
     const int pods_per_node = 10;
     const std::string ten_k_file = workdir + "/server-bench-10000-nodes-100000-pods.json";

@@ -120,12 +120,22 @@ int RunGet(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (parsed->positional.size() != 1 || parsed->positional[0] != "gangs") {
     return BadInput(err, "get lists gangs: gangsched get gangs [-n NAMESPACE]");
   }
-  auto view = api::GetOpsJson(parsed->server, "/api/v1/gangs");
-  if (!view) return Failed(err, view.error());
+  // The view is paged: follow `continue` until the last page.
   nlohmann::json gangs = nlohmann::json::array();
-  for (const nlohmann::json& g : view->value("gangs", nlohmann::json::array())) {
-    if (parsed->ns.empty() || g.value("namespace", "") == parsed->ns) gangs.push_back(g);
-  }
+  std::string next;
+  do {
+    std::string path = "/api/v1/gangs?limit=5000";
+    // Namespaces and names are DNS labels: "NAMESPACE/NAME" needs no escaping in a query.
+    if (!next.empty()) path += "&continue=" + next;
+    auto view = api::GetOpsJson(parsed->server, path);
+    if (!view) return Failed(err, view.error());
+    for (const nlohmann::json& g : view->value("gangs", nlohmann::json::array())) {
+      if (parsed->ns.empty() || g.value("namespace", "") == parsed->ns) gangs.push_back(g);
+    }
+    const std::string after = view->value("continue", "");
+    if (!after.empty() && after == next) break;  // an answer that does not move on
+    next = after;
+  } while (!next.empty());
   if (parsed->json) {
     out << nlohmann::json{{"gangs", std::move(gangs)}}.dump(2) << "\n";
   } else if (gangs.empty()) {

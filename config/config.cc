@@ -208,6 +208,7 @@ Result ParseRoot(const Reader& r, const YAML::Node& root, Config& c) {
                {"bind_margin", duration(c.holds.bind_margin, "barrier.bind_margin")},
                {"backoff_initial", duration(c.holds.backoff_initial, "barrier.backoff_initial")},
                {"backoff_max", duration(c.holds.backoff_max, "barrier.backoff_max")},
+               {"forget_after", duration(c.forget_after, "barrier.forget_after")},
                {"max_held_binds",
                 integer(c.max_held_binds, "barrier.max_held_binds", 1, kIntMax)}});
         }},
@@ -383,7 +384,11 @@ const char* ServeUsage() {
          "                       [--ops-listen ADDR:PORT] [--cluster FILE | --kubeconfig FILE]\n"
          "                       [--max-body-bytes N] [--hold-ttl DURATION]\n"
          "                       [--drain-after DURATION] [--log-level LEVEL]\n"
-         "Flags override the configuration file (docs/configuration.md lists every key).\n";
+         "Flags override the configuration file (docs/configuration.md lists every key).\n"
+         "Standalone mode (--cluster FILE, or neither --cluster nor --kubeconfig outside a\n"
+         "cluster) keeps the binds it records in memory only: after a restart, or a kill, it\n"
+         "hands the same GPUs out again. Run with the API server as the state source in\n"
+         "production (docs/operations.md \"Standalone mode keeps its state in memory\").\n";
 }
 
 tl::expected<Config, std::string> ParseServeFlags(const std::vector<std::string>& args) {
@@ -462,6 +467,7 @@ scheduler::EngineOptions EngineOptionsFrom(const config::Config& config) {
   options.drain_after = config.drain_after;
   options.max_drains = config.max_drains;
   options.span_wait = config.span_wait;
+  options.forget_after = config.forget_after;
   return options;
 }
 

@@ -60,6 +60,9 @@ struct Config {
   // A gang whose best plan now is wider than the narrowest span the cluster could give it waits up
   // to this long for that span (DESIGN.md §6 "Span wait"); 0: place as soon as anything fits.
   Millis span_wait = 1'800'000;
+  // A gang none of whose pods has been seen for this long, that holds nothing and has nothing
+  // bound, is forgotten (issue 15: memory stays bounded); 0: never.
+  Millis forget_after = 600'000;
   // Namespaces gangsched_gang_queueing_delay_seconds labels by name (the first seen); later ones
   // are labelled _other, so user-created namespaces cannot grow the series without bound.
   int metrics_namespace_labels = 50;

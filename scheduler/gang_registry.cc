@@ -29,10 +29,6 @@ GangRecord& GangRegistry::Record(const Pod& pod, const GangMembership& m) {
     g.source = m.source;
     g.spec.reset();
   }
-  if (m.min_members && g.min_members != m.min_members) {
-    g.min_members = m.min_members;
-    g.spec.reset();
-  }
   if (pod.priority > g.priority) {
     g.priority = pod.priority;
     g.spec.reset();
@@ -54,8 +50,39 @@ GangRecord& GangRegistry::Record(const Pod& pod, const GangMembership& m) {
   member.ns = pod.namespace_name;
   member.name = pod.name;
   member.index = m.index;
+  const bool declared_changed = member.declared_size != m.min_members;
+  member.declared_size = m.min_members;
+  if (m.min_members && g.min_members != m.min_members) {
+    // The first size declared stays while any member declares another: members that disagree
+    // must not flip the quorum with every filter call (issue 15). A new size that every member
+    // declaring one now declares is a change (a PodGroup's minMember edited); it is taken while
+    // the gang waits, or when it shrinks, so a gang planned or bound at one size never counts as
+    // complete below a larger one.
+    const bool all_agree = std::all_of(g.members.begin(), g.members.end(), [&](const auto& kv) {
+      return !kv.second.declared_size || kv.second.declared_size == m.min_members;
+    });
+    const bool may_change =
+        g.phase == GangPhase::kWaiting || (g.min_members && *m.min_members < *g.min_members);
+    if (!g.min_members || (all_agree && may_change)) {
+      g.min_members = m.min_members;
+      g.spec.reset();
+    }
+  }
+  if (declared_changed || !g.size_conflict.empty()) g.size_conflict = SizeConflict(g);
   gang_of_uid_[pod.uid] = m.key;
   return g;
+}
+
+std::string SizeConflict(const GangRecord& g) {
+  if (!g.min_members) return {};
+  for (const auto& [uid, m] : g.members) {
+    if (!m.declared_size || *m.declared_size == *g.min_members) continue;
+    return "pod " + m.ns + "/" + m.name + " declares min-members " +
+           std::to_string(*m.declared_size) + " but gang " + g.key.ToString() + " keeps size " +
+           std::to_string(*g.min_members) +
+           ", the first declared; give every member the same gangsched.io/min-members";
+  }
+  return {};
 }
 
 GangRecord* GangRegistry::Find(const GangKey& key) {

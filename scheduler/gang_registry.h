@@ -32,6 +32,10 @@ struct GangMember {
   std::string node;  // bound node, "" while pending
   bool bound = false;
   std::optional<Millis> rejected_at;  // its last filter call rejected it then (not narrowed)
+  std::optional<int> declared_size;   // its min-members annotation, when it carries one
+  // Listed by the API state source (UpsertPod): the pod exists until its deletion is seen, so
+  // its gang is never forgotten for not being seen (GangScheduler::ForgetIdle).
+  bool listed = false;
 };
 
 struct GangRecord {
@@ -40,8 +44,12 @@ struct GangRecord {
   std::optional<GangSource> source;
   // The kind of the job object that declared the gang, once a roster has ("TFJob kubeflow.org/v1").
   std::string roster_kind;
-  std::optional<GangSpec> roster;             // declared by a job object
-  std::optional<int> min_members;             // from the pods' annotations
+  std::optional<GangSpec> roster;  // declared by a job object
+  // From the pods' annotations: the first size declared; it changes only when every member that
+  // declares a size declares the new one (a PodGroup's minMember edited), so members declaring
+  // different sizes cannot flip the quorum back and forth (issue 15).
+  std::optional<int> min_members;
+  std::string size_conflict;  // members declare different sizes: which, and the size kept
   std::map<std::string, GangMember> members;  // by UID
   std::map<std::string, int> slot_of;         // UID -> index into the held plan's pods
   GangPhase phase = GangPhase::kWaiting;
@@ -50,6 +58,7 @@ struct GangRecord {
   std::optional<Plan> placed;  // the plan the gang was bound with, once bound whole
   int plans = 0;               // plans committed for it (EngineCounters::replans)
   Millis planned_at = 0;       // when its current plan was committed
+  Millis last_seen = 0;        // the latest verb or state-source call about one of its pods
   bool requeued = false;       // a bind failed to requeue its parked members since that plan
   // A gang-wide victim plan (DESIGN.md §3.9): set while lower-priority pods are evicted for the
   // gang. Its plan is also the gang's hold in the state (a reservation: no barrier is open and
@@ -95,6 +104,9 @@ bool RoleFits(const RoleSpec& role, const GangMember& m);
 // not planned as a gang of the pods seen so far (pods are created right after their group/job).
 bool SizeKnown(const GangRecord& g, bool require_quorum_pods);
 int BoundCount(const GangRecord& g);
+// Why the gang's size is disputed: a member declaring a size other than the one kept (names the
+// pod, both sizes and what to do); "" when every member agrees.
+std::string SizeConflict(const GangRecord& g);
 // A victim plan or a drain: the gang's hold is a reservation, not a plan to narrow members to.
 inline bool Reserving(const GangRecord& g) { return g.preemption || g.drain; }
 

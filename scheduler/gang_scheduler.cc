@@ -17,6 +17,29 @@ std::string Seconds(Millis ms) {
   return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
 }
 
+// Why the gang's quorum cannot be planned because the sum of its pods' requests overflows (the
+// planner, its reasons and drains add them up in int64): names the gang and the resource; "" when
+// the sums fit. Each pod's own sum is checked when it is decoded (k8s/); a gang of several huge
+// pods is checked here (issue 15).
+std::string RequestsOverflow(const GangSpec& spec) {
+  std::int64_t gpus = 0;
+  std::int64_t milli_cpu = 0;
+  std::int64_t memory = 0;
+  for (const auto& [role, index] : spec.QuorumMembers()) {
+    const Resources& r = spec.roles[static_cast<std::size_t>(role)].per_pod;
+    const char* field = nullptr;
+    if (__builtin_add_overflow(gpus, r.gpus, &gpus)) field = "nvidia.com/gpu";
+    if (__builtin_add_overflow(milli_cpu, r.milli_cpu, &milli_cpu)) field = "cpu";
+    if (__builtin_add_overflow(memory, r.memory_bytes, &memory)) field = "memory";
+    if (field != nullptr) {
+      return "gang " + spec.key.ToString() + ": the requests of " + field + " of its " +
+             std::to_string(spec.EffectiveQuorum()) +
+             " pods add up to more than 2^63-1 base units; it is never placed: request less";
+    }
+  }
+  return {};
+}
+
 // kube-scheduler first filters a pod with status.nominatedNodeName on that one node alone.
 bool NominatedProbe(const Pod& pod, const std::vector<std::string>& offered) {
   return offered.size() == 1 && !pod.nominated_node_name.empty() &&
@@ -89,6 +112,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     state_.AddPod(pod);
     if (single) return;  // running non-gang pods need no record
     GangRecord& g = gangs_.Record(pod, mr.membership);
+    Seen(g, pod.uid, last_now_, /*listed=*/true);
     g.members[pod.uid].bound = true;
     g.members[pod.uid].node = pod.node_name;
     if (g.phase == GangPhase::kWaiting && BoundCount(g) >= DeclaredQuorum(g)) {
@@ -107,7 +131,7 @@ void GangScheduler::UpsertPod(const Pod& pod) {
     RemovePod(pod.uid);
     return;
   }
-  if (!single) gangs_.Record(pod, mr.membership);
+  if (!single) Seen(gangs_.Record(pod, mr.membership), pod.uid, last_now_, /*listed=*/true);
 }
 
 std::optional<BarrierDecision> GangScheduler::RemovePod(const std::string& uid) {
@@ -180,6 +204,58 @@ void GangScheduler::Forget(const GangKey& key) {
   draining_.erase(key);
   span_waiting_.erase(key);
   gangs_.Erase(key);
+}
+
+std::string GangScheduler::UidReused(const std::string& uid, const std::string& ns,
+                                     const std::string& name) const {
+  // A pod's identity is its UID and its namespace/name together: a second pod under a UID the
+  // engine knows would take the first one's slot and cross its barrier (issue 15).
+  std::string other;
+  if (const GangRecord* g = gangs_.OfPod(uid)) {
+    if (auto m = g->members.find(uid); m != g->members.end()) {
+      if (m->second.ns != ns || m->second.name != name) {
+        other = m->second.ns + "/" + m->second.name + " (gang " + g->key.ToString() + ")";
+      }
+    }
+  } else if (const std::optional<Pod> bound = state_.PodOf(uid)) {
+    if (bound->namespace_name != ns || bound->name != name) {
+      other = bound->namespace_name + "/" + bound->name + " (bound to " + bound->node_name + ")";
+    }
+  }
+  if (other.empty()) return {};
+  return "pod " + ns + "/" + name + " has UID " + uid + ", which is already pod " + other +
+         "; a UID names one pod: refused until the other pod is gone (recreate this one to get a "
+         "new UID)";
+}
+
+void GangScheduler::Seen(GangRecord& g, const std::string& uid, Millis now, bool listed) {
+  g.last_seen = std::max(g.last_seen, now);
+  if (!listed) return;
+  if (auto m = g.members.find(uid); m != g.members.end()) m->second.listed = true;
+}
+
+void GangScheduler::ForgetIdle(Millis now) {
+  if (options_.forget_after <= 0 || now < next_sweep_) return;
+  // One look per eighth of forget_after: a gang is forgotten at most 12.5% late, and a sweep over
+  // every record runs rarely.
+  next_sweep_ = now + std::max<Millis>(1000, options_.forget_after / 8);
+  std::vector<GangKey> idle;
+  for (const auto& [key, g] : gangs_.all()) {
+    if (now - g.last_seen < options_.forget_after) continue;
+    // What the gang still holds or owes keeps it: capacity (a hold, a reservation, a drain, bound
+    // members), a barrier, a backoff, or a job object or pod the API server still has.
+    if (g.roster || state_.HoldOf(key) != nullptr || holds_.Holding(key) ||
+        holds_.BackoffUntil(key, now) || barrier_.IsOpen(key) || draining_.count(key) > 0 ||
+        partly_bound_.count(key) > 0 || BoundCount(g) > 0) {
+      continue;
+    }
+    if (std::any_of(g.members.begin(), g.members.end(),
+                    [](const auto& kv) { return kv.second.listed; })) {
+      continue;
+    }
+    idle.push_back(key);
+  }
+  for (const GangKey& key : idle) Forget(key);
 }
 
 // ---- Committing plans ---------------------------------------------------------------------------
@@ -391,6 +467,9 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
     return Filter(pod, mr, ResolveOffer(offer.names), now);
   }
   last_now_ = std::max(last_now_, now);
+  if (std::string why = UidReused(pod.uid, pod.namespace_name, pod.name); !why.empty()) {
+    return FilterDecision{RejectAll{std::move(why)}};
+  }
   ForgetPredecessor(pod, mr.membership);
   FilterDecision decision = FilterMember(pod, mr, offer, now);
   // Which members kube-scheduler has parked since their gang's plan (Bind's requeue).
@@ -399,6 +478,7 @@ FilterDecision GangScheduler::Filter(const Pod& pod, const MembershipResult& mr,
       m->second.rejected_at =
           std::holds_alternative<Narrow>(decision) ? std::nullopt : std::optional<Millis>(now);
     }
+    Seen(*g, pod.uid, now, /*listed=*/false);
   }
   return decision;
 }
@@ -467,6 +547,11 @@ FilterDecision GangScheduler::FilterMember(const Pod& pod, const MembershipResul
     // A partly bound gang's missing members are planned before room goes to another gang.
     if (!partly_bound_.empty() && !partly_bound_.count(g.key)) ResumePartlyBound(now);
     const GangSpec& spec = SpecOf(g);
+    if (std::string overflow = RequestsOverflow(spec); !overflow.empty()) {
+      g.phase = GangPhase::kWaiting;
+      g.reason = std::move(overflow);
+      return reject_all(g.reason);
+    }
     // kube-scheduler's own filters decided which nodes this pod may use: a mask for its role. Not
     // its nominated-node probe (one node: the one a preemption freed): planning a gang inside one
     // node would fail, drop its plan and search victims for a gang that fits (DESIGN.md §3.5).
@@ -601,10 +686,12 @@ std::vector<HostScore> GangScheduler::Prioritize(const Pod& pod,
 std::vector<PreemptCandidate> GangScheduler::Preempt(const Pod& pod, const MembershipResult& mr,
                                                      std::vector<PreemptCandidate> candidates,
                                                      Millis now) {
+  if (!UidReused(pod.uid, pod.namespace_name, pod.name).empty()) return {};
   if (!mr.error.empty() || mr.membership.source == GangSource::kSinglePod) {
     return DropGangBreakers(gangs_, std::move(candidates));
   }
   GangRecord& g = gangs_.Record(pod, mr.membership);
+  Seen(g, pod.uid, now, /*listed=*/false);
   if (DeclaredQuorum(g) <= 1) return DropGangBreakers(gangs_, std::move(candidates));
   // Per-pod preemption for one member of a gang frees room the gang as a whole may not get:
   // a member is offered only its node of the gang's victim plan (DESIGN.md §3.3, §3.9).

@@ -50,6 +50,10 @@ struct EngineOptions {
   // such plan, for that span; then it takes the best there is (DESIGN.md §6 "Span wait"). It holds
   // no capacity while it waits. 0: place as soon as anything fits.
   Millis span_wait = 1'800'000;
+  // A gang none of whose pods has been seen for this long, that holds nothing, has nothing bound
+  // and no pod listed by the API state source, is forgotten (issue 15: waiting gangs and gangs of
+  // one whose holds expired were kept forever). 0: never.
+  Millis forget_after = 0;
 };
 
 // What the engine did since it started, for the simulator's report and the metrics. Monotonic.
@@ -136,6 +140,10 @@ class GangScheduler {
 
   // ---- Views -----------------------------------------------------------------------------------
   std::vector<GangStatus> Gangs(Millis now) const;
+  // At most `limit` gangs after `after` in key order (from the first when `after` is empty): a
+  // view copies one page under its lock and serialises it outside (issue 15).
+  std::vector<GangStatus> Gangs(Millis now, const GangKey& after, std::size_t limit) const;
+  std::size_t gang_count() const { return gangs_.all().size(); }
   std::optional<GangStatus> GangOf(const GangKey& key, Millis now) const;
   std::optional<GangCounts> CountsOf(const GangKey& key) const;
   // The gang's shape as the planner places it: its roles and each pod's requests.
@@ -189,6 +197,14 @@ class GangScheduler {
   // Fills each order's pod namespace and name from the gang's members.
   void NameOrders(BarrierDecision& d) const;
   void Forget(const GangKey& key);
+  // Why a pod must be refused because its UID is another pod's (a member of a gang, or a bound
+  // pod, under another namespace/name): both pods named; "" when the UID is its own.
+  std::string UidReused(const std::string& uid, const std::string& ns,
+                        const std::string& name) const;
+  // A verb (or the state source, `listed`) saw the gang's pod `uid` at `now`.
+  void Seen(GangRecord& g, const std::string& uid, Millis now, bool listed);
+  // Forgets the gangs idle for options_.forget_after (at most one sweep per interval).
+  void ForgetIdle(Millis now);
   // Closes the gang's barrier; the binds it held are answered with `reason` at the next Tick.
   void CloseBarrier(const GangKey& key, const std::string& reason);
   // A pod of the same namespace and name as a member under another UID replaces it: the old one
@@ -214,6 +230,7 @@ class GangScheduler {
   EngineCounters counters_;
   std::vector<BarrierDecision> orphaned_;  // answers to held binds owed, returned by the next Tick
   Millis last_now_ = 0;                    // the latest `now` a verb was called with
+  Millis next_sweep_ = 0;                  // ForgetIdle's next look
 };
 
 }  // namespace gangsched::scheduler

@@ -21,7 +21,15 @@ BarrierDecision GangScheduler::Bind(const std::string& ns, const std::string& na
                ") was not filtered by gangsched; kube-scheduler will retry it";
     return d;
   }
+  if (std::string why = UidReused(uid, ns, name); !why.empty()) {
+    BarrierDecision d;
+    d.action = BarrierAction::kReject;
+    d.pods = {{uid, node, {}, {}}};
+    d.reason = std::move(why);
+    return d;
+  }
   GangRecord& g = *gang;
+  Seen(g, uid, now, /*listed=*/false);
   const GangMember member = g.members[uid];
   TakeSlotOn(g, member, node);
   SlotFor(g, member);
@@ -188,6 +196,7 @@ std::vector<BarrierDecision> GangScheduler::Tick(Millis now) {
   EndSpanWaits(now);
   for (auto& d : out) NameOrders(d);
   RefreshDrains();  // released capacity in a drained domain is kept there
+  ForgetIdle(now);
   return out;
 }
 
@@ -215,6 +224,10 @@ std::optional<Millis> GangScheduler::NextDeadline() const {
     if (g != nullptr && g->span_wait_until && (!next || *g->span_wait_until < *next)) {
       next = *g->span_wait_until;
     }
+  }
+  // The next look for idle gangs to forget, while there are gangs.
+  if (options_.forget_after > 0 && !gangs_.all().empty() && (!next || next_sweep_ < *next)) {
+    next = next_sweep_;
   }
   return next;
 }

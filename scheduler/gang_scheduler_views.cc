@@ -16,6 +16,9 @@ GangStatus GangScheduler::StatusOf(const GangRecord& g, Millis now) const {
   s.quorum = DeclaredQuorum(g);
   s.members_seen = static_cast<int>(g.members.size());
   s.members_bound = BoundCount(g);
+  if (!g.size_conflict.empty()) {
+    s.reason = s.reason.empty() ? g.size_conflict : s.reason + "; " + g.size_conflict;
+  }
   s.members_arrived = std::max(barrier_.Arrived(g.key), s.members_bound);
   s.arrived_uids = barrier_.ArrivedUids(g.key);
   s.size_known = SizeKnown(g, options_.require_quorum_pods);
@@ -33,6 +36,15 @@ std::vector<GangStatus> GangScheduler::Gangs(Millis now) const {
   std::vector<GangStatus> out;
   out.reserve(gangs_.all().size());
   for (const auto& [key, g] : gangs_.all()) out.push_back(StatusOf(g, now));
+  return out;
+}
+
+std::vector<GangStatus> GangScheduler::Gangs(Millis now, const GangKey& after,
+                                             std::size_t limit) const {
+  std::vector<GangStatus> out;
+  const auto& all = gangs_.all();
+  auto it = after == GangKey{} ? all.begin() : all.upper_bound(after);
+  for (; it != all.end() && out.size() < limit; ++it) out.push_back(StatusOf(it->second, now));
   return out;
 }
 

@@ -1,9 +1,10 @@
 'use strict';
 (function () {
   const STATE_URL = './api/v1/state';
-  const GANGS_URL = './api/v1/gangs';
   const PER_GPU_MAX_NODES = 2000;  // above: one cell per node ("auto")
   const MAX_GANG_ROWS = 2000;
+  // The gang view is paged (namespace/name order): the page asks for one page of its row limit.
+  const GANGS_URL = './api/v1/gangs?limit=' + MAX_GANG_ROWS;
   const FREE = 0, USED = 1, HELD = 2;
   const css = getComputedStyle(document.documentElement);
   const COLOR = [css.getPropertyValue('--free').trim(), css.getPropertyValue('--used').trim(),
@@ -406,10 +407,13 @@
     }
     byId('gangs').replaceChildren(frag);
     const waiting = all.filter((g) => g.phase !== 'Bound').length;
+    const total = Math.max(num(gangs && gangs.total), all.length);
     byId('gangs-note').textContent = all.length === 0 ? 'No gangs yet.' :
         'Showing ' + Math.min(rows.length, MAX_GANG_ROWS) + ' of ' + plural(all.length, 'gang') +
         ' (' + waiting + ' not bound).' +
-        (rows.length > MAX_GANG_ROWS ? ' Filter to see the rest.' : '');
+        (rows.length > MAX_GANG_ROWS ? ' Filter to see the rest.' : '') +
+        (total > all.length ? ' The server knows ' + total + ' gangs; this page fetched the ' +
+            'first ' + all.length + ' by name (gangsched get gangs lists them all).' : '');
   }
 
   // ---- page -------------------------------------------------------------------------------------

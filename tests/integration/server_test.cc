@@ -287,6 +287,41 @@ TEST_CASE("a gang that does not fit is rejected on every node with one gang-leve
   CHECK(server.Get("/api/v1/state").at("holds").empty());
 }
 
+TEST_CASE("the gang view is served in pages that list every gang once", "[server][issue15]") {
+  // Reading the view copies one page under the engine's lock (issue 15): a client follows
+  // `continue` to read them all.
+  TestServer server(TwoRacks());
+  std::set<std::string> expected;
+  for (int g = 0; g < 7; ++g) {
+    const std::string name = "g" + std::to_string(g);
+    server.Post("/filter", MemberArgs("filter-nodecache.json", name, 0, 2, 8));
+    expected.insert("ml/" + name);
+  }
+  std::set<std::string> seen;
+  std::string next;
+  int pages = 0;
+  do {
+    const json page =
+        server.Get("/api/v1/gangs?limit=3" + (next.empty() ? "" : "&continue=" + next));
+    CHECK(page.at("total") == 7);
+    CHECK(page.at("gangs").size() <= 3);
+    for (const json& g : page.at("gangs")) {
+      CHECK(
+          seen.insert(g.at("namespace").get<std::string>() + "/" + g.at("name").get<std::string>())
+              .second);
+    }
+    next = page.value("continue", "");
+    REQUIRE(++pages <= 3);
+  } while (!next.empty());
+  CHECK(pages == 3);
+  CHECK(seen == expected);
+  CHECK(server.Get("/api/v1/gangs").at("gangs").size() == 7);  // one default page
+  auto bad = server.Main().Get("/api/v1/gangs?limit=many");
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+  CHECK_THAT(bad->body, Catch::Contains("limit"));
+}
+
 TEST_CASE("a rejection lists each offered node once, in name order, whatever the offer's order",
           "[server]") {
   // kube-scheduler's parallel filter sends NodeNames in any order (and the reply's maps are Go

@@ -62,6 +62,7 @@ barrier:
   bind_timeout: 2m
   backoff_initial: 500ms
   backoff_max: 1m
+  forget_after: 90s
   max_held_binds: 64
 topology:
   levels:
@@ -85,6 +86,8 @@ threads: {filter: 2, bind: 64, ops: 1}
   CHECK(c->holds.ttl == 30'000);
   CHECK(c->holds.bind_timeout == 120'000);
   CHECK(c->holds.backoff_initial == 500);
+  CHECK(c->forget_after == 90'000);
+  CHECK(EngineOptionsFrom(*c).forget_after == 90'000);
   REQUIRE(c->topology_levels.levels.size() == 2);
   CHECK(c->topology_levels.levels[1].keys.size() == 2);
   CHECK(c->candidates_per_level == 4);
@@ -177,6 +180,7 @@ TEST_CASE("the shipped example configuration holds exactly the defaults", "[conf
   CHECK(shipped->holds.bind_margin == d.holds.bind_margin);
   CHECK(shipped->holds.backoff_initial == d.holds.backoff_initial);
   CHECK(shipped->holds.backoff_max == d.holds.backoff_max);
+  CHECK(shipped->forget_after == d.forget_after);
   CHECK(shipped->max_held_binds == d.max_held_binds);
   CHECK(shipped->candidates_per_level == d.candidates_per_level);
   CHECK(shipped->drain_after == d.drain_after);

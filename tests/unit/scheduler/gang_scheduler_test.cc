@@ -544,7 +544,12 @@ TEST_CASE("a gang's shape follows its members as they come, change and go", "[en
   CHECK_THAT(Filter(engine, GangPod("s", 3, "s-0", 4), nodes, 1).unresolvable.begin()->second,
              Catch::Contains("waiting for 1 more pods"));
   CHECK(engine.GangOf({"ml", "s"}, 1)->quorum == 3);
-  // A smaller size annotation on a member lowers the quorum: two pods are now enough.
+  // A smaller size annotation on one member alone does not change the quorum (members that
+  // disagree must not flip it, issue 15); declared by every member (a PodGroup's minMember
+  // lowered), it lowers the quorum: two pods are now enough.
+  CHECK(Filter(engine, GangPod("s", 2, "s-0", 4), nodes, 2).feasible.empty());
+  CHECK(engine.GangOf({"ml", "s"}, 2)->quorum == 3);
+  engine.UpsertPod(GangPod("s", 2, "s-1", 4));
   CHECK(Filter(engine, GangPod("s", 2, "s-0", 4), nodes, 2).feasible.size() == 1);
   CHECK(engine.GangOf({"ml", "s"}, 2)->quorum == 2);
   const auto plan = engine.GangOf({"ml", "s"}, 2)->plan;

@@ -46,12 +46,20 @@ std::optional<int> DrainDomain(const ClusterState& state, const GangRegistry& ga
       soon[bound.node] += bound.requests.gpus;
     }
   }
+  // The drains that outrank this gang are the same for every candidate domain: found once, on the
+  // first domain that needs them (ranks compare gang keys, which cost more than domain overlaps).
+  std::optional<std::vector<int>> stronger;
   const auto outranked = [&](const topology::Domain& d) {
-    return std::any_of(draining.begin(), draining.end(), [&](const GangKey& key) {
-      const GangRecord& other = gangs.at(key);
-      if (&other == &g || !Overlap(topo.domain(*other.drain), d)) return false;
-      return DrainRank(other) < DrainRank(g);
-    });
+    if (!stronger) {
+      stronger.emplace();
+      const auto rank = DrainRank(g);
+      for (const GangKey& key : draining) {
+        const GangRecord& other = gangs.at(key);
+        if (&other != &g && DrainRank(other) < rank) stronger->push_back(*other.drain);
+      }
+    }
+    return std::any_of(stronger->begin(), stronger->end(),
+                       [&](int domain) { return Overlap(topo.domain(domain), d); });
   };
   // The planner's objective: the narrowest level whose domains can hold the gang at all; there the
   // domain where it would fit soonest, with the most GPUs free and freeable.

@@ -97,7 +97,7 @@ void KubeSchedulerModel::Cycle() {
   if (offered.empty()) {
     // No node passed kube-scheduler's own filters: the extender's filter is not asked (§2.3).
     ++stats_.no_fit;
-    Trace("  no node passes kube-scheduler's own filters for " + p.pod.name);
+    if (options_.trace) Trace("  no node passes kube-scheduler's own filters for " + p.pod.name);
     Unschedulable(
         id, "0/" + std::to_string(nodes_.size()) + " nodes are available: no node fits the pod",
         std::move(resolvable));
@@ -246,14 +246,34 @@ void KubeSchedulerModel::Assume(int id, int node) {
   PodRecord& p = pods_[id];
   // An assumed pod leaves the nominator (its resources now count in the cache itself).
   Unnominate(id, false);
+  Uncache(id);
   requested_[node] += p.pod.requests;
-  p.cache_node = node;
+  CacheOn(id, node);
 }
 
 void KubeSchedulerModel::Forget(int id) {
   PodRecord& p = pods_[id];
   if (p.cache_node < 0) return;
   requested_[p.cache_node] -= p.pod.requests;
+  Uncache(id);
+}
+
+void KubeSchedulerModel::CacheOn(int id, int node) {
+  PodRecord& p = pods_[id];
+  p.cache_node = node;
+  std::vector<int>& on = cached_on_[node];
+  on.insert(std::lower_bound(on.begin(), on.end(), id), id);
+  ++cached_priorities_[p.pod.priority];
+}
+
+void KubeSchedulerModel::Uncache(int id) {
+  PodRecord& p = pods_[id];
+  if (p.cache_node < 0) return;
+  std::vector<int>& on = cached_on_[p.cache_node];
+  on.erase(std::lower_bound(on.begin(), on.end(), id));
+  if (auto it = cached_priorities_.find(p.pod.priority); --it->second == 0) {
+    cached_priorities_.erase(it);
+  }
   p.cache_node = -1;
 }
 

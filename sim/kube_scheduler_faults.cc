@@ -320,6 +320,8 @@ void KubeSchedulerModel::RestartKubeScheduler() {
   cycle_scheduled_ = false;
   std::fill(requested_.begin(), requested_.end(), scheduler::Resources{});
   for (std::vector<int>& on : nominated_) on.clear();
+  for (std::vector<int>& on : cached_on_) on.clear();
+  cached_priorities_.clear();
   for (PodRecord& p : pods_) {
     p.nominated = -1;  // the nominator is rebuilt from the pods' status at start-up
     ++p.queue_gen;

@@ -54,6 +54,7 @@ KubeSchedulerModel::KubeSchedulerModel(std::vector<scheduler::Node> nodes,
       rng_(options_.seed),
       requested_(nodes_.size()),
       nominated_(nodes_.size()),
+      cached_on_(nodes_.size()),
       node_deleted_(nodes_.size(), false) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     node_index_.emplace(nodes_[i].name, static_cast<int>(i));

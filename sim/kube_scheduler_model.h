@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -324,6 +325,9 @@ class KubeSchedulerModel {
   void Unschedulable(int id, std::string reason, std::vector<int> resolvable);
   void Assume(int pod, int node);
   void Forget(int pod);
+  // cached_on_ and cached_priorities_ follow PodRecord::cache_node.
+  void CacheOn(int pod, int node);
+  void Uncache(int pod);
   void BindCall(int pod);
   void Apply(const scheduler::BarrierDecision& d, int requester);
   void AnswerBindError(int pod, const std::string& error);
@@ -432,6 +436,12 @@ class KubeSchedulerModel {
   std::vector<scheduler::Resources>
       requested_;                            // per node: kube-scheduler's cache (bound + assumed)
   std::vector<std::vector<int>> nominated_;  // per node: kube-scheduler's nominator
+  // per node: the pods counted in requested_ (cache_node), sorted by id: DefaultPreemption's view
+  // of the cache without a walk over every pod of the trace.
+  std::vector<std::vector<int>> cached_on_;
+  // How many pods of each priority the cache counts: with none below a pod's priority, no node has
+  // a victim for it and DefaultPreemption has no candidate.
+  std::map<std::int32_t, int> cached_priorities_;
   bool cycle_scheduled_ = false;
   Millis scheduler_free_at_ = 0;  // when the current cycle ends
   std::size_t next_start_node_ = 0;

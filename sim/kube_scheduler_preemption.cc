@@ -105,14 +105,14 @@ KubeSchedulerModel::Preempted KubeSchedulerModel::DefaultPreemption(int id,
   if (!options_.preemption) return Preempted::kNone;
   std::sort(potential.begin(), potential.end());
   potential.erase(std::unique(potential.begin(), potential.end()), potential.end());
-  // Kube-scheduler's cache by node: bound and assumed pods.
-  std::vector<std::vector<int>> on_node(nodes_.size());
-  for (int other = 0; other < static_cast<int>(pods_.size()); ++other) {
-    if (pods_[other].cache_node >= 0) on_node[pods_[other].cache_node].push_back(other);
+  // Every victim (steps 1 and 2) has a lower priority than the pod: with no such pod in the cache
+  // there is no candidate, and the answer is the one the steps below would give.
+  if (cached_priorities_.empty() || cached_priorities_.begin()->first >= p.pod.priority) {
+    return Preempted::kNone;
   }
   // 1. Not eligible while a lower-priority victim still terminates on its nominated node.
   if (p.nominated >= 0) {
-    for (int other : on_node[p.nominated]) {
+    for (int other : cached_on_[p.nominated]) {
       if (pods_[other].terminating && pods_[other].pod.priority < p.pod.priority) {
         Trace("  preemption: " + p.pod.name + " waits for its victims on " +
               nodes_[p.nominated].name + " to terminate");
@@ -123,7 +123,7 @@ KubeSchedulerModel::Preempted KubeSchedulerModel::DefaultPreemption(int id,
   // 2. Candidates.
   std::vector<scheduler::PreemptCandidate> candidates;
   for (int n : potential) {
-    if (auto c = DryRun(id, n, on_node[n])) candidates.push_back(std::move(*c));
+    if (auto c = DryRun(id, n, cached_on_[n])) candidates.push_back(std::move(*c));
   }
   if (candidates.empty()) return Preempted::kNone;
   // 3. The extender's preempt verb.

@@ -304,11 +304,9 @@ bool GangScheduler::WaitForSpan(GangRecord& g, const Plan& plan, Millis now) {
   if (plan.span_level <= narrowest) return false;
   if (!g.span_wait_until) g.span_wait_until = now + options_.span_wait;
   span_waiting_.insert(g.key);
-  const auto& levels = state_.topology().level_names();
-  auto span_name = [&](int span) -> std::string {
-    if (span == 0) return "one node";
-    if (span > static_cast<int>(levels.size())) return "the whole cluster";
-    return "one " + levels[levels.size() - static_cast<std::size_t>(span)];
+  auto span_name = [&](int span) {
+    const std::string name = SpanName(span, state_.topology().level_names());
+    return span > state_.topology().level_count() ? "the whole " + name : "one " + name;
   };
   g.phase = GangPhase::kWaiting;
   g.reason = "gang " + g.key.ToString() + " waits up to " + Seconds(*g.span_wait_until - now) +

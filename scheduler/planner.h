@@ -24,6 +24,9 @@ struct PlannerOptions {
   std::vector<std::vector<bool>> role_node_mask;
 };
 
+// The name of a span (Plan::span_level): "node", a level's name ("rack"), or "cluster".
+std::string SpanName(int span_level, const std::vector<std::string>& level_names);
+
 // One line for people: "4 pods on 2 nodes in rack r3 (span: rack)".
 std::string DescribePlan(const Plan& plan, const std::vector<std::string>& level_names);
 

@@ -161,20 +161,18 @@ std::string PlanContext::HeldByOthers() const {
 
 }  // namespace planning
 
-std::string DescribePlan(const Plan& plan, const std::vector<std::string>& level_names) {
+std::string SpanName(int span_level, const std::vector<std::string>& level_names) {
   const int levels = static_cast<int>(level_names.size());
-  std::string span;
-  std::string where;
-  if (plan.span_level == 0) {
-    span = "node";
-    where = "node " + plan.span_domain;
-  } else if (plan.span_level <= levels) {
-    span = level_names[levels - plan.span_level];
-    where = span + " " + plan.span_domain;
-  } else {
-    span = "cluster";
-    where = "the cluster";
-  }
+  if (span_level == 0) return "node";
+  if (span_level <= levels) return level_names[levels - span_level];
+  return "cluster";
+}
+
+std::string DescribePlan(const Plan& plan, const std::vector<std::string>& level_names) {
+  const std::string span = SpanName(plan.span_level, level_names);
+  const std::string where = plan.span_level > static_cast<int>(level_names.size())
+                                ? "the cluster"
+                                : span + " " + plan.span_domain;
   return std::to_string(plan.pods.size()) + " pod" + (plan.pods.size() == 1 ? "" : "s") + " on " +
          std::to_string(plan.nodes_used) + " node" + (plan.nodes_used == 1 ? "" : "s") + " in " +
          where + " (span: " + span + ")";
